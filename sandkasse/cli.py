@@ -1,0 +1,58 @@
+"""``sandkasse``: the operator's command line. Each command lives in the module that does the work;
+this file only wires them up (imports are lazy so one broken part does not take down the others)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Sandkasse trusted research environment", no_args_is_help=True)
+audit_app = typer.Typer(help="Tamper-evident audit log", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def doctor() -> None:
+    """Check every component (Docker engine, images, Keycloak, database, sandbox firewall) and say how to fix what is missing."""
+    from sandkasse.doctor import run_doctor
+
+    raise typer.Exit(run_doctor())
+
+
+@app.command()
+def synth(
+    out: str = typer.Option("var/data/sick-leave", help="Output folder"),
+    employees: int = typer.Option(15000, help="Number of employees"),
+    seed: int = typer.Option(2026, help="Random seed (same seed, same data)"),
+) -> None:
+    """Generate the synthetic sick-leave data set (no real personal data)."""
+    from provisioning.synth.cli import synth_command
+
+    synth_command(out=out, employees=employees, seed=seed)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Verify the audit hash chains; exit 1 and name the first bad event when one is broken."""
+    from egress_review.audit_cli import verify_all
+
+    raise typer.Exit(verify_all())
+
+
+@app.command("verify-release")
+def verify_release(manifest: str, files: list[str]) -> None:
+    """Verify a release manifest's signature and the SHA-256 of each released file."""
+    from egress_review.release.verify_cli import verify_release_command
+
+    raise typer.Exit(verify_release_command(manifest, files))
+
+
+@app.command()
+def init(env_file: str = typer.Option(".env", help="Where to write the generated secrets")) -> None:
+    """Generate a .env with strong random secrets (mode 600) for docker-compose."""
+    from sandkasse.init_env import write_env
+
+    raise typer.Exit(write_env(env_file))
+
+
+if __name__ == "__main__":
+    app()
