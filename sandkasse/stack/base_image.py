@@ -1,0 +1,125 @@
+"""The base image: a minimal Debian bookworm with python3, made by ``debootstrap`` and ``docker import``
+because there is no registry to pull from. The root filesystem tarball is cached under
+``var/cache/base/<key>.tar``; the key follows the recipe (suite, variant, ``images/base/packages.txt``)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import docker.errors
+
+from sandkasse.settings import REPO_ROOT
+from sandkasse.stack.docker_engine import ensure_docker
+from sandkasse.stack.process import StackError, apt_install, file_lock, log_path, run, var_path
+
+SUITE = "bookworm"
+VARIANT = "minbase"
+REPOSITORY = "sandkasse/base"
+PACKAGES_FILE = REPO_ROOT / "images" / "base" / "packages.txt"
+# Bump when the way the root filesystem is made changes without the package list changing.
+RECIPE_VERSION = 1
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEBOOTSTRAP_TIMEOUT = 900.0
+
+# The image's own defaults; no proxy variables and nothing from the host environment.
+IMAGE_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["/bin/bash"]',
+    f"LABEL org.sandkasse.image=base org.sandkasse.suite={SUITE}",
+]
+
+
+def base_packages() -> list[str]:
+    lines = PACKAGES_FILE.read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def base_key() -> str:
+    recipe = f"{RECIPE_VERSION}|{SUITE}|{VARIANT}|{','.join(sorted(base_packages()))}"
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def base_tag() -> str:
+    return f"{REPOSITORY}:{SUITE}-{base_key()}"
+
+
+def debian_mirror() -> str:
+    """The mirror this machine's apt uses (deb822 ``debian.sources`` or the one-line format), so
+    debootstrap goes where apt is allowed to go."""
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    if deb822.exists():
+        for stanza in deb822.read_text().split("\n\n"):
+            fields = dict(
+                (k.strip().lower(), v.strip())
+                for k, _, v in (ln.partition(":") for ln in stanza.splitlines() if ":" in ln and not ln.startswith("#"))
+            )
+            if SUITE in fields.get("suites", "").split() and fields.get("uris"):
+                return fields["uris"].split()[0]
+    for listing in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+        if listing.exists():
+            m = re.search(rf"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+{SUITE}\s", listing.read_text(), re.M)
+            if m:
+                return m.group(1)
+    return DEFAULT_MIRROR
+
+
+def _build_rootfs_tarball(tarball: Path) -> None:
+    if shutil.which("debootstrap") is None:
+        apt_install(["debootstrap"])
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sandkasse-rootfs-", dir=var_path("tmp")) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log = log_path("debootstrap")
+        log.write_text("")
+        result = run(
+            [
+                "debootstrap",
+                f"--variant={VARIANT}",
+                f"--include={','.join(base_packages())}",
+                SUITE,
+                str(rootfs),
+                debian_mirror(),
+            ],
+            what="debootstrap (base image root filesystem)",
+            timeout=DEBOOTSTRAP_TIMEOUT,
+        )
+        log.write_text(result.stdout + result.stderr)
+        # Docker provides these per container; the host's copies must not end up in the image.
+        for leftover in ("etc/resolv.conf", "etc/hostname", "etc/hosts"):
+            (rootfs / leftover).unlink(missing_ok=True)
+        for cached in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+            cached.unlink()
+        shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+        (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+        partial = tarball.with_suffix(".tar.partial")
+        run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."], what="tar of the root filesystem", timeout=600)
+        partial.rename(tarball)  # atomic: a crash never leaves a half tarball under the real name
+
+
+def ensure_base_image() -> str:
+    """The tag of the local base image, building or importing it when missing."""
+    dc = ensure_docker()
+    tag = base_tag()
+    with file_lock("base-image", timeout=DEBOOTSTRAP_TIMEOUT + 300):
+        try:
+            dc.images.get(tag)
+            return tag
+        except docker.errors.ImageNotFound:
+            pass
+        tarball = var_path("cache", "base") / f"{base_key()}.tar"
+        if not tarball.exists():
+            _build_rootfs_tarball(tarball)
+        argv = ["docker", "import"]
+        for change in IMAGE_CHANGES:
+            argv += ["--change", change]
+        run([*argv, str(tarball), tag], what="docker import of the base image", timeout=600)
+    try:
+        dc.images.get(tag)
+    except docker.errors.ImageNotFound as exc:
+        raise StackError(f"`docker import` succeeded but {tag} is not there") from exc
+    return tag
