@@ -1,0 +1,22 @@
+"""The test bed's fixtures, loaded by ``tests/conftest.py`` as a pytest plugin.
+
+Session-scoped, started once per run. A component that fails to start makes its fixture raise with
+the reason; tests that need it error loudly and are never skipped.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.testbed.docker_fixtures import base_image, docker_client
+from tests.testbed.timing import record_run, summary_line
+
+__all__ = ["base_image", "docker_client"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = summary_line()
+    if line:
+        terminalreporter.write_sep("-", "test bed")
+        terminalreporter.write_line(line)
+        record_run()
