@@ -8,6 +8,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import docker.errors
@@ -39,13 +40,19 @@ def base_packages() -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def base_key() -> str:
-    recipe = f"{RECIPE_VERSION}|{SUITE}|{VARIANT}|{','.join(sorted(base_packages()))}"
+def rootfs_packages(include: Sequence[str] = ()) -> list[str]:
+    """``packages.txt`` plus the variant's ``include`` (e.g. the stack's service images add
+    postgresql, a JRE and nginx), sorted and without duplicates."""
+    return sorted({*base_packages(), *include})
+
+
+def base_key(include: Sequence[str] = ()) -> str:
+    recipe = f"{RECIPE_VERSION}|{SUITE}|{VARIANT}|{','.join(rootfs_packages(include))}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
-def base_tag() -> str:
-    return f"{REPOSITORY}:{SUITE}-{base_key()}"
+def base_tag(include: Sequence[str] = ()) -> str:
+    return f"{REPOSITORY}:{SUITE}-{base_key(include)}"
 
 
 def debian_mirror() -> str:
@@ -68,7 +75,7 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def _build_rootfs_tarball(tarball: Path) -> None:
+def _build_rootfs_tarball(tarball: Path, packages: Sequence[str]) -> None:
     if shutil.which("debootstrap") is None:
         apt_install(["debootstrap"])
     tarball.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,7 @@ def _build_rootfs_tarball(tarball: Path) -> None:
             [
                 "debootstrap",
                 f"--variant={VARIANT}",
-                f"--include={','.join(base_packages())}",
+                f"--include={','.join(packages)}",
                 SUITE,
                 str(rootfs),
                 debian_mirror(),
@@ -101,19 +108,20 @@ def _build_rootfs_tarball(tarball: Path) -> None:
         partial.rename(tarball)  # atomic: a crash never leaves a half tarball under the real name
 
 
-def ensure_base_image() -> str:
-    """The tag of the local base image, building or importing it when missing."""
+def ensure_base_image(include: Sequence[str] = ()) -> str:
+    """The tag of the local base image, building or importing it when missing. ``include`` names
+    extra Debian packages for a variant (its own cache key and tag); Dockerfiles never apt-get."""
     dc = ensure_docker()
-    tag = base_tag()
-    with file_lock("base-image", timeout=DEBOOTSTRAP_TIMEOUT + 300):
+    tag = base_tag(include)
+    with file_lock(f"base-image-{base_key(include)}", timeout=DEBOOTSTRAP_TIMEOUT + 300):
         try:
             dc.images.get(tag)
             return tag
         except docker.errors.ImageNotFound:
             pass
-        tarball = var_path("cache", "base") / f"{base_key()}.tar"
+        tarball = var_path("cache", "base") / f"{base_key(include)}.tar"
         if not tarball.exists():
-            _build_rootfs_tarball(tarball)
+            _build_rootfs_tarball(tarball, rootfs_packages(include))
         argv = ["docker", "import"]
         for change in IMAGE_CHANGES:
             argv += ["--change", change]
