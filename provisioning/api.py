@@ -9,11 +9,20 @@ CONTRACT (filled in by the provisioning work; signatures are stable, bodies may 
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from provisioning import models as m
+from provisioning.projects import check_slug
+from provisioning.transformations import DROP, output_name
+from sandkasse.settings import get_settings
 
 
 class DatasetColumnInfo(BaseModel):
@@ -44,39 +53,130 @@ class ProjectInfo(BaseModel):
         return self.status == "active" and self.start_date <= day <= self.end_date
 
 
+def _info(project: m.Project) -> ProjectInfo:
+    return ProjectInfo(
+        slug=project.slug,
+        title=project.title,
+        purpose=project.purpose,
+        legal_basis=project.legal_basis,
+        dpia_reference=project.dpia_reference,
+        status=project.status.value,
+        start_date=project.start_date,
+        end_date=project.end_date,
+        members={mem.username: mem.role.value for mem in project.members},
+    )
+
+
+def _load(session: Session, slug: str) -> m.Project | None:
+    return session.execute(
+        select(m.Project).where(m.Project.slug == slug).options(selectinload(m.Project.members))
+    ).scalar_one_or_none()
+
+
 def get_project(session: Session, slug: str) -> ProjectInfo | None:
-    raise NotImplementedError
+    project = _load(session, slug)
+    return _info(project) if project is not None else None
 
 
 def projects_for_user(session: Session, username: str, on: date | None = None) -> list[ProjectInfo]:
     """Projects in which ``username`` is a member and which are open (active and within dates) on ``on`` (today)."""
-    raise NotImplementedError
+    day = on or date.today()
+    rows = session.execute(
+        select(m.Project)
+        .join(m.Member)
+        .where(m.Member.username == username, m.Project.status == m.ProjectStatus.active)
+        .options(selectinload(m.Project.members))
+        .order_by(m.Project.slug)
+    ).scalars()
+    return [info for info in (_info(p) for p in rows) if info.is_open_on(day)]
 
 
 def member_role(session: Session, username: str, slug: str) -> str | None:
     """The user's role in the project, or None when not a member."""
-    raise NotImplementedError
+    role = session.execute(
+        select(m.Member.role).join(m.Project).where(m.Project.slug == slug, m.Member.username == username)
+    ).scalar_one_or_none()
+    return role.value if role is not None else None
 
 
 def can_access_project(session: Session, username: str, slug: str, on: date | None = None) -> bool:
     """True only for a member of an open project."""
-    raise NotImplementedError
+    info = get_project(session, slug)
+    return info is not None and username in info.members and info.is_open_on(on or date.today())
 
 
 def project_datasets(session: Session, slug: str) -> list[ProjectDatasetInfo]:
-    raise NotImplementedError
+    project = session.execute(
+        select(m.Project).where(m.Project.slug == slug).options(selectinload(m.Project.entitlements))
+    ).scalar_one_or_none()
+    if project is None:
+        return []
+    built = {e.dataset_id: e for e in project.extracts}
+    out = []
+    for ent in project.entitlements:
+        roles = {c.name: c.role.value for c in ent.dataset.columns}
+        extract = built.get(ent.dataset_id)
+        out.append(
+            ProjectDatasetInfo(
+                dataset=ent.dataset.name,
+                description=ent.dataset.description,
+                columns=[
+                    DatasetColumnInfo(
+                        name=output_name(c.column_name, c.transformation),
+                        role=roles.get(c.column_name, "other"),
+                        transformation=c.transformation,
+                    )
+                    for c in ent.columns
+                    if c.transformation != DROP
+                ],
+                extract_files=json.loads(extract.files) if extract is not None else [],
+            )
+        )
+    return out
 
 
 def extract_dir(slug: str) -> Path:
     """Host folder holding the project's read-only extracts (mounted at /data in the sandbox)."""
-    raise NotImplementedError
+    return get_settings().var_dir / "projects" / check_slug(slug) / "data"
+
+
+@lru_cache(maxsize=16)
+def _column_values(source: str, column: str, mtime_ns: int) -> frozenset[str]:
+    path = Path(source)
+    if path.suffix == ".parquet":
+        values = pq.read_table(path, columns=[column]).column(0).drop_null().unique().to_pylist()
+    else:
+        import pandas as pd
+
+        values = pd.read_csv(path, usecols=[column], dtype=str)[column].dropna().unique().tolist()
+    return frozenset(str(v) for v in values)
 
 
 def identifier_values(session: Session, slug: str) -> set[str]:
     """Values of the direct-identifier columns of the project's source datasets (for egress identifier scans)."""
-    raise NotImplementedError
+    project = _load(session, slug)
+    if project is None:
+        return set()
+    found: set[str] = set()
+    for ent in project.entitlements:
+        source = Path(ent.dataset.source)
+        if not source.is_file():
+            continue
+        for col in ent.dataset.columns:
+            if col.role is m.ColumnRole.direct_identifier:
+                found |= _column_values(str(source), col.name, source.stat().st_mtime_ns)
+    return found
 
 
 def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date | None = None) -> list[tuple[str, str]]:
     """Of the running (username, project slug) pairs, those that must stop (project not open, or user no longer a member)."""
-    raise NotImplementedError
+    day = on or date.today()
+    cache: dict[str, ProjectInfo | None] = {}
+    out = []
+    for username, slug in running:
+        if slug not in cache:
+            cache[slug] = get_project(session, slug)
+        info = cache[slug]
+        if info is None or username not in info.members or not info.is_open_on(day):
+            out.append((username, slug))
+    return out
