@@ -1,0 +1,120 @@
+"""``KeycloakAuthenticator``: JupyterHub login against the Sandkasse Keycloak realm.
+
+The authorization code flow of oauthenticator's ``GenericOAuthenticator``, with the realm's endpoints
+filled in from ``SANDKASSE_KEYCLOAK_URL`` / ``SANDKASSE_KEYCLOAK_REALM``. Realm roles are read from the
+access token (verified against the realm's published keys), groups from the token or userinfo
+``groups`` claim. Only users with the ``researcher`` role, or admins, are let in; admins become hub
+admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import jwt
+from oauthenticator.generic import GenericOAuthenticator
+from traitlets import Unicode, default
+
+from sandkasse.settings import get_settings
+
+
+class KeycloakAuthenticator(GenericOAuthenticator):
+    keycloak_url = Unicode(help="Keycloak base URL as the hub reaches it; default SANDKASSE_KEYCLOAK_URL.").tag(config=True)
+    keycloak_public_url = Unicode(
+        "", help="Keycloak base URL as browsers reach it (authorize endpoint); default keycloak_url."
+    ).tag(config=True)
+    realm = Unicode(help="Keycloak realm; default SANDKASSE_KEYCLOAK_REALM.").tag(config=True)
+    researcher_role = Unicode("researcher", help="Realm role that admits a user to the hub.").tag(config=True)
+    admin_role = Unicode("admin", help="Realm role that admits a user as hub admin.").tag(config=True)
+
+    _jwks: dict[str, jwt.PyJWKClient] = {}
+
+    @default("keycloak_url")
+    def _keycloak_url_default(self) -> str:
+        return get_settings().keycloak_url.rstrip("/")
+
+    @default("realm")
+    def _realm_default(self) -> str:
+        return get_settings().keycloak_realm
+
+    @property
+    def realm_url(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.realm}"
+
+    @default("login_service")
+    def _login_service_default(self) -> str:
+        return "Keycloak"
+
+    @default("authorize_url")
+    def _authorize_url_default(self) -> str:
+        public = (self.keycloak_public_url or self.keycloak_url).rstrip("/")
+        return f"{public}/realms/{self.realm}/protocol/openid-connect/auth"
+
+    @default("token_url")
+    def _token_url_default(self) -> str:
+        return f"{self.realm_url}/protocol/openid-connect/token"
+
+    @default("userdata_url")
+    def _userdata_url_default(self) -> str:
+        return f"{self.realm_url}/protocol/openid-connect/userinfo"
+
+    @default("logout_redirect_url")
+    def _logout_redirect_url_default(self) -> str:
+        public = (self.keycloak_public_url or self.keycloak_url).rstrip("/")
+        return f"{public}/realms/{self.realm}/protocol/openid-connect/logout"
+
+    @default("scope")
+    def _scope_default(self) -> list[str]:
+        return ["openid", "profile", "email"]
+
+    @default("username_claim")
+    def _username_claim_default(self) -> str:
+        return "preferred_username"
+
+    @default("enable_auth_state")
+    def _enable_auth_state_default(self) -> bool:
+        return True
+
+    @default("manage_groups")
+    def _manage_groups_default(self) -> bool:
+        return True
+
+    @default("auth_state_groups_key")
+    def _auth_state_groups_key_default(self):
+        return lambda auth_state: auth_state.get("sandkasse", {}).get("groups", [])
+
+    def _verified_claims(self, access_token: str) -> dict:
+        client = self._jwks.get(self.realm_url)
+        if client is None:
+            client = self._jwks[self.realm_url] = jwt.PyJWKClient(f"{self.realm_url}/protocol/openid-connect/certs", cache_keys=True)
+        key = client.get_signing_key_from_jwt(access_token)
+        # The audience of a Keycloak access token is "account" or a resource server, not the hub:
+        # the token came straight from the token endpoint, so signature, expiry and issuer suffice.
+        return jwt.decode(
+            access_token,
+            key.key,
+            algorithms=["RS256"],
+            issuer=self.realm_url,
+            options={"verify_aud": False, "require": ["exp", "iss"]},
+        )
+
+    async def update_auth_model(self, auth_model):
+        auth_state = auth_model.get("auth_state") or {}
+        claims = await asyncio.to_thread(self._verified_claims, auth_state["access_token"])
+        roles = sorted(set((claims.get("realm_access") or {}).get("roles") or []))
+        userinfo = auth_state.get(self.user_auth_state_key) or {}
+        groups = claims.get("groups") or userinfo.get("groups") or []
+        groups = sorted({g.strip("/").split("/")[-1] for g in groups if isinstance(g, str) and g.strip("/")})
+        auth_state["sandkasse"] = {"roles": roles, "groups": groups}
+        auth_model["auth_state"] = auth_state
+        auth_model["admin"] = self.admin_role in roles
+        return auth_model
+
+    async def check_allowed(self, username, auth_model):
+        if auth_model is None:
+            return True
+        roles = set(((auth_model.get("auth_state") or {}).get("sandkasse") or {}).get("roles") or [])
+        if roles & {self.researcher_role, self.admin_role}:
+            return True
+        self.log.warning("login refused for %s: no %s or %s realm role", username, self.researcher_role, self.admin_role)
+        return False

@@ -1,0 +1,158 @@
+"""Host firewall for the sandbox bridges.
+
+An ``--internal`` Docker network stops forwarding to the outside, but the host itself is still one hop
+away: the container's default route points at the bridge address, so every host service listening
+on 0.0.0.0 is reachable from the sandbox. Every project network's bridge is named with a common
+prefix, and the host gets one iptables chain for that prefix:
+
+* INPUT from a sandbox bridge jumps to ``SANDKASSE-SANDBOX``, which accepts established/related
+  traffic (answers to the hub's and proxy's own connections into the container) and new TCP
+  connections to the allowed ports (hub API, egress service) only, and drops the rest;
+* DOCKER-USER (the FORWARD hook Docker leaves to us) drops everything entering or leaving a
+  sandbox bridge, so nothing is routed between sandboxes or to other networks whatever Docker's own
+  rules say;
+* IPv6: the same chain in ip6tables drops everything (the sandboxes use IPv4 only).
+
+Rules are added idempotently; allowed ports are added to (never replaced in) the chain so several hubs
+(a demo and a test run) can share it; :func:`remove_ports` takes a test's ports away again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from hub.policy import security_policy
+
+
+class FirewallError(RuntimeError):
+    """The sandbox firewall could not be installed or is not in place."""
+
+
+def _ipt(binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([binary, "-w", "10", *args], capture_output=True, text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise FirewallError(f"{binary} {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _has(binary: str, *rule: str) -> bool:
+    return _ipt(binary, "-C", *rule, check=False).returncode == 0
+
+
+@dataclass
+class SandboxFirewall:
+    chain: str
+    bridge_prefix: str
+    ports: set[int] = field(default_factory=set)
+
+    @classmethod
+    def from_policy(cls, extra_ports: set[int] | None = None) -> "SandboxFirewall":
+        net = security_policy().network
+        return cls(net.chain, net.bridge_prefix, {net.hub_api_port, net.egress_port} | set(extra_ports or ()))
+
+    @property
+    def interface_match(self) -> str:
+        return f"{self.bridge_prefix}+"
+
+    def _port_rule(self, port: int) -> list[str]:
+        return [self.chain, "-p", "tcp", "-m", "tcp", "--dport", str(port), "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"]
+
+    def _established_rule(self) -> list[str]:
+        return [self.chain, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]
+
+    def install(self) -> None:
+        """Create or complete the chain and its hooks; safe to call at every hub start and spawn."""
+        if shutil.which("iptables") is None:
+            raise FirewallError("iptables is not installed (apt-get install iptables)")
+        self._install_v4()
+        if shutil.which("ip6tables") is not None:
+            self._install_v6()
+
+    def _install_v4(self) -> None:
+        ipt = "iptables"
+        _ipt(ipt, "-N", self.chain, check=False)
+        rules = _ipt(ipt, "-S", self.chain).stdout.splitlines()
+        if not any("-j DROP" in r for r in rules):
+            _ipt(ipt, "-F", self.chain)
+            _ipt(ipt, "-A", *self._established_rule())
+            _ipt(ipt, "-A", self.chain, "-j", "DROP")
+        if not _has(ipt, *self._established_rule()):
+            _ipt(ipt, "-I", self.chain, "1", *self._established_rule()[1:])
+        for port in sorted(self.ports):
+            if not _has(ipt, *self._port_rule(port)):
+                _ipt(ipt, "-I", self.chain, "2", *self._port_rule(port)[1:])
+        jump = ["INPUT", "-i", self.interface_match, "-j", self.chain]
+        if not _has(ipt, *jump):
+            _ipt(ipt, "-I", "INPUT", "1", *jump[1:])
+        # Docker creates DOCKER-USER at start; create it if the engine has not (yet).
+        _ipt(ipt, "-N", "DOCKER-USER", check=False)
+        for direction in ("-i", "-o"):
+            fwd = ["DOCKER-USER", direction, self.interface_match, "-j", "DROP"]
+            if not _has(ipt, *fwd):
+                _ipt(ipt, "-I", "DOCKER-USER", "1", *fwd[1:])
+        if not _has("iptables", "FORWARD", "-j", "DOCKER-USER"):
+            _ipt(ipt, "-I", "FORWARD", "1", "-j", "DOCKER-USER")
+
+    def _install_v6(self) -> None:
+        ipt = "ip6tables"
+        _ipt(ipt, "-N", self.chain, check=False)
+        if not _has(ipt, self.chain, "-j", "DROP"):
+            _ipt(ipt, "-A", self.chain, "-j", "DROP")
+        for hook in ("INPUT", "FORWARD"):
+            jump = [hook, "-i", self.interface_match, "-j", self.chain]
+            if not _has(ipt, *jump):
+                _ipt(ipt, "-I", hook, "1", *jump[1:])
+
+    def remove_ports(self, ports: set[int]) -> None:
+        for port in ports:
+            while _has("iptables", *self._port_rule(port)):
+                _ipt("iptables", "-D", *self._port_rule(port))
+
+    def problems(self) -> list[str]:
+        """What is missing, in words an operator can act on; empty when the firewall is in place."""
+        if shutil.which("iptables") is None:
+            return ["iptables is not installed"]
+        found: list[str] = []
+        listing = _ipt("iptables", "-S", self.chain, check=False)
+        if listing.returncode != 0:
+            return [f"iptables chain {self.chain} does not exist (start the hub, or run `sandkasse doctor --fix`)"]
+        rules = listing.stdout.splitlines()
+        if not rules or rules[-1].strip() != f"-A {self.chain} -j DROP":
+            found.append(f"chain {self.chain} does not end with DROP")
+        if not _has("iptables", *self._established_rule()):
+            found.append(f"chain {self.chain} does not accept established traffic")
+        for port in sorted(self.ports):
+            if not _has("iptables", *self._port_rule(port)):
+                found.append(f"chain {self.chain} does not accept port {port}")
+        if not _has("iptables", "INPUT", "-i", self.interface_match, "-j", self.chain):
+            found.append(f"INPUT does not send traffic from {self.interface_match} bridges to {self.chain}")
+        for direction in ("-i", "-o"):
+            if not _has("iptables", "DOCKER-USER", direction, self.interface_match, "-j", "DROP"):
+                found.append(f"DOCKER-USER does not drop forwarding {direction} {self.interface_match}")
+        return found
+
+    def verify(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise FirewallError("sandbox firewall incomplete: " + "; ".join(problems))
+
+
+def drop_default_route(pid: int) -> None:
+    """Remove the default route inside a container's network namespace (the container cannot do it
+    itself: it has no capabilities), then check that none is left."""
+    if pid <= 0:
+        raise FirewallError("container has no process to enter")
+    base = ["nsenter", "-t", str(pid), "-n", "ip"]
+    for family in ("-4", "-6"):
+        for _ in range(4):
+            shown = subprocess.run([*base, family, "route", "show", "default"], capture_output=True, text=True, timeout=10)
+            if not shown.stdout.strip():
+                break
+            subprocess.run([*base, family, "route", "del", "default"], capture_output=True, text=True, timeout=10)
+        else:
+            raise FirewallError(f"default route of process {pid} could not be removed")
+    left = subprocess.run([*base, "route", "show", "default"], capture_output=True, text=True, timeout=10)
+    if left.returncode != 0 or left.stdout.strip():
+        raise FirewallError(f"default route still present in the sandbox of process {pid}: {left.stdout.strip() or left.stderr.strip()}")

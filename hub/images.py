@@ -1,0 +1,28 @@
+"""The notebook image: the local base image, the notebook requirements from a host-built wheelhouse
+and the sandkasse wheel installed without dependencies. Cached: the tag is a hash of everything
+that goes in (``sandkasse.stack.images.build_image``), so an unchanged image is never rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandkasse.settings import REPO_ROOT
+from sandkasse.stack.images import build_image
+from sandkasse.stack.process import var_path
+from sandkasse.stack.wheelhouse import build_project_wheel, ensure_wheelhouse
+
+NOTEBOOK_REQUIREMENTS = REPO_ROOT / "images" / "notebook" / "requirements.txt"
+
+
+def notebook_requirements(path: Path = NOTEBOOK_REQUIREMENTS) -> list[str]:
+    lines = (ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines())
+    return [ln for ln in lines if ln]
+
+
+def ensure_notebook_image(base_image: str | None = None) -> str:
+    """Tag of the notebook image, building it when missing (``base_image`` overrides BASE_IMAGE)."""
+    wheels = ensure_wheelhouse(notebook_requirements(), "notebook")
+    project = var_path("cache", "project-wheel")
+    build_project_wheel(project)
+    args = {"BASE_IMAGE": base_image} if base_image else {}
+    return build_image("notebook", build_args=args, context_files={"wheels": wheels, "project": project})

@@ -1,0 +1,95 @@
+# JupyterHub configuration of Sandkasse: Keycloak login, one hardened container per (researcher,
+# project), lifecycle enforcement and idle culling. Start it with `python -m hub.run` (or
+# `jupyterhub -f hub/jupyterhub_config.py`); every value comes from the environment (hub/settings.py)
+# and policies/security.yaml.
+import os
+import sys
+
+from hub.policy import security_policy
+from hub.proxy import ensure_configurable_http_proxy
+from hub.settings import HubSettings
+
+c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
+settings = HubSettings()
+policy = security_policy()
+settings.state_dir.mkdir(parents=True, exist_ok=True)
+api_port = settings.api_port or policy.network.hub_api_port
+
+# --- where the hub listens -------------------------------------------------------------------
+c.JupyterHub.bind_url = f"http://0.0.0.0:{settings.port}"
+# The hub API listens on every address so sandboxes reach it at their network's gateway; the
+# SANDKASSE-SANDBOX firewall chain admits this port and the egress port only (hub/firewall.py).
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_port = api_port
+c.JupyterHub.hub_connect_ip = "127.0.0.1"  # the spawner gives each sandbox its own gateway URL
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [str(ensure_configurable_http_proxy())]
+c.JupyterHub.db_url = f"sqlite:///{settings.state_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(settings.state_dir / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(settings.state_dir / "jupyterhub.pid")
+c.JupyterHub.log_level = settings.log_level
+c.JupyterHub.cleanup_servers = True
+
+# --- login -------------------------------------------------------------------------------------
+c.JupyterHub.authenticator_class = settings.authenticator
+c.KeycloakAuthenticator.client_id = settings.client_id
+c.KeycloakAuthenticator.client_secret = settings.client_secret
+c.KeycloakAuthenticator.oauth_callback_url = settings.public_url.rstrip("/") + "/hub/oauth_callback"
+if settings.keycloak_public_url:
+    c.KeycloakAuthenticator.keycloak_public_url = settings.keycloak_public_url
+# auth_state is encrypted with JUPYTERHUB_CRYPT_KEY from the environment (hub.run sets one up).
+c.Authenticator.enable_auth_state = True
+c.Authenticator.admin_users = {u.strip() for u in settings.admin_users.split(",") if u.strip()}
+
+# --- one server per project --------------------------------------------------------------------
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 0  # bounded by the projects the user is in
+c.JupyterHub.spawner_class = "project-docker"
+c.ProjectDockerSpawner.image = settings.notebook_image
+if settings.egress_port:
+    c.ProjectDockerSpawner.egress_port = settings.egress_port
+c.ProjectDockerSpawner.egress_url = settings.egress_url
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 60
+c.Spawner.default_url = "/lab/tree/Welcome.ipynb"
+c.Spawner.disable_user_config = True
+
+# --- lifecycle ---------------------------------------------------------------------------------
+interval = settings.lifecycle_interval or policy.lifecycle.enforce_interval_seconds
+idle = settings.idle_timeout or policy.lifecycle.idle_timeout_seconds
+# Managed services do not inherit the hub's environment; the lifecycle service needs the database
+# and hub settings.
+sandkasse_env = {k: v for k, v in os.environ.items() if k.startswith("SANDKASSE_")}
+c.JupyterHub.services = [
+    {
+        "name": "sandkasse-lifecycle",
+        "command": [sys.executable, "-m", "hub.lifecycle", f"--interval={interval}"],
+        "environment": sandkasse_env,
+    },
+    {
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle}", f"--cull-every={min(idle, 300)}", "--remove-named-servers"],
+    },
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "sandkasse-lifecycle",
+        "scopes": ["list:users", "read:users:name", "read:servers", "delete:servers", "admin:servers"],
+        "services": ["sandkasse-lifecycle"],
+    },
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    },
+]
+
+if settings.admin_token:
+    c.JupyterHub.services.append({"name": "sandkasse-admin", "api_token": settings.admin_token})
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "sandkasse-admin",
+            "scopes": ["admin:users", "admin:servers", "list:users", "read:users", "access:servers", "tokens"],
+            "services": ["sandkasse-admin"],
+        }
+    )

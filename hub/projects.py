@@ -1,0 +1,60 @@
+"""The hub's view of provisioning: which projects a researcher may open, and why not when not.
+
+Everything goes through ``provisioning.api`` (the single source of truth); this module only adds
+the hub's wording for refusals and runs the blocking database calls off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from functools import cached_property
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from provisioning import api
+from sandkasse.db import make_engine, make_sessionmaker
+
+
+class ProjectDirectory:
+    def __init__(self, database_url: str | None = None) -> None:
+        self.database_url = database_url
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        return make_sessionmaker(make_engine(self.database_url or None))
+
+    def _call(self, fn, *args):
+        with self._sessions() as session:
+            return fn(session, *args)
+
+    async def run(self, fn, *args):
+        return await asyncio.to_thread(self._call, fn, *args)
+
+    async def open_projects(self, username: str) -> list[api.ProjectInfo]:
+        return await self.run(api.projects_for_user, username)
+
+    async def project(self, slug: str) -> api.ProjectInfo | None:
+        return await self.run(api.get_project, slug)
+
+    async def datasets(self, slug: str) -> list[api.ProjectDatasetInfo]:
+        return await self.run(api.project_datasets, slug)
+
+    async def stoppable(self, running: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return await self.run(api.stoppable_servers, running)
+
+    async def refusal(self, username: str, slug: str) -> str | None:
+        """None when ``username`` may work in ``slug`` today, else the reason in plain words."""
+        if await self.run(api.can_access_project, username, slug):
+            return None
+        project = await self.project(slug)
+        if project is None or username not in project.members:
+            return f"You are not a member of project '{slug}'. Ask the project lead or the data controller to add you."
+        today = date.today()
+        if project.status != "active":
+            return f"Project '{slug}' is {project.status}; its notebooks cannot be started."
+        if today < project.start_date:
+            return f"Project '{slug}' starts on {project.start_date.isoformat()}; its notebooks cannot be started before then."
+        if today > project.end_date:
+            return f"Project '{slug}' ended on {project.end_date.isoformat()}; its notebooks cannot be started any more."
+        return f"Project '{slug}' is not open to you today."

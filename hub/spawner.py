@@ -1,0 +1,343 @@
+"""``ProjectDockerSpawner``: one hardened notebook container per (researcher, project).
+
+A named server's name is the project's slug. Before anything is created the spawner asks
+provisioning whether the user may work in that project today and refuses with HTTP 403 otherwise.
+The container then gets:
+
+* the project's extracts read-only at ``/data`` (nothing else from the host),
+* a per-(user, project) workspace volume as the home directory, and a per-project ``/shared``
+  volume when the policy allows it,
+* the project's own ``--internal`` network (bridge ``<prefix><hash>``, no inter-container traffic),
+  guarded on the host by :mod:`hub.firewall`; its default route is removed after start, so the only
+  reachable addresses are the hub API and the egress service on the bridge's gateway,
+* user 1000, all capabilities dropped, ``no-new-privileges``, a read-only root file system, and the
+  PID, memory and CPU limits of ``policies/security.yaml``,
+* a root-owned ``JUPYTER_CONFIG_DIR`` (the lockdown of :mod:`hub.lockdown`), the egress endpoint and a
+  project token bound to (user, project).
+
+``start()`` returns only when the notebook server answers HTTP, polled at a fine grain, so the hub's
+first readiness poll succeeds instead of waiting out its exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import docker.errors
+import httpx
+from dockerspawner import DockerSpawner
+from tornado import web
+from traitlets import Float, Int, Unicode, default
+
+from hub.firewall import SandboxFirewall, drop_default_route
+from hub.policy import SecurityPolicy, security_policy
+from hub.projects import ProjectDirectory
+from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
+
+HOME = "/home/researcher"
+DATA_MOUNT = "/data"
+SHARED_MOUNT = "/shared"
+JUPYTER_CONFIG_DIR = "/etc/sandkasse/jupyter"
+_SAFE = re.compile(r"[^a-z0-9_.-]+")
+
+
+def _short_hash(text: str, n: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def docker_safe(name: str) -> str:
+    """A Docker object name part for ``name``: readable, and unique through a hash suffix."""
+    return f"{_SAFE.sub('-', name.lower()).strip('-')[:40]}-{_short_hash(name, 6)}"
+
+
+class ProjectDockerSpawner(DockerSpawner):
+    database_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the provisioning database; empty means SANDKASSE_DATABASE_URL (or SQLite under var/).",
+    ).tag(config=True)
+    egress_port = Int(
+        help="Port of the egress service on the host; sandboxes reach it at their network's gateway. Default: policy network.egress_port.",
+    ).tag(config=True)
+    egress_url = Unicode(
+        "",
+        help="Egress URL given to the notebook; empty means http://<project network gateway>:<egress_port>.",
+    ).tag(config=True)
+    project_token_key = Unicode(
+        help="Shared key (SANDKASSE_PROJECT_TOKEN_KEY) for the project tokens the egress service accepts.",
+    ).tag(config=True)
+    network_name_prefix = Unicode("sandkasse-net-", help="Docker network name of a project: prefix + slug.").tag(config=True)
+    volume_name_prefix = Unicode("sandkasse-", help="Prefix of the workspace and shared volumes.").tag(config=True)
+    ready_poll_interval = Float(0.02, help="Seconds between readiness polls of a starting notebook server.").tag(config=True)
+    ready_timeout = Float(60.0, help="Seconds a notebook server may take to answer after its container started.").tag(config=True)
+    policy_file = Unicode("", help="Security policy file; empty means policies/security.yaml.").tag(config=True)
+
+    _firewalls_installed: set[frozenset[int]] = set()
+    _network_locks: dict[str, asyncio.Lock] = {}
+
+    @default("egress_port")
+    def _egress_port_default(self) -> int:
+        return self.policy.network.egress_port
+
+    @default("project_token_key")
+    def _project_token_key_default(self) -> str:
+        return os.environ.get("SANDKASSE_PROJECT_TOKEN_KEY", "")
+
+    @default("name_template")
+    def _name_template_default(self) -> str:
+        return "sandkasse-{username}--{servername}"
+
+    @default("use_internal_ip")
+    def _use_internal_ip_default(self) -> bool:
+        return True
+
+    @default("remove")
+    def _remove_default(self) -> bool:
+        return True  # the home is a volume; the container itself holds nothing worth keeping
+
+    @default("pull_policy")
+    def _pull_policy_default(self) -> str:
+        return "never"  # no registry: images are built locally
+
+    @property
+    def policy(self) -> SecurityPolicy:
+        if self.policy_file:
+            from hub.policy import load_security_policy
+
+            return load_security_policy(Path(self.policy_file))
+        return security_policy()
+
+    @property
+    def directory(self) -> ProjectDirectory:
+        return ProjectDirectory(self.database_url or None)
+
+    # ---- which project --------------------------------------------------------------------
+
+    @property
+    def project_slug(self) -> str:
+        return self.name or str(self.user_options.get("project") or "")
+
+    async def get_options_form(self) -> str:
+        """The spawn page. For a named server (the project) nothing to choose: start at once. For the
+        default server: one button per open project, each starting that project's named server."""
+        if self.name:
+            return ""
+        projects = await self.directory.open_projects(self.user.name)
+        if not projects:
+            return (
+                "<p>You are not a member of any project that is open today, so there is no notebook to start. "
+                "Ask your project lead or the data controller.</p>"
+            )
+        base = self.user.url.replace("/user/", "/hub/spawn/", 1).rstrip("/")
+        buttons = "\n".join(
+            f'<li style="margin:0.5em 0"><button type="submit" class="btn btn-primary" name="project" '
+            f'value="{html.escape(p.slug)}" formaction="{html.escape(base)}/{html.escape(p.slug)}">'
+            f"{html.escape(p.title)}</button> <code>{html.escape(p.slug)}</code>, open until {p.end_date.isoformat()}</li>"
+            for p in projects
+        )
+        return f"<p>Choose the project to work in. Each project has its own notebook and its own data.</p><ul style='list-style:none;padding:0'>{buttons}</ul>"
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
+        chosen = (formdata.get("project") or [""])[0]
+        return {"project": chosen} if chosen else {}
+
+    async def _check_project(self) -> str:
+        slug = self.project_slug
+        asked = self.user_options.get("project")
+        if not self.name:
+            raise web.HTTPError(
+                403, "Start a notebook per project: choose a project on the spawn page (its server is named after the project)."
+            )
+        if asked and asked != self.name:
+            raise web.HTTPError(403, f"This server belongs to project '{self.name}', not '{asked}'.")
+        reason = await self.directory.refusal(self.user.name, slug)
+        if reason:
+            self.log.warning("refused %s for project %s: %s", self.user.name, slug, reason)
+            raise web.HTTPError(403, reason)
+        return slug
+
+    # ---- network ----------------------------------------------------------------------------
+
+    def bridge_name(self, slug: str) -> str:
+        prefix = self.policy.network.bridge_prefix
+        return f"{prefix}{_short_hash(slug, 15 - len(prefix))}"  # Linux interface names: 15 characters at most
+
+    async def ensure_project_network(self, slug: str) -> str:
+        """The project's internal network (created on first use); returns its gateway address."""
+        name = f"{self.network_name_prefix}{slug}"
+        lock = self._network_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            try:
+                info = await self.docker("inspect_network", name)
+            except docker.errors.NotFound:
+                await self.docker(
+                    "create_network",
+                    name,
+                    driver="bridge",
+                    internal=True,
+                    check_duplicate=True,
+                    options={
+                        "com.docker.network.bridge.name": self.bridge_name(slug),
+                        "com.docker.network.bridge.enable_icc": "false",
+                        "com.docker.network.bridge.enable_ip_masquerade": "false",
+                    },
+                    labels={"org.sandkasse.project": slug, "org.sandkasse.role": "project-network"},
+                )
+                info = await self.docker("inspect_network", name)
+        options = info.get("Options") or {}
+        if not info.get("Internal") or options.get("com.docker.network.bridge.name") != self.bridge_name(slug):
+            raise web.HTTPError(500, f"network {name} exists but is not a sandbox network (internal, bridge {self.bridge_name(slug)})")
+        self.network_name = name
+        return info["IPAM"]["Config"][0]["Gateway"]
+
+    def _hub_api_port(self) -> int:
+        return urlparse(self.hub.api_url).port or self.policy.network.hub_api_port
+
+    def ensure_firewall(self) -> None:
+        ports = frozenset({self._hub_api_port(), self.egress_port})
+        if ports in self._firewalls_installed:
+            return
+        net = self.policy.network
+        fw = SandboxFirewall(net.chain, net.bridge_prefix, set(ports))
+        fw.install()
+        fw.verify()
+        self._firewalls_installed.add(ports)
+
+    # ---- volumes and welcome notebook ------------------------------------------------------
+
+    def workspace_volume(self, slug: str) -> str:
+        return f"{self.volume_name_prefix}ws-{docker_safe(self.user.name)}--{slug}"
+
+    def shared_volume(self, slug: str) -> str:
+        return f"{self.volume_name_prefix}shared-{slug}"
+
+    async def _ensure_volume(self, name: str, labels: dict[str, str]) -> Path:
+        try:
+            info = await self.docker("inspect_volume", name)
+        except docker.errors.NotFound:
+            info = await self.docker("create_volume", name=name, labels=labels)
+            mountpoint = Path(info["Mountpoint"])
+            # A volume's root is root-owned; the researcher (not root) must own their home.
+            os.chown(mountpoint, self.policy.sandbox.uid, self.policy.sandbox.gid)
+            os.chmod(mountpoint, 0o770)
+        return Path(info["Mountpoint"])
+
+    async def prepare_volumes(self, slug: str, extract_dir: Path) -> None:
+        labels = {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name}
+        home = await self._ensure_volume(self.workspace_volume(slug), {**labels, "org.sandkasse.role": "workspace"})
+        volumes: dict[str, object] = {
+            self.workspace_volume(slug): HOME,
+            str(extract_dir): {"bind": DATA_MOUNT, "mode": "ro"},
+        }
+        if self.policy.sandbox.shared_folder:
+            await self._ensure_volume(self.shared_volume(slug), {"org.sandkasse.project": slug, "org.sandkasse.role": "shared"})
+            volumes[self.shared_volume(slug)] = SHARED_MOUNT
+        self.volumes = volumes
+        await self.write_welcome_notebook(slug, home)
+
+    async def write_welcome_notebook(self, slug: str, home: Path) -> None:
+        project = await self.directory.project(slug)
+        datasets = await self.directory.datasets(slug)
+        text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
+        target = home / WELCOME_NOTEBOOK
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.chown(tmp, self.policy.sandbox.uid, self.policy.sandbox.gid)
+        tmp.replace(target)
+
+    # ---- container ----------------------------------------------------------------------------
+
+    def _apply_policy(self) -> None:
+        box = self.policy.sandbox
+        self.mem_limit = box.memory
+        self.cpu_limit = box.cpus
+        self.extra_create_kwargs = {
+            "user": f"{box.uid}:{box.gid}",
+            "labels": {"org.sandkasse.project": self.project_slug, "org.sandkasse.user": self.user.name, "org.sandkasse.role": "notebook"},
+            "working_dir": HOME,
+        }
+        self.extra_host_config = {
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "pids_limit": box.pids,
+            "read_only": box.read_only_root,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={box.tmp_size},uid={box.uid},gid={box.gid}"},
+            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
+            "privileged": False,
+            "init": True,
+        }
+
+    def _sandbox_env(self, slug: str, gateway: str) -> dict[str, str]:
+        out = self.policy.notebook_output
+        env = {
+            "SANDKASSE_PROJECT": slug,
+            "SANDKASSE_USER": self.user.name,
+            "SANDKASSE_EGRESS_URL": self.egress_url or f"http://{gateway}:{self.egress_port}",
+            "SANDKASSE_DATA_MOUNTS": DATA_MOUNT,
+            "SANDKASSE_MAX_FILE_CONTENT_BYTES": str(out.max_file_content_bytes),
+            "SANDKASSE_MAX_NOTEBOOK_OUTPUT_BYTES": str(out.max_notebook_output_bytes),
+            "SANDKASSE_IOPUB_DATA_RATE_LIMIT": str(out.iopub_data_rate_limit),
+            "SANDKASSE_IOPUB_MSG_RATE_LIMIT": str(out.iopub_msg_rate_limit),
+            "SANDKASSE_RATE_LIMIT_WINDOW": str(out.rate_limit_window),
+            "SANDKASSE_TERMINALS": "1" if self.policy.sandbox.terminals else "0",
+            "JUPYTER_CONFIG_DIR": JUPYTER_CONFIG_DIR,
+            "JUPYTERLAB_SETTINGS_DIR": f"{HOME}/.jupyter/lab/user-settings",
+            "JUPYTERLAB_WORKSPACES_DIR": f"{HOME}/.jupyter/lab/workspaces",
+            "PYTHONNOUSERSITE": "1",
+            "HOME": HOME,
+        }
+        if self.project_token_key:
+            from egress_review.identity.project_token import issue_project_token
+
+            env["SANDKASSE_EGRESS_TOKEN"] = issue_project_token(
+                self.user.name, slug, self.project_token_key.encode(), self.policy.credentials.project_token_ttl_seconds
+            )
+        else:
+            self.log.warning("no SANDKASSE_PROJECT_TOKEN_KEY: %s's notebook gets no egress credential", self.user.name)
+        return env
+
+    async def start(self):
+        t0 = time.perf_counter()
+        slug = await self._check_project()
+        from provisioning.api import extract_dir
+
+        extracts = extract_dir(slug)
+        if not extracts.is_dir():
+            raise web.HTTPError(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
+        await asyncio.to_thread(self.ensure_firewall)
+        gateway = await self.ensure_project_network(slug)
+        self.hub_connect_url = f"http://{gateway}:{self._hub_api_port()}"
+        await self.prepare_volumes(slug, extracts)
+        self._apply_policy()
+        self.environment = {**self._sandbox_env(slug, gateway)}
+        ip, port = await super().start()
+        info = await self.docker("inspect_container", self.container_id)
+        try:
+            await asyncio.to_thread(drop_default_route, int(info["State"]["Pid"]))
+        except Exception:
+            self.log.error("could not isolate %s; stopping it", self.container_name)
+            await self.stop(now=True)
+            raise
+        await self.wait_until_ready(ip, port)
+        self.log.info("sandbox %s for %s/%s ready in %.2fs", self.container_name, self.user.name, slug, time.perf_counter() - t0)
+        return ip, port
+
+    async def wait_until_ready(self, ip: str, port: int) -> None:
+        """Poll the server's API at a fine grain (as the hub would, but without its backoff)."""
+        url = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
+        deadline = time.monotonic() + self.ready_timeout
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if (await client.get(url)).status_code < 500:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(self.ready_poll_interval)
+        self.log.warning("notebook server at %s did not answer within %ss; leaving it to the hub", url, self.ready_timeout)
