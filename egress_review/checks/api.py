@@ -1,0 +1,417 @@
+"""The disclosure checks' contract with the egress service: ``check_file`` and its report models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from egress_review.checks import explain
+from egress_review.checks.differencing import find_differences
+from egress_review.checks.filetypes import png_metadata_chunks, sniff, strip_image_metadata
+from egress_review.checks.identifiers import IdentifierScanner
+from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
+from egress_review.checks.record_level import record_level_reasons
+from egress_review.checks.rules import CellStats, evaluate, outcome_strings
+from egress_review.checks.sidecar import Sidecar, file_sha256, label_text, read_sidecar
+from egress_review.checks.suppression import find_recomputable, protect
+from egress_review.checks.tables import LoadedTable, count_like_columns, detect_margins, read_table_files
+
+__all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_policy", "strip_image_metadata",
+           "DisclosurePolicy"]
+
+RuleName = Literal["threshold", "zero", "nk", "p_percent", "negative", "missing", "dof", "identifier",
+                   "record_level", "differencing", "file_type", "size", "archive", "notebook", "unverifiable"]
+
+
+class Flag(BaseModel):
+    rule: str
+    severity: Literal["fail", "review"]
+    message: str
+    row: str | None = None
+    column: str | None = None
+
+
+class FileReport(BaseModel):
+    verdict: Literal["pass", "review", "fail"]
+    file_type: str
+    flags: list[Flag]
+    unverifiable: list[str]
+    suggested_csv: str | None
+    cell_outcome: list[list[str]] | None
+
+
+class CheckContext(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    identifier_values: set[str] = set()
+    released_tables: list[Path] = []
+    entitled_row_count: int | None = None
+    person_level: bool = True
+
+
+TABLE_TYPES = ("csv", "tsv", "xlsx", "parquet")
+TEXT_TYPES = ("txt", "md", "svg")
+
+
+def _verdict(flags: list[Flag], unverifiable: list[str]) -> str:
+    if any(f.severity == "fail" for f in flags):
+        return "fail"
+    return "review" if flags or unverifiable else "pass"
+
+
+class _Flags:
+    """Collects flags, capping each rule at ``max_flags_per_rule`` with one summary flag for the rest."""
+
+    def __init__(self, policy: DisclosurePolicy):
+        self.policy = policy
+        self.flags: list[Flag] = []
+        self._per_rule: dict[str, int] = {}
+
+    def add(self, rule: str, message: str, row: str | None = None, column: str | None = None,
+            severity: str | None = None) -> None:
+        n = self._per_rule.get(rule, 0)
+        self._per_rule[rule] = n + 1
+        if n < self.policy.files.max_flags_per_rule:
+            self.flags.append(Flag.model_construct(rule=rule, severity=severity or self.policy.severity_of(rule),
+                                                   message=message, row=row, column=column))
+
+    def close(self) -> list[Flag]:
+        cap = self.policy.files.max_flags_per_rule
+        for rule, n in self._per_rule.items():
+            if n > cap:
+                self.flags.append(Flag(rule=rule, severity=self.policy.severity_of(rule) if rule in (
+                    "threshold", "zero", "nk", "p_percent", "negative", "missing", "identifier", "differencing"
+                ) else "review", message=f"{n - cap} more cells fail the {rule} rule (see the highlighted table)"))
+        return self.flags
+
+
+def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None) -> None:
+    seen: set[str] = set()
+    for t in texts:
+        if t in seen:
+            continue
+        seen.add(t)
+        for hit in scanner.scan(t):
+            out.add("identifier", f"{where + ' ' if where else ''}{scanner.explain(hit)}".capitalize(), row=where)
+
+
+# --------------------------------------------------------------------------------------------------- tables
+
+
+def _sidecar_usable(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
+    """Why the sidecar cannot be trusted for this file (None if it can)."""
+    if sc.sha256 and sc.sha256 != file_sha256(path):
+        return "the sidecar was written for a different version of this file"
+    if tuple(sc.shape) != cells.shape:
+        return f"the sidecar describes a {sc.shape[0]}x{sc.shape[1]} table but the file has {cells.shape[0]}x{cells.shape[1]} cells"
+    if [str(x) for x in cells.index] != sc.row_labels or [str(x) for x in cells.columns] != sc.column_labels:
+        return "the sidecar's row or column labels differ from the file's"
+    return None
+
+
+def _stats_from_sidecar(sc: Sidecar) -> CellStats:
+    c = sc.cells
+    assert c is not None
+    arr = lambda xs: np.array([np.nan if x is None else x for x in xs], dtype=float)  # noqa: E731
+    top = None
+    if c.top is not None:
+        width = max((len(t) for t in c.top), default=2)
+        top = np.full((len(c.top), max(width, 2)), np.nan)
+        for i, t in enumerate(c.top):
+            top[i, : len(t)] = [np.nan if x is None else x for x in t]
+    return CellStats(count=arr(c.count), agg=np.array(c.agg, dtype=object),
+                     total=None if c.total is None else arr(c.total), top=top,
+                     negative=None if c.negative is None else arr(c.negative),
+                     missing=None if c.missing is None else arr(c.missing))
+
+
+def _shown_values_match(sc: Sidecar, values: np.ndarray, blank: np.ndarray) -> list[int]:
+    """Cells whose published value disagrees with the sidecar's statistics."""
+    c = sc.cells
+    agg = np.array(c.agg, dtype=object)
+    rows = np.array(c.rows, dtype=float)
+    bad = np.zeros(len(agg), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expect = np.full(len(agg), np.nan)
+        expect = np.where(agg == "count", rows, expect)
+        if c.total is not None:
+            total = np.array([np.nan if x is None else x for x in c.total], dtype=float)
+            miss = np.array(c.missing if c.missing is not None else [0] * len(agg), dtype=float)
+            expect = np.where(agg == "sum", total, expect)
+            expect = np.where(agg == "mean", total / (rows - miss), expect)
+    check = ~blank & ~np.isnan(expect)
+    bad[check] = ~np.isclose(values[check], expect[check], rtol=1e-6, atol=1e-6)
+    return list(np.flatnonzero(bad))
+
+
+def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: DisclosurePolicy,
+                 context: CheckContext, out: _Flags, unverifiable: list[str], released: list[tuple[str, LoadedTable]]
+                 ) -> tuple[str | None, list[list[str]] | None]:
+    cells = table.cells
+    prefix = f"{table.name}!" if table.name else ""
+    rows = [prefix + str(r) for r in cells.index]
+    cols = [str(c) for c in cells.columns]
+    shape = cells.shape
+    numeric = cells.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    blank = np.isnan(numeric)
+    if sc is not None and sc.kind == "table" and sc.cells is not None:
+        problem = _sidecar_usable(sc, path, cells)
+        if problem:
+            out.add("unverifiable", f"{problem}; the table was checked without it", severity="review")
+            sc = None
+    if sc is not None and sc.kind == "regression":
+        if policy.dof.enabled and sc.dof is not None and sc.dof < policy.dof.min_dof:
+            out.add("dof", f"the model has {sc.dof} residual degrees of freedom; the minimum is {policy.dof.min_dof}")
+        return None, [["" for _ in cols] for _ in rows]
+
+    count_cols = count_like_columns(cells)
+    if sc is not None:
+        stats = _stats_from_sidecar(sc)
+        unit = "people" if sc.unit == "entities" else "rows"
+        if sc.unit == "rows" and policy.entity.require_for_person_level and context.person_level:
+            out.add("threshold", "this table counts rows, not people: for a person-level dataset the export must "
+                    "name the person column (entity=...) so that thresholds count people", severity="fail")
+        for k in _shown_values_match(sc, numeric.ravel(), blank.ravel()):
+            i, j = divmod(int(k), shape[1])
+            out.add("unverifiable", f"{explain.where(rows[i], cols[j])} shows {numeric[i, j]:g}, which does not match "
+                    "the statistics in its sidecar", row=rows[i], column=cols[j], severity="review")
+        row_margin = sc.margins and shape[1] > 1
+        col_margin = sc.margins
+        if sc.cells.top is None and any(a in ("sum", "mean") for a in sc.cells.agg):
+            unverifiable.append("dominance")
+    else:
+        agg = np.full(shape, "other", dtype=object)
+        idx = [cols.index(c) for c in count_cols]
+        agg[:, idx] = "count"
+        counts = np.where(agg == "count", numeric, np.nan)
+        # Only count-like columns can be judged without the sidecar; the rest cannot be checked for dominance.
+        stats = CellStats(count=counts.ravel(), agg=agg.ravel())
+        unit = ""
+        if len(count_cols) < shape[1] and shape[1] > 0:
+            unverifiable.append("dominance")
+        if count_cols and context.person_level and policy.entity.require_for_person_level:
+            unverifiable.append("entity")
+        row_margin, col_margin = detect_margins(cells)
+    masks = _evaluate_partial(stats, policy)
+    failing = np.zeros(shape, dtype=bool)
+    for m in masks.values():
+        failing |= m.reshape(shape)
+    visible_fail = failing & ~blank
+    for rule, m in masks.items():
+        m2 = m.reshape(shape) & ~blank
+        for i, j in np.argwhere(m2):
+            k = i * shape[1] + j
+            kw = {}
+            if rule == "threshold":
+                kw["count"] = float(stats.count[k])
+            elif rule == "nk":
+                tot = stats.total[k]
+                kw["share"] = float(np.nansum(stats.top[k, : policy.nk.n]) / tot) if tot else 1.0
+            elif rule == "p_percent":
+                t = np.nan_to_num(stats.top[k])
+                kw["ratio"] = float((stats.total[k] - t[0] - t[1]) / t[0]) if t[0] else 0.0
+            elif rule == "negative":
+                kw["negatives"] = float(stats.negative[k])
+            elif rule == "missing":
+                kw["missing"] = float(stats.missing[k])
+            out.add(rule, explain.cell_message(rule, rows[i], cols[j], policy, unit=unit, **kw), row=rows[i],
+                    column=cols[j])
+    # Suppressed (blank) cells must not be recomputable from the published totals.
+    row_eq = np.full(shape[0], bool(row_margin))
+    col_eq = np.full(shape[1], bool(col_margin))
+    if blank.any() and (row_margin or col_margin):
+        for i, j in find_recomputable(blank, row_eq, col_eq):
+            out.add("threshold" if failing[i, j] or sc is None else "differencing",
+                    f"{explain.where(rows[i], cols[j])} is blank but can be worked out from its row and column "
+                    "totals and the other published cells", row=rows[i], column=cols[j])
+    # Record-level data and differencing.
+    if policy.record_level.enabled:
+        for reason in record_level_reasons(cells, policy.record_level, count_cols, context.entitled_row_count):
+            out.add("record_level", f"this looks like record-level data, not a table: {reason}")
+    if policy.differencing.enabled:
+        for name, old in released:
+            old_counts = count_like_columns(old.cells)
+            for d in find_differences(cells, old.cells, name, count_cols, old_counts, policy.threshold.min_count):
+                out.add("differencing", (
+                    f"{explain.where(prefix + d.row, d.column)} is {d.value:g} here and {d.released_value:g} in the "
+                    f"released table {d.released_name} (row {d.released_row}); the difference, "
+                    f"{abs(d.value - d.released_value):g}, describes fewer than {policy.threshold.min_count} people"),
+                    row=prefix + d.row, column=d.column)
+                failing[rows.index(prefix + d.row), cols.index(d.column)] = True
+                masks.setdefault("differencing", np.zeros(failing.size, dtype=bool))[
+                    rows.index(prefix + d.row) * shape[1] + cols.index(d.column)] = True
+    outcome = outcome_strings({r: m & ~blank.ravel() for r, m in masks.items()}, failing.size).reshape(shape)
+    suggested = None
+    if visible_fail.any() or blank.any():
+        plan = protect(np.where(blank, 0.0, numeric), failing | blank, row_eq, col_eq,
+                       policy.secondary_suppression.line_total_min if policy.secondary_suppression.enabled else 0.0)
+        protected = cells.copy().astype(object)
+        protected.iloc[:, :] = np.where(plan.suppressed, "", cells.to_numpy(dtype=object))
+        protected.index.name = cells.index.name
+        suggested = protected.to_csv()
+    return suggested, outcome.tolist()
+
+
+def _evaluate_partial(stats: CellStats, policy: DisclosurePolicy) -> dict[str, np.ndarray]:
+    """``rules.evaluate`` over the cells whose aggregate is known; 'other' cells are left alone."""
+    known = stats.agg != "other"
+    if known.all():
+        return evaluate(stats, policy)
+    size = len(stats.agg)
+    sub = CellStats(count=stats.count[known], agg=stats.agg[known],
+                    total=None if stats.total is None else stats.total[known],
+                    top=None if stats.top is None else stats.top[known],
+                    negative=None if stats.negative is None else stats.negative[known],
+                    missing=None if stats.missing is None else stats.missing[known])
+    out = {}
+    for rule, m in (evaluate(sub, policy).items() if known.any() else []):
+        full = np.zeros(size, dtype=bool)
+        full[known] = m
+        out[rule] = full
+    return out
+
+
+def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: DisclosurePolicy,
+                      context: CheckContext, out: _Flags, unverifiable: list[str], scanner: IdentifierScanner
+                      ) -> tuple[str | None, list[list[str]] | None]:
+    sc = None
+    if sidecar is not None:
+        try:
+            sc = read_sidecar(sidecar)
+        except (ValueError, OSError) as exc:
+            out.add("unverifiable", f"the sidecar could not be read ({str(exc).splitlines()[0]}); checked without it",
+                    severity="review")
+    index_levels = sc.index_levels if sc is not None else None
+    try:
+        tables = read_table_files(path, file_type, index_levels)
+    except Exception as exc:  # a malformed file is the researcher's to fix, not a crash
+        out.add("file_type", f"the file could not be read as {file_type.upper()}: {str(exc).splitlines()[0]}")
+        return None, None
+    released: list[tuple[str, LoadedTable]] = []
+    if policy.differencing.enabled:
+        for rp in context.released_tables:
+            try:
+                kind = sniff(Path(rp), Path(rp).name).file_type
+                if kind in TABLE_TYPES:
+                    released += [(Path(rp).name, t) for t in read_table_files(Path(rp), kind)]
+            except Exception:  # noqa: BLE001 - an unreadable old release is not this file's problem
+                continue
+    suggested, outcome = None, None
+    for t in tables:
+        _identifier_flags(t.text, scanner, out, where=f"sheet {t.name}:" if t.name else None)
+        s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
+        if suggested is None:
+            suggested, outcome = s, o
+    if not unverifiable and sc is None and sidecar is None and any(
+            len(count_like_columns(t.cells)) < t.cells.shape[1] for t in tables):
+        unverifiable.append("dominance")
+    return suggested, outcome
+
+
+# ------------------------------------------------------------------------------------------------ notebooks
+
+
+def _check_notebook(path: Path, policy: DisclosurePolicy, context: CheckContext, out: _Flags,
+                    unverifiable: list[str], scanner: IdentifierScanner) -> None:
+    from egress_review.checks.notebook import notebook_outputs
+
+    if policy.files.notebooks == "refuse":
+        out.add("notebook", "notebooks are not released under this policy; export the tables and figures "
+                "themselves (with egress_review.sdc) instead", severity="fail")
+        return
+    for item in notebook_outputs(path):
+        where = item.where
+        if item.kind == "text":
+            _identifier_flags([item.text], scanner, out, where=where)
+        elif item.kind == "table":
+            cells = item.table
+            _identifier_flags([str(x) for x in cells.index] + [str(c) for c in cells.columns]
+                              + [str(v) for v in cells.to_numpy().ravel() if isinstance(v, str)], scanner, out, where)
+            sub = _Flags(policy)
+            sub_unv: list[str] = []
+            lt = LoadedTable(name="", cells=cells, text=[], n_rows_raw=len(cells))
+            _check_cells(lt, path, None, policy, context, sub, sub_unv, [])
+            for f in sub.close():
+                out.add(f.rule, f"{where}: {f.message}", row=f.row, column=f.column, severity=f.severity)
+            unverifiable += [u for u in sub_unv if u not in unverifiable]
+        elif item.kind == "image":
+            if "image_content" not in unverifiable:
+                unverifiable.append("image_content")
+        elif item.kind == "unsupported":
+            out.add("notebook", f"{where}: an output of type {item.text} cannot be checked; clear it before export",
+                    severity="fail")
+
+
+# --------------------------------------------------------------------------------------------------- entry
+
+
+def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
+               policy: DisclosurePolicy | None = None, context: CheckContext | None = None) -> FileReport:
+    """Check one output file for disclosure risks; never raises for a bad file (that is a 'fail')."""
+    path = Path(path)
+    policy = policy or load_disclosure_policy()
+    context = context or CheckContext()
+    out = _Flags(policy)
+    unverifiable: list[str] = []
+    suggested: str | None = None
+    outcome: list[list[str]] | None = None
+    size = path.stat().st_size
+    sn = sniff(path, declared_name)
+    file_type = sn.file_type
+    if size > policy.files.max_bytes:
+        out.add("size", f"the file is {size:,} bytes; the limit is {policy.files.max_bytes:,}", severity="fail")
+    elif sn.archive:
+        out.add("archive", f"the file is a {sn.archive} archive; archives are never released, export each file on "
+                "its own", severity="fail")
+    elif file_type == "unknown" or file_type not in policy.files.allowed_types:
+        what = sn.detail or f"a {file_type} file"
+        out.add("file_type", f"the content is {what}, which is not an allowed type "
+                f"({', '.join(policy.files.allowed_types)})", severity="fail")
+    else:
+        suffix = Path(declared_name).suffix.lower().lstrip(".")
+        compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", ""},
+                      "md": {"md", "markdown"}, "xlsx": {"xlsx"}, "parquet": {"parquet", "pq"}, "png": {"png"},
+                      "svg": {"svg"}, "pdf": {"pdf"}, "ipynb": {"ipynb"}}
+        if suffix not in compatible.get(file_type, {file_type}):
+            out.add("file_type", f"the name ends in .{suffix} but the content is {file_type.upper()}; it was checked "
+                    f"as {file_type.upper()}", severity="review")
+        scanner = IdentifierScanner(policy.identifier, context.identifier_values)
+        if file_type in TABLE_TYPES:
+            suggested, outcome = _check_table_file(path, file_type, sidecar, policy, context, out, unverifiable,
+                                                   scanner)
+        elif file_type in TEXT_TYPES:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            _identifier_flags(text.splitlines(), scanner, out)
+            if file_type == "svg":
+                low = text.lower()
+                if "<script" in low or "javascript:" in low or "<foreignobject" in low:
+                    out.add("file_type", "the SVG contains scripts or embedded HTML; export a plain image",
+                            severity="fail")
+                unverifiable.append("image_content")
+        elif file_type == "png":
+            try:
+                meta = png_metadata_chunks(path.read_bytes())
+            except ValueError as exc:
+                out.add("file_type", f"the PNG is damaged: {exc}", severity="fail")
+                meta = []
+            if meta:
+                # Not a flag against the output: the release path strips these chunks.
+                pass
+            unverifiable.append("image_content")
+        elif file_type == "pdf":
+            raw = path.read_bytes().decode("latin-1")
+            _identifier_flags(raw.splitlines(), scanner, out)
+            unverifiable.append("pdf_content")
+        elif file_type == "ipynb":
+            _check_notebook(path, policy, context, out, unverifiable, scanner)
+    flags = out.close()
+    return FileReport(verdict=_verdict(flags, unverifiable), file_type=file_type, flags=flags,
+                      unverifiable=unverifiable, suggested_csv=suggested, cell_outcome=outcome)
+
+
+def report_json(report: FileReport) -> str:
+    return json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2)

@@ -1,0 +1,86 @@
+"""Differencing: a new table that, subtracted from an already released one, reveals a small group.
+
+Two tables are compared where they describe nested populations or categories: rows with the same label
+or with numeric ranges that contain one another ("18-66" inside "18-67"), in columns with the same label.
+If every such difference points the same way (one population contains the other) and a difference is
+below the threshold but not zero, the people in that difference are exposed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_RANGE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:-|–|til|to)\s*(\d+(?:[.,]\d+)?)\s*$")
+_OPEN_UP = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:\+|og over|or more|and over)\s*$")
+_OPEN_DOWN = re.compile(r"^\s*(?:<|under)\s*(\d+(?:[.,]\d+)?)\s*$")
+_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*$")
+
+
+def _as_range(label: str) -> tuple[float, float] | None:
+    part = label.split(" / ")[-1]
+    for rx, make in ((_RANGE, lambda m: (float(m[1].replace(",", ".")), float(m[2].replace(",", ".")))),
+                     (_OPEN_UP, lambda m: (float(m[1].replace(",", ".")), np.inf)),
+                     (_OPEN_DOWN, lambda m: (-np.inf, float(m[1].replace(",", ".")) - 1)),
+                     (_NUMBER, lambda m: (float(m[1].replace(",", ".")),) * 2)):
+        m = rx.match(part)
+        if m:
+            return make(m)
+    return None
+
+
+def _prefix(label: str) -> str:
+    parts = label.split(" / ")
+    return " / ".join(parts[:-1])
+
+
+def _nested(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if _prefix(a) != _prefix(b):
+        return False
+    ra, rb = _as_range(a), _as_range(b)
+    if ra is None or rb is None or ra == rb:
+        return False
+    return (ra[0] <= rb[0] and rb[1] <= ra[1]) or (rb[0] <= ra[0] and ra[1] <= rb[1])
+
+
+@dataclass
+class Difference:
+    row: str
+    column: str
+    released_row: str
+    value: float
+    released_value: float
+    released_name: str
+
+
+def find_differences(new: pd.DataFrame, released: pd.DataFrame, released_name: str, count_columns: list[str],
+                     released_count_columns: list[str], min_count: int) -> list[Difference]:
+    cols = [c for c in count_columns if c in set(released_count_columns)]
+    if not cols:
+        return []
+    new_rows = [str(r) for r in new.index]
+    old_rows = [str(r) for r in released.index]
+    pairs = [(i, j) for i, a in enumerate(new_rows) for j, b in enumerate(old_rows) if _nested(a, b)]
+    if not pairs or len(pairs) > 200_000:
+        return []
+    ni, oj = np.array(pairs).T
+    a = new[cols].to_numpy(dtype=float)[ni]
+    b = released[cols].to_numpy(dtype=float)[oj]
+    d = a - b
+    ok = ~np.isnan(d)
+    if not ok.any():
+        return []
+    # Populations must be nested: every comparable difference has the same sign.
+    if not ((d[ok] >= 0).all() or (d[ok] <= 0).all()):
+        return []
+    small = ok & (np.abs(d) > 0) & (np.abs(d) < min_count)
+    out = []
+    for p, c in np.argwhere(small):
+        out.append(Difference(row=new_rows[ni[p]], column=cols[c], released_row=old_rows[oj[p]],
+                              value=float(a[p, c]), released_value=float(b[p, c]), released_name=released_name))
+    return out

@@ -1,0 +1,193 @@
+"""Secondary suppression: hide extra cells so that no suppressed cell can be worked out from the totals.
+
+A two-way table with its margins is a set of linear equations: every row (the margin row included) sums
+to its row total and every column to its column total. Think of the table as a bipartite graph whose
+vertices are the rows and columns and whose edges are the suppressed cells. Perturbing the suppressed cells
+by +d, -d alternately around a cycle keeps every published total unchanged, and every solution of the
+equations is a combination of such cycles. So a suppressed cell can be recomputed exactly if and only if
+its edge lies on no cycle (a bridge). We add the cheapest complementary cells that close a cycle through
+every bridge (a rectangle: at most three more cells), prefer cells that are already suppressed and small
+non-zero cells (a zero complement gives no room to move), and make sure the suppressed cells of every
+line together hide at least ``line_total_min`` (otherwise the difference between the total and the
+published cells reveals that all of them are small).
+
+Lines without an equation (no margin was published for them) are merged into one "ground" vertex, which
+covers one-way tables with a total row and tables without margins (nothing to protect against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GROUND = -1
+
+
+@dataclass
+class SuppressionPlan:
+    suppressed: np.ndarray  # bool, shape of the table (margins included)
+    secondary: np.ndarray  # bool, the cells added by this module
+    reasons: dict[tuple[int, int], str]  # secondary cell -> why
+
+
+def _bridges(edges: list[tuple[int, int]]) -> set[int]:
+    """Indices of bridge edges in an undirected multigraph (iterative Tarjan)."""
+    adj: dict[int, list[tuple[int, int]]] = {}
+    for i, (u, v) in enumerate(edges):
+        if u == v:
+            continue  # a self-loop (both ends on ground) is never a bridge
+        adj.setdefault(u, []).append((v, i))
+        adj.setdefault(v, []).append((u, i))
+    disc: dict[int, int] = {}
+    low: dict[int, int] = {}
+    result: set[int] = set()
+    counter = 0
+    for root in adj:
+        if root in disc:
+            continue
+        disc[root] = low[root] = counter
+        counter += 1
+        stack = [(root, -1, iter(adj[root]))]
+        while stack:
+            node, via, it = stack[-1]
+            advanced = False
+            for nxt, eid in it:
+                if eid == via:
+                    continue
+                if nxt in disc:
+                    low[node] = min(low[node], disc[nxt])
+                else:
+                    disc[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append((nxt, eid, iter(adj[nxt])))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                if stack:
+                    parent = stack[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > disc[parent]:
+                        result.add(via)
+    return result
+
+
+class _Layout:
+    """Maps table cells (i, j) to graph vertices: row vertex i, column vertex n_rows + j, or ground."""
+
+    def __init__(self, shape: tuple[int, int], row_eq: np.ndarray, col_eq: np.ndarray):
+        self.shape = shape
+        self.row_eq = row_eq  # per table row: does that row have an equation (a published row total)?
+        self.col_eq = col_eq
+
+    def vertices(self, i: int, j: int) -> tuple[int, int]:
+        u = i if self.row_eq[i] else GROUND
+        v = self.shape[0] + j if self.col_eq[j] else GROUND
+        return u, v
+
+
+def find_recomputable(suppressed: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray) -> list[tuple[int, int]]:
+    """Suppressed cells whose value follows exactly from the published cells and totals."""
+    layout = _Layout(suppressed.shape, row_eq, col_eq)
+    cells = [tuple(map(int, c)) for c in np.argwhere(suppressed)]
+    edges = [layout.vertices(i, j) for i, j in cells]
+    return [cells[k] for k in sorted(_bridges(edges))]
+
+
+def equations_for(shape: tuple[int, int], row_margin: bool, col_margin: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows/columns carry an equation, for a table whose last column is the row total (``row_margin``)
+    and/or whose last row is the column total (``col_margin``), as pandas lays out ``margins=True``."""
+    row_eq = np.full(shape[0], bool(row_margin))
+    col_eq = np.full(shape[1], bool(col_margin))
+    return row_eq, col_eq
+
+
+def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray,
+            line_total_min: float = 0.0, max_rounds: int | None = None) -> SuppressionPlan:
+    """Add complementary suppressions to ``primary`` until no suppressed cell is recomputable.
+
+    ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``.
+    """
+    vals = np.nan_to_num(np.abs(np.asarray(values, dtype=float)), nan=0.0)
+    sup = np.asarray(primary, dtype=bool).copy()
+    n_rows, n_cols = sup.shape
+    reasons: dict[tuple[int, int], str] = {}
+    if not (row_eq.any() or col_eq.any()) or not sup.any():
+        return SuppressionPlan(sup, np.zeros_like(sup), reasons)
+    big = float(vals.sum()) + 1.0
+    rounds = 0
+    limit = max_rounds if max_rounds is not None else sup.size + 1
+
+    def cost_matrix() -> np.ndarray:
+        # Suppressed non-zero cells are free; zeros are poor complements (they cannot go down).
+        cost = np.where(vals > 0, vals, big)
+        return np.where(sup, np.where(vals > 0, 0.0, big / 2), cost)
+
+    def add(cells: list[tuple[int, int]], why: str) -> None:
+        for c in cells:
+            if not sup[c]:
+                sup[c] = True
+                reasons[c] = why
+
+    while rounds < limit:
+        rounds += 1
+        bridges = find_recomputable(sup, row_eq, col_eq)
+        if bridges:
+            i, j = bridges[0]
+            cost = cost_matrix()
+            best: tuple[float, list[tuple[int, int]]] | None = None
+            if row_eq[i] and col_eq[j]:
+                # rectangle (i, j) - (i, j2) - (i2, j2) - (i2, j)
+                total = cost[i, :][None, :] + cost[:, j][:, None] + cost
+                total[i, :] = np.inf
+                total[:, j] = np.inf
+                total[~row_eq, :] = np.inf
+                total[:, ~col_eq] = np.inf
+                if np.isfinite(total).any():
+                    i2, j2 = np.unravel_index(int(np.argmin(total)), total.shape)
+                    best = (float(total[i2, j2]), [(i, int(j2)), (int(i2), int(j2)), (int(i2), j)])
+            if row_eq[i] and not col_eq[j]:
+                # the column side is ground: another ground-side cell of the same row closes the cycle
+                cand = np.where(~col_eq, cost[i, :], np.inf)
+                cand[j] = np.inf
+                if np.isfinite(cand).any():
+                    j2 = int(np.argmin(cand))
+                    best = (float(cand[j2]), [(i, j2)])
+            if col_eq[j] and not row_eq[i]:
+                cand = np.where(~row_eq, cost[:, j], np.inf)
+                cand[i] = np.inf
+                if np.isfinite(cand).any():
+                    i2 = int(np.argmin(cand))
+                    best = (float(cand[i2]), [(i2, j)])
+            if best is None:
+                # Nothing can close a cycle (e.g. a one-cell line): hide the whole line's total instead.
+                add([(i, jj) for jj in range(n_cols)] if row_eq[i] else [(ii, j) for ii in range(n_rows)],
+                    f"cell ({i}, {j}) could be recomputed and no complement exists")
+                continue
+            add(best[1], f"cell ({i}, {j}) could otherwise be recomputed from the totals")
+            continue
+        # Every suppressed cell is on a cycle; now make each line hide enough in total.
+        fixed = False
+        if line_total_min > 0:
+            for axis, eq in ((0, row_eq), (1, col_eq)):
+                hidden = np.where(sup, vals, 0.0).sum(axis=1 - axis)
+                has = sup.any(axis=1 - axis)
+                weak = np.flatnonzero(eq & has & (hidden < line_total_min))
+                for line in weak:
+                    line_vals = vals[line, :] if axis == 0 else vals[:, line]
+                    line_sup = sup[line, :] if axis == 0 else sup[:, line]
+                    cand = np.where(~line_sup & (line_vals > 0), line_vals, np.inf)
+                    if not np.isfinite(cand).any():
+                        continue
+                    k = int(np.argmin(cand))
+                    cell = (int(line), k) if axis == 0 else (k, int(line))
+                    add([cell], "the suppressed cells of this line would otherwise total under the threshold")
+                    fixed = True
+                    break
+                if fixed:
+                    break
+        if not fixed:
+            break
+    secondary = sup & ~np.asarray(primary, dtype=bool)
+    return SuppressionPlan(sup, secondary, reasons)

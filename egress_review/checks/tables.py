@@ -1,0 +1,145 @@
+"""Reading a table file (CSV, TSV, XLSX, Parquet) the way a reader of the released file would see it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from egress_review.checks.sidecar import label_text
+
+# Column names that say "this is not a count" (means, shares, dispersion): no threshold on their values.
+_MEASURE_HINT = re.compile(
+    r"(mean|avg|average|snitt|gjennomsnitt|median|std|sd\b|var\b|percent|pct|prosent|andel|share|rate|ratio|"
+    r"proportion|min\b|max\b|sum\b|coef|estimate|p[-_ ]?value|%)", re.IGNORECASE)
+MARGIN_NAMES = frozenset({"all", "total", "totalt", "sum", "i alt", "alle"})
+
+
+@dataclass
+class LoadedTable:
+    name: str  # sheet name for workbooks, "" otherwise
+    cells: pd.DataFrame  # data cells; numeric where the column is numeric; index/columns are label strings
+    text: list[str]  # every string in the file (labels, headers, text cells), for the identifier scan
+    n_rows_raw: int
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1", errors="replace")
+
+
+def _frame_from_strings(raw: pd.DataFrame, index_levels: int | None) -> pd.DataFrame:
+    """Split a frame of strings into label columns and numeric data columns."""
+    numeric = raw.apply(lambda s: pd.to_numeric(s.str.replace("\u2212", "-", regex=False).str.strip()
+                                               .replace({"": np.nan}), errors="coerce"))
+    blank = raw.apply(lambda s: s.str.strip().isin(["", "NaN", "nan", "NA", "-", ".", ".."]))
+    is_num = (numeric.notna() | blank).all(axis=0) & numeric.notna().any(axis=0)
+    if index_levels is None:
+        index_levels = 0
+        for col in raw.columns:
+            if is_num[col]:
+                break
+            index_levels += 1
+        if index_levels == 0 and raw.shape[1] > 1:
+            first = numeric.iloc[:, 0]
+            # an all-numeric table: a strictly increasing first column (years, ages) is a label, not a count
+            if first.notna().all() and first.is_monotonic_increasing and first.is_unique:
+                index_levels = 1
+        index_levels = min(index_levels, max(raw.shape[1] - 1, 0))
+    label_cols = list(raw.columns[:index_levels])
+    data_cols = list(raw.columns[index_levels:])
+    cells = pd.DataFrame({c: (numeric[c] if is_num[c] else raw[c]) for c in data_cols})
+    if label_cols:
+        labels = raw[label_cols].astype(str)
+        cells.index = pd.Index(labels.agg(" / ".join, axis=1) if len(label_cols) > 1 else labels.iloc[:, 0])
+        cells.index.name = " / ".join(map(str, label_cols))
+    else:
+        cells.index = pd.Index([f"row {i + 1}" for i in range(len(raw))])
+    cells.columns = [label_text(c) for c in data_cols]
+    return cells
+
+
+def read_table_files(path: Path, file_type: str, index_levels: int | None = None) -> list[LoadedTable]:
+    if file_type in ("csv", "tsv"):
+        text = _decode(path)
+        if file_type == "tsv":
+            sep = "\t"
+        else:
+            try:
+                sep = csv.Sniffer().sniff(text[:20000], delimiters=",;\t").delimiter
+            except csv.Error:
+                sep = ","
+        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=0)
+        raw.columns = [str(c) for c in raw.columns]
+        sheets = [("", raw)]
+    elif file_type == "xlsx":
+        book = pd.read_excel(path, sheet_name=None, dtype=str, header=0, engine="openpyxl")
+        sheets = [(name, df.fillna("")) for name, df in book.items()]
+    elif file_type == "parquet":
+        frame = pd.read_parquet(path)
+        if not isinstance(frame.index, pd.RangeIndex):
+            frame = frame.reset_index()
+        raw = frame.astype(str).where(frame.notna(), "")
+        raw.columns = [label_text(c) for c in frame.columns]
+        sheets = [("", raw)]
+    else:
+        raise ValueError(f"{file_type} is not a table format")
+    out = []
+    for name, raw in sheets:
+        raw = raw.astype(str)
+        raw.columns = [str(c) for c in raw.columns]
+        cells = _frame_from_strings(raw, index_levels)
+        strings = list(map(str, raw.columns))
+        obj = raw.to_numpy(dtype=object).ravel()
+        strings += [s for s in obj if s and not _is_number(s)]
+        out.append(LoadedTable(name=name, cells=cells, text=strings, n_rows_raw=len(raw)))
+    return out
+
+
+_NUM_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?$")
+
+
+def _is_number(s: str) -> bool:
+    # 11-digit numbers stay in the text so that identity numbers in numeric columns are seen
+    s = s.strip()
+    return bool(_NUM_RE.match(s)) and len(s) < 8
+
+
+def count_like_columns(cells: pd.DataFrame) -> list[str]:
+    """Columns that look like counts: non-negative whole numbers and no name that says otherwise."""
+    out = []
+    for col in cells.columns:
+        s = cells[col]
+        if not pd.api.types.is_numeric_dtype(s) or _MEASURE_HINT.search(str(col)):
+            continue
+        v = s.dropna().to_numpy(dtype=float)
+        if v.size and (v >= 0).all() and np.all(np.mod(v, 1) == 0):
+            out.append(col)
+    return out
+
+
+def detect_margins(cells: pd.DataFrame) -> tuple[bool, bool]:
+    """(has a total column at the right, has a total row at the bottom), by name and by arithmetic."""
+    num = cells.select_dtypes("number")
+    if num.shape[0] < 2 or num.shape[1] < 1:
+        return False, False
+    last_col = str(num.columns[-1]).strip().lower() in MARGIN_NAMES and num.shape[1] >= 2
+    last_row = str(num.index[-1]).strip().lower().split(" / ")[0] in MARGIN_NAMES
+    v = num.to_numpy(dtype=float)
+    if last_col:
+        body = v[:, :-1]
+        last_col = bool(np.allclose(np.nansum(body, axis=1), np.nan_to_num(v[:, -1]), rtol=1e-6)) or np.isnan(v).any()
+    if last_row:
+        body = v[:-1, :]
+        last_row = bool(np.allclose(np.nansum(body, axis=0), np.nan_to_num(v[-1, :]), rtol=1e-6)) or np.isnan(v).any()
+    return last_col, last_row
