@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from tests.testbed.docker_fixtures import base_image, docker_client
+from tests.testbed.keycloak_fixtures import KeycloakTestbed, keycloak
 from tests.testbed.timing import record_run, summary_line
 
-__all__ = ["base_image", "docker_client"]
+__all__ = ["KeycloakTestbed", "base_image", "docker_client", "keycloak"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
