@@ -1,0 +1,89 @@
+"""Turn rows into response models, showing each viewer only what :mod:`egress_review.visibility` allows."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from egress_review import permissions, projects, visibility
+from egress_review.api.schemas import (
+    CommentOut,
+    FileOut,
+    RequestDetail,
+    RequestSummary,
+    VersionOut,
+    VoteOut,
+)
+from egress_review.identity.principal import Principal
+from egress_review.models import FileVersion, Release, ReleaseRequest, RequestFile
+from egress_review.policy import EgressPolicy
+from egress_review.review import reviews_this_turn
+from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
+
+_ORDER = {"pass": 0, "review": 1, "fail": 2}
+
+
+def version_out(v: FileVersion) -> VersionOut:
+    return VersionOut(
+        id=v.id, number=v.number, size=v.size, sha256=v.sha256, detected_type=v.detected_type,
+        verdict=v.verdict, check_report=json.loads(v.check_report or "{}"), created_at=v.created_at,
+    )
+
+
+def worst_verdict(req: ReleaseRequest) -> str | None:
+    verdicts = [f.current_version.verdict for f in req.files if not f.withdrawn and f.current_version is not None]
+    return max(verdicts, key=lambda v: _ORDER.get(v, 1)) if verdicts else None
+
+
+def summary(req: ReleaseRequest) -> RequestSummary:
+    return RequestSummary(
+        id=req.id, project=req.project, requester=req.requester, title=req.title, state=req.state,
+        owner=OWNERS[RequestState(req.state)].value, turn=req.turn, created_at=req.created_at,
+        updated_at=req.updated_at, submitted_at=req.submitted_at, decided_at=req.decided_at,
+        file_count=sum(1 for f in req.files if not f.withdrawn), worst_verdict=worst_verdict(req),
+    )
+
+
+def _as_checker(session: Session, p: Principal, req: ReleaseRequest) -> bool:
+    is_member = projects.member_role(session, p.username, req.project) is not None if p.project is None else True
+    return visibility.sees_as_checker(p, req, is_member)
+
+
+def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool) -> FileOut:
+    votes = visibility.visible_votes(p, req, [v for v in f.votes if v.version_id == f.current_version_id], as_checker)
+    decision = f.decision if visibility.visible_decisions(req, as_checker) or f.withdrawn else FileDecision.PENDING.value
+    return FileOut(
+        id=f.id, name=f.name, kind=f.kind, context=f.context, controls=f.controls, decision=decision,
+        withdrawn=f.withdrawn,
+        current_version=version_out(f.current_version) if f.current_version is not None else None,
+        versions=[version_out(v) for v in f.versions],
+        votes=[VoteOut(reviewer=v.reviewer, decision=v.decision, comment=v.comment, visibility=v.visibility,
+                       created_at=v.created_at) for v in votes],
+    )
+
+
+def detail(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> RequestDetail:
+    as_checker = _as_checker(session, p, req)
+    actions: list[str] = []
+    state = RequestState(req.state)
+    if permissions.can_edit_request(session, p, req):
+        actions = [a.value for a in allowed_actions(state) if a.value in ("submit", "resubmit", "withdraw")]
+    elif as_checker and permissions.can_review(session, p, req, policy):
+        actions = [a.value for a in allowed_actions(state) if a.value in ("approve", "return", "reject")]
+        if state == RequestState.SUBMITTED:
+            actions.append("vote")
+    release_id = session.execute(select(Release.id).where(Release.request_id == req.id)).scalar_one_or_none()
+    return RequestDetail(
+        **summary(req).model_dump(),
+        files=[file_out(p, req, f, as_checker) for f in req.files],
+        comments=[CommentOut(id=c.id, file_id=c.file_id, author=c.author, author_role=c.author_role, text=c.text,
+                             visibility=c.visibility, turn=c.turn, created_at=c.created_at)
+                  for c in visibility.visible_comments(p, req, as_checker)],
+        reviews_submitted=len(reviews_this_turn(req)),
+        required_approvals=policy.review.required_approvals,
+        my_review_submitted=any(r.reviewer == p.username for r in reviews_this_turn(req)),
+        allowed_actions=actions,
+        release_id=release_id,
+    )

@@ -1,0 +1,53 @@
+"""The egress service's FastAPI application.
+
+Run: ``uvicorn egress_review.app:create_app --factory``. Routers call the business-logic modules
+(:mod:`~egress_review.submission`, :mod:`~egress_review.review`, :mod:`~egress_review.release`); a
+server-rendered UI can be added as routers under ``egress_review/web/`` calling the same layer and
+reading the same :class:`~egress_review.service.EgressService` from ``app.state.egress``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from egress_review.api import errors, files, meta, releases, requests, reviews
+from egress_review.limits import BodyLimit
+from egress_review.models import FileVersion
+from egress_review.release.release import release_pending
+from egress_review.service import EgressService, build_service
+from egress_review.settings import EgressSettings
+
+log = logging.getLogger(__name__)
+
+
+def recover(svc: EgressService) -> None:
+    """What a crash may have left: orphan blobs and stale parts go, approved requests get released."""
+    with svc.sessions() as session:
+        known = set(session.execute(select(FileVersion.blob)).scalars())
+        session.rollback()
+    removed = svc.store.sweep(known)
+    if removed:
+        log.warning("quarantine: removed %d leftovers of interrupted uploads", len(removed))
+    released = release_pending(svc.sessions, svc.audit, svc.store, svc.signer, svc.release_dir)
+    if released:
+        log.warning("released %d requests left approved by an interruption", len(released))
+
+
+def create_app(settings: EgressSettings | None = None) -> FastAPI:
+    svc = build_service(settings or EgressSettings())
+    recover(svc)
+    app = FastAPI(
+        title="Sandkasse egress review",
+        version="1",
+        description="Quarantine, automatic disclosure checks, independent two-person review, signed release, "
+        "and a tamper-evident audit log for every output leaving the Sandkasse TRE.",
+    )
+    app.state.egress = svc
+    errors.install(app)
+    for module in (requests, files, reviews, releases, meta):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=svc.policy.uploads.max_json_bytes)
+    return app

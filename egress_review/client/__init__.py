@@ -1,0 +1,202 @@
+"""The researcher's client, used inside the notebook container (stdlib + httpx + pandas only).
+
+    from egress_review.client import request_export, status
+    request_export(["out/table.csv", result], context="Sick-leave days by district", controls="n>=10, rounded")
+    status()
+
+Reads ``SANDKASSE_EGRESS_URL`` and ``SANDKASSE_EGRESS_TOKEN`` (the project token the hub put into
+this server's environment). The automatic check verdicts are shown as soon as the files are in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "status"]
+
+URL_ENV = "SANDKASSE_EGRESS_URL"
+TOKEN_ENV = "SANDKASSE_EGRESS_TOKEN"
+
+
+class ExportError(RuntimeError):
+    """The service refused, or could not be reached; the message says why."""
+
+
+@dataclass
+class FileVerdict:
+    name: str
+    verdict: str
+    flags: list[str] = field(default_factory=list)
+    unverifiable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportResult:
+    request_id: str
+    state: str
+    files: list[FileVerdict]
+
+    def __str__(self) -> str:
+        lines = [f"Release request {self.request_id}: {self.state}"]
+        for f in self.files:
+            lines.append(f"  {f.name}: automatic checks say {f.verdict.upper()}")
+            lines += [f"    - {m}" for m in f.flags[:20]]
+            if len(f.flags) > 20:
+                lines.append(f"    ... and {len(f.flags) - 20} more")
+            lines += [f"    ? {m}" for m in f.unverifiable]
+        lines.append("Output checkers will review it; nothing leaves before they approve.")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500] or response.reason_phrase
+
+
+class EgressClient:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 300.0) -> None:
+        url = url or os.environ.get(URL_ENV)
+        token = token or os.environ.get(TOKEN_ENV)
+        if not url or not token:
+            raise ExportError(f"set {URL_ENV} and {TOKEN_ENV} (the hub does this in your notebook server)")
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EgressClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ExportError(f"cannot reach the egress service: {exc}") from exc
+        if response.status_code >= 400:
+            raise ExportError(f"{response.status_code}: {_message(response)}")
+        return response.json()
+
+    def create_request(self, title: str = "", idempotency_key: str | None = None) -> dict:
+        return self._call("POST", "/api/v1/requests", json={"title": title},
+                          headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
+
+    def add_file(self, request_id: str, path: Path, *, name: str | None = None, kind: str = "output",
+                 context: str = "", controls: str = "", sidecar: dict | None = None) -> dict:
+        f = self._call("POST", f"/api/v1/requests/{request_id}/files",
+                       json={"name": name or path.name, "kind": kind, "context": context, "controls": controls,
+                             "sidecar": sidecar})
+        with path.open("rb") as fh:
+            # A file object is streamed by httpx, so large outputs never sit in memory.
+            return self._call("PUT", f"/api/v1/requests/{request_id}/files/{f['id']}/content", content=fh,
+                              headers={"Content-Type": "application/octet-stream",
+                                       "Content-Length": str(path.stat().st_size)})
+
+    def submit(self, request_id: str) -> dict:
+        return self._call("POST", f"/api/v1/requests/{request_id}/submit")
+
+    def requests(self, page_size: int = 100) -> list[dict]:
+        return self._call("GET", "/api/v1/requests", params={"mine": "true", "page_size": page_size})["items"]
+
+    def request(self, request_id: str) -> dict:
+        return self._call("GET", f"/api/v1/requests/{request_id}")
+
+
+def _flags(report: dict) -> tuple[list[str], list[str]]:
+    flags = [str(f.get("message") or f.get("rule")) for f in report.get("flags", []) if isinstance(f, dict)]
+    unverifiable = [str(u) for u in report.get("unverifiable", []) or []]
+    return flags, unverifiable
+
+
+def _materialise(items: Iterable[Any], workdir: Path) -> list[tuple[Path, dict | None]]:
+    """Paths as given; a checked result from ``egress_review.sdc`` is exported with its sidecar."""
+    out: list[tuple[Path, dict | None]] = []
+    for i, item in enumerate(items, 1):
+        if isinstance(item, (str, os.PathLike)):
+            path = Path(item)
+            if not path.is_file():
+                raise ExportError(f"{path} is not a file")
+            sidecar_path = path.with_name(path.name + ".sidecar.json")
+            sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
+            out.append((path, sidecar))
+        elif hasattr(item, "export"):
+            name = getattr(item, "name", None) or f"table_{i}"
+            table_path, sidecar_path = item.export(workdir / f"{name}.csv")
+            out.append((Path(table_path), json.loads(Path(sidecar_path).read_text())))
+        else:
+            raise ExportError(f"cannot export {type(item).__name__}: give a file path or a result from egress_review.sdc")
+    return out
+
+
+def request_export(
+    paths_or_results: Sequence[Any] | Any,
+    context: str,
+    controls: str,
+    *,
+    supporting: Sequence[str | os.PathLike] = (),
+    title: str = "",
+    client: EgressClient | None = None,
+    show: bool = True,
+) -> ExportResult:
+    """Put outputs into quarantine for review and submit them; returns (and prints) the verdicts."""
+    if isinstance(paths_or_results, (str, os.PathLike)) or hasattr(paths_or_results, "export"):
+        paths_or_results = [paths_or_results]
+    if not context.strip() or not controls.strip():
+        raise ExportError("context (what the output is) and controls (what makes it safe) are both required")
+    own = client is None
+    client = client or EgressClient()
+    try:
+        with tempfile.TemporaryDirectory(prefix="sandkasse-export-") as tmp:
+            files = _materialise(paths_or_results, Path(tmp))
+            req = client.create_request(title=title)
+            verdicts = []
+            for path, sidecar in files:
+                up = client.add_file(req["id"], path, context=context, controls=controls, sidecar=sidecar)
+                flags, unverifiable = _flags(up["version"]["check_report"])
+                verdicts.append(FileVerdict(path.name, up["version"]["verdict"], flags, unverifiable))
+            for path in supporting:
+                p = Path(path)
+                client.add_file(req["id"], p, kind="supporting", context=context, controls=controls)
+            done = client.submit(req["id"])
+    finally:
+        if own:
+            client.close()
+    result = ExportResult(done["id"], done["state"], verdicts)
+    if show:
+        print(result)
+    return result
+
+
+def status(*, client: EgressClient | None = None, show: bool = True) -> list[dict]:
+    """Your release requests in this project and their states."""
+    own = client is None
+    client = client or EgressClient()
+    try:
+        rows = client.requests()
+    finally:
+        if own:
+            client.close()
+    if show:
+        if not rows:
+            print("No release requests yet.")
+        for r in rows:
+            print(f"{r['id']}  {r['state']:<10} {r['file_count']} file(s)  verdict {r['worst_verdict'] or '-':<7} "
+                  f"created {r['created_at'][:16]}  {r['title']}")
+    return rows

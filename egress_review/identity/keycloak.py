@@ -1,0 +1,74 @@
+"""Keycloak access tokens, validated with python-keycloak against the realm's published keys:
+signature (RS256 only), expiry, audience ``sandkasse-egress`` and issuer. Roles come from
+``realm_access.roles``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from jwcrypto import jwk
+from jwcrypto.common import JWException, JWKeyNotFound
+from keycloak import KeycloakOpenID
+from keycloak.exceptions import KeycloakError
+
+from egress_review.identity.principal import AuthError, Principal, Role, Via
+
+_ALGORITHMS = ["RS256"]
+_REFRESH_MIN_SECONDS = 30.0
+
+
+class KeycloakValidator:
+    def __init__(self, server_url: str, realm: str, audience: str, issuer: str) -> None:
+        self._openid = KeycloakOpenID(server_url=server_url.rstrip("/") + "/", realm_name=realm, client_id=audience)
+        self.audience = audience
+        self.issuer = issuer
+        self._keys: jwk.JWKSet | None = None
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def _keyset(self, refresh: bool = False) -> jwk.JWKSet:
+        with self._lock:
+            stale = time.monotonic() - self._fetched_at > _REFRESH_MIN_SECONDS
+            if self._keys is None or (refresh and stale):
+                try:
+                    certs = self._openid.certs()
+                except (KeycloakError, OSError) as exc:
+                    raise AuthError(f"cannot fetch the realm's keys from Keycloak: {exc}") from exc
+                keys = jwk.JWKSet()
+                for cert in certs.get("keys", []):
+                    if cert.get("use", "sig") == "sig":
+                        keys.add(jwk.JWK(**cert))
+                self._keys, self._fetched_at = keys, time.monotonic()
+            return self._keys
+
+    def _decode(self, token: str, keys: jwk.JWKSet) -> dict:
+        return self._openid.decode_token(
+            token,
+            key=keys,
+            algs=_ALGORITHMS,
+            leeway=0,
+            expected_type="JWS",
+            check_claims={"exp": None, "iss": self.issuer, "aud": self.audience},
+        )
+
+    def validate(self, token: str) -> dict:
+        try:
+            return self._decode(token, self._keyset())
+        except JWKeyNotFound:
+            pass  # the realm may have rotated its keys: fetch once more (rate-limited), then give up
+        except (JWException, ValueError, TypeError, KeyError) as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        try:
+            return self._decode(token, self._keyset(refresh=True))
+        except (JWException, ValueError, TypeError, KeyError) as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+
+    def principal(self, token: str, source: str = "") -> Principal:
+        claims = self.validate(token)
+        username = claims.get("preferred_username") or claims.get("sub")
+        if not isinstance(username, str) or not username:
+            raise AuthError("invalid token: no username")
+        raw_roles = (claims.get("realm_access") or {}).get("roles") or []
+        roles = frozenset(Role(r) for r in raw_roles if r in Role._value2member_map_)
+        return Principal(username=username, roles=roles, project=None, via=Via.KEYCLOAK, source=source)

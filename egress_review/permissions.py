@@ -1,0 +1,106 @@
+"""Who may do what. ``check_*`` raise :class:`~egress_review.errors.Forbidden` (or ``NotFound`` where
+admitting the object exists would leak it); ``can_*`` are the same rules as booleans for templates.
+
+Project-bound rules always re-ask provisioning (:func:`egress_review.projects.can_access`), so a
+suspended project or a removed member loses access at once, whatever token they hold.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from egress_review import projects
+from egress_review.errors import Forbidden, NotFound
+from egress_review.identity.principal import Principal, Via
+from egress_review.models import ReleaseRequest
+from egress_review.policy import EgressPolicy
+from egress_review.states import RequestState
+
+
+def _member_of(session: Session, p: Principal, project: str) -> bool:
+    if p.project is not None and p.project != project:
+        return False  # a project token speaks for its project only
+    return projects.can_access(session, p.username, project)
+
+
+def check_create_request(session: Session, p: Principal) -> str:
+    """Requests are created from inside a project's sandbox only; returns the project."""
+    if p.via is not Via.PROJECT_TOKEN or p.project is None:
+        raise Forbidden("release requests are created from inside a project (use the project token)")
+    if not projects.can_access(session, p.username, p.project):
+        raise Forbidden(f"project {p.project} is not open to you")
+    return p.project
+
+
+def can_view_request(session: Session, p: Principal, req: ReleaseRequest) -> bool:
+    if _member_of(session, p, req.project):
+        return True
+    # Checkers and admins see submitted work of every project; drafts stay private to the project.
+    return (p.is_checker or p.is_admin) and req.state != RequestState.DRAFT
+
+
+def check_view_request(session: Session, p: Principal, req: ReleaseRequest) -> None:
+    if not can_view_request(session, p, req):
+        # Not 403: a researcher of another project must not learn that the request exists.
+        raise NotFound("no such release request")
+
+
+def can_edit_request(session: Session, p: Principal, req: ReleaseRequest) -> bool:
+    return p.username == req.requester and _member_of(session, p, req.project)
+
+
+def check_edit_request(session: Session, p: Principal, req: ReleaseRequest) -> None:
+    check_view_request(session, p, req)
+    if not can_edit_request(session, p, req):
+        raise Forbidden("only the researcher who made this request may change it")
+
+
+def check_upload(session: Session, p: Principal, req: ReleaseRequest) -> None:
+    check_edit_request(session, p, req)
+    if p.via is not Via.PROJECT_TOKEN:
+        raise Forbidden("files are uploaded from inside the project (use the project token)")
+
+
+def conflict_of_interest(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> str | None:
+    if p.username == req.requester:
+        return "you cannot review your own request"
+    if policy.review.forbid_member_review and projects.member_role(session, p.username, req.project) is not None:
+        return f"you are a member of project {req.project}"
+    return None
+
+
+def can_review(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> bool:
+    return p.is_checker and conflict_of_interest(session, p, req, policy) is None
+
+
+def check_review(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> None:
+    check_view_request(session, p, req)
+    if not p.is_checker:
+        raise Forbidden("only output checkers review requests")
+    reason = conflict_of_interest(session, p, req, policy)
+    if reason:
+        raise Forbidden(f"conflict of interest: {reason}")
+
+
+def can_read_quarantined(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> bool:
+    return can_edit_request(session, p, req) or can_review(session, p, req, policy)
+
+
+def check_read_quarantined(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> None:
+    check_view_request(session, p, req)
+    if not can_read_quarantined(session, p, req, policy):
+        raise Forbidden("only the requester and the reviewing checkers may read quarantined files")
+
+
+def can_download(session: Session, p: Principal, project: str) -> bool:
+    return _member_of(session, p, project)
+
+
+def check_download(session: Session, p: Principal, project: str) -> None:
+    if not can_download(session, p, project):
+        raise NotFound("no such release")
+
+
+def check_admin(p: Principal) -> None:
+    if not p.is_admin:
+        raise Forbidden("administrators only")

@@ -1,0 +1,52 @@
+"""The egress policy (``policies/egress.yaml``) as a validated model: review rule, upload limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandkasse.policy import load_policy
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewPolicy(_Strict):
+    required_approvals: int = Field(default=2, ge=1)
+    forbid_member_review: bool = True
+
+
+class UploadPolicy(_Strict):
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_json_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_files_per_request: int = Field(default=50, gt=0)
+    max_text_chars: int = Field(default=5000, gt=0)
+    max_name_chars: int = Field(default=200, gt=0)
+    allowed_types: list[str] = ["csv", "tsv", "xlsx", "parquet", "png", "svg", "pdf", "txt", "md", "json"]
+    xlsx_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    xlsx_max_compression_ratio: int = Field(default=100, gt=0)
+    xlsx_max_members: int = Field(default=1000, gt=0)
+    check_in_process_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+
+class TokenPolicy(_Strict):
+    project_token_max_ttl_seconds: int = Field(default=86400, gt=0)
+
+
+class ApiPolicy(_Strict):
+    page_size_default: int = Field(default=50, gt=0)
+    page_size_max: int = Field(default=200, gt=0)
+
+
+class EgressPolicy(_Strict):
+    version: int = 1
+    review: ReviewPolicy = ReviewPolicy()
+    uploads: UploadPolicy = UploadPolicy()
+    tokens: TokenPolicy = TokenPolicy()
+    api: ApiPolicy = ApiPolicy()
+
+
+def load_egress_policy(path: Path | None = None) -> EgressPolicy:
+    return load_policy(EgressPolicy, name="egress", path=path)

@@ -1,0 +1,1 @@
+"""The quarantine: where uploaded outputs wait, encrypted, until they are released or discarded."""

@@ -1,0 +1,229 @@
+"""The gate before anything is stored: is the file name safe, and is the content what its name says?
+
+Every refusal raises :class:`IntakeError` with a message for the researcher; the caller answers 4xx
+and discards the upload. Types are decided by content, never by the extension alone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import unicodedata
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+from egress_review.policy import UploadPolicy
+
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".xlsx": "xlsx",
+    ".parquet": "parquet",
+    ".png": "png",
+    ".svg": "svg",
+    ".pdf": "pdf",
+    ".txt": "txt",
+    ".md": "md",
+    ".json": "json",
+}
+
+_ARCHIVE_MAGIC = {
+    b"PK\x03\x04": "zip archive",
+    b"PK\x05\x06": "zip archive",
+    b"\x1f\x8b": "gzip archive",
+    b"BZh": "bzip2 archive",
+    b"\xfd7zXZ\x00": "xz archive",
+    b"7z\xbc\xaf\x27\x1c": "7-zip archive",
+    b"Rar!": "rar archive",
+    b"(\xb5/\xfd": "zstd archive",
+}
+
+
+class IntakeError(ValueError):
+    """The upload is refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check_name(name: str, policy: UploadPolicy) -> str:
+    """The file's type from its (safe) name; refuse traversal, separators, control characters."""
+    if not name or len(name) > policy.max_name_chars:
+        raise IntakeError(f"file name must be 1 to {policy.max_name_chars} characters")
+    if unicodedata.normalize("NFC", name) != name:
+        raise IntakeError("file name must be in Unicode NFC form")
+    bad = [c for c in name if unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}]
+    if bad:
+        raise IntakeError(f"file name contains a control or invisible character ({ord(bad[0]):#x})")
+    if "/" in name or "\\" in name or name in {".", ".."} or ".." in name.split("."):
+        raise IntakeError("file name must be a plain name, without folders or '..'")
+    if name.startswith((".", "-", " ")) or name.endswith((" ", ".")):
+        raise IntakeError("file name must not start with '.', '-' or a space, nor end with a space or '.'")
+    kind = EXTENSIONS.get(Path(name).suffix.lower())
+    if kind is None or kind not in policy.allowed_types:
+        allowed = ", ".join(sorted(e for e, k in EXTENSIONS.items() if k in policy.allowed_types))
+        raise IntakeError(f"type of {name!r} is not allowed (allowed: {allowed})", status=415)
+    return kind
+
+
+def check_content(path: Path, declared: str, policy: UploadPolicy) -> None:
+    """Refuse content that is not the declared type, or malformed, or an archive or zip bomb."""
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise IntakeError("the file is empty")
+    if declared != "xlsx":
+        for magic, what in _ARCHIVE_MAGIC.items():
+            if head.startswith(magic):
+                raise IntakeError(f"archives are not allowed (this is a {what})", status=415)
+    _CHECKS[declared](path, head, policy)
+
+
+def _text(path: Path, what: str) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(65536), b""):
+            if b"\x00" in block:
+                raise IntakeError(f"this is not a {what} file (it contains binary data)", status=415)
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise IntakeError(f"this is not a UTF-8 {what} file: {exc.reason}", status=415) from exc
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise IntakeError(f"this is not a UTF-8 {what} file: it ends inside a character", status=415) from exc
+
+
+def _delimited(delimiter: str, what: str):
+    def check(path: Path, head: bytes, policy: UploadPolicy) -> None:
+        _text(path, what)
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            try:
+                header = next(reader, None)
+                if not header or all(not c.strip() for c in header):
+                    raise IntakeError(f"malformed {what}: no header row")
+                for row in reader:
+                    if row and len(row) != len(header):
+                        raise IntakeError(
+                            f"malformed {what}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                        )
+            except csv.Error as exc:
+                raise IntakeError(f"malformed {what}: line {reader.line_num}: {exc}") from exc
+
+    return check
+
+
+def _xlsx(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    if not head.startswith(b"PK\x03\x04"):
+        raise IntakeError("this is not an XLSX workbook", status=415)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > policy.xlsx_max_members:
+                raise IntakeError(f"XLSX has {len(infos)} parts (limit {policy.xlsx_max_members})", status=413)
+            total = sum(i.file_size for i in infos)
+            if total > policy.xlsx_max_uncompressed_bytes:
+                raise IntakeError("XLSX unpacks to more than the allowed size (zip bomb?)", status=413)
+            for info in infos:
+                if info.file_size > policy.xlsx_max_compression_ratio * max(info.compress_size, 1):
+                    raise IntakeError(f"XLSX part {info.filename!r} is compressed suspiciously well (zip bomb?)", status=413)
+            names = {i.filename for i in infos}
+            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+                raise IntakeError("this is a zip archive, not an XLSX workbook", status=415)
+            if any(n.lower().endswith(("vbaproject.bin", ".bin")) for n in names):
+                raise IntakeError("workbooks with macros or embedded binaries are not allowed", status=415)
+    except zipfile.BadZipFile as exc:
+        raise IntakeError(f"malformed XLSX: {exc}") from exc
+    import openpyxl  # only for workbooks
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            for ws in wb.worksheets:
+                for _ in ws.iter_rows(max_row=1):
+                    pass
+        finally:
+            wb.close()
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise IntakeError(f"malformed XLSX: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _parquet(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    if not head.startswith(b"PAR1"):
+        raise IntakeError("this is not a Parquet file", status=415)
+    import pyarrow.parquet as pq
+
+    try:
+        pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer validates the file
+    except Exception as exc:
+        raise IntakeError(f"malformed Parquet: {exc}") from exc
+
+
+def _png(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise IntakeError("this is not a PNG image", status=415)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception as exc:
+        raise IntakeError(f"malformed PNG: {exc}") from exc
+
+
+def _pdf(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    if not head.startswith(b"%PDF-"):
+        raise IntakeError("this is not a PDF document", status=415)
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 2048))
+        if b"%%EOF" not in fh.read():
+            raise IntakeError("malformed PDF: no end-of-file marker")
+
+
+def _svg(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    _text(path, "SVG")
+    text = path.read_text(encoding="utf-8-sig")
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise IntakeError("SVG with a DOCTYPE or entities is not allowed", status=415)
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise IntakeError(f"malformed SVG: {exc}") from exc
+    if not root.tag.endswith("svg"):
+        raise IntakeError("this XML file is not an SVG image", status=415)
+
+
+def _plain(what: str):
+    def check(path: Path, head: bytes, policy: UploadPolicy) -> None:
+        _text(path, what)
+
+    return check
+
+
+def _json(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    _text(path, "JSON")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            json.load(fh)
+    except (ValueError, RecursionError) as exc:
+        raise IntakeError(f"malformed JSON: {exc}") from exc
+
+
+_CHECKS = {
+    "csv": _delimited(",", "CSV"),
+    "tsv": _delimited("\t", "TSV"),
+    "xlsx": _xlsx,
+    "parquet": _parquet,
+    "png": _png,
+    "svg": _svg,
+    "pdf": _pdf,
+    "txt": _plain("text"),
+    "md": _plain("Markdown"),
+    "json": _json,
+}
+

@@ -1,0 +1,83 @@
+"""The egress service's parts, built once from settings and shared by the API (and later the web UI):
+database sessions, policy, quarantine store, audit log, release signer, token validators, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from egress_review import db
+from egress_review.audit import AuditLog, head_key
+from egress_review.identity.keycloak import KeycloakValidator
+from egress_review.metrics import EgressMetrics
+from egress_review.policy import EgressPolicy, load_egress_policy
+from egress_review.quarantine.store import QuarantineStore
+from egress_review.release.signing import ReleaseSigner
+from egress_review.settings import EgressSettings
+from sandkasse.keys import MasterKeyError, decode_key
+
+
+@dataclass
+class EgressService:
+    settings: EgressSettings
+    policy: EgressPolicy
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: QuarantineStore
+    audit: AuditLog
+    signer: ReleaseSigner
+    keycloak: KeycloakValidator
+    project_token_key: bytes | None
+    metrics: EgressMetrics
+
+    @property
+    def release_dir(self) -> Path:
+        return self.settings.release_dir
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def master_key(settings: EgressSettings) -> bytes:
+    if settings.master_key:
+        return decode_key(settings.master_key)
+    if settings.master_key_file:
+        try:
+            return decode_key(settings.master_key_file.read_text())
+        except FileNotFoundError as exc:
+            raise MasterKeyError(f"master key file {settings.master_key_file} does not exist") from exc
+    raise MasterKeyError("no master key: set SANDKASSE_MASTER_KEY or SANDKASSE_MASTER_KEY_FILE")
+
+
+def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressService:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if migrate:
+        db.migrate(url)
+    engine = db.make_engine(url)
+    sessions = db.sessions(engine)
+    key = master_key(settings)
+    audit = AuditLog(settings.audit_jsonl, head_key(key))
+    audit.attach(sessions)
+    token_key = None
+    if settings.project_token_key:
+        from egress_review.identity.project_token import load_project_token_key
+
+        token_key = load_project_token_key(settings.project_token_key)
+    return EgressService(
+        settings=settings,
+        policy=load_egress_policy(settings.policy_file),
+        engine=engine,
+        sessions=sessions,
+        store=QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key),
+        audit=audit,
+        signer=ReleaseSigner.load_or_create(settings.signing_key_path, settings.public_key_path),
+        keycloak=KeycloakValidator(
+            settings.keycloak_url, settings.keycloak_realm, settings.keycloak_audience, settings.issuer
+        ),
+        project_token_key=token_key,
+        metrics=EgressMetrics(sessions),
+    )

@@ -1,0 +1,42 @@
+"""Applying one state transition: check it against :data:`egress_review.states.TRANSITIONS`, change
+the state, and write the audit event, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from egress_review.audit import Actor, AuditLog
+from egress_review.models import ReleaseRequest
+from egress_review.states import FINAL_STATES, Action, RequestState, check_transition
+from sandkasse.audit import utcnow
+
+
+def apply(
+    session: Session,
+    audit: AuditLog,
+    req: ReleaseRequest,
+    action: Action,
+    actor: Actor,
+    detail: dict[str, Any] | None = None,
+) -> RequestState:
+    source = RequestState(req.state)
+    target = check_transition(source, action)  # raises before anything changes
+    now = utcnow()
+    req.state = target.value
+    req.updated_at = now
+    if target is RequestState.SUBMITTED:
+        req.submitted_at = now
+        req.decided_at = None
+    if target in FINAL_STATES | {RequestState.APPROVED, RequestState.RETURNED}:
+        req.decided_at = req.decided_at or now
+    audit.record(
+        session,
+        actor,
+        f"request.{action.value}",
+        "release_request",
+        req.id,
+        {"from": source.value, "to": target.value, "project": req.project, **(detail or {})},
+    )
+    return target
