@@ -1,0 +1,150 @@
+"""Helpers of the hub's end-to-end tests: the notebook image, a provisioning database with test
+projects, a real JupyterHub on this host (started with ``hub.run.start_hub``) spawning real
+containers through ``ProjectDockerSpawner``, and helpers to start servers and probe from inside.
+
+Everything the tests create is named with a per-run suffix and removed at the end: containers,
+project networks, volumes, extract folders, and the firewall rules for the test's own ports.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pandas as pd
+from hub.run import HubProcess
+from provisioning import api as papi
+from provisioning import service
+from provisioning.db import session_factory
+from sandkasse.db import session_scope
+
+PROBES = Path(__file__).parent / "probes"
+RUN = secrets.token_hex(3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def run_probe(container: str, name: str, args: dict | None = None, timeout: float = 60) -> dict:
+    """Run ``probes/<name>.py`` inside ``container`` as its own user (``docker exec -i C python3 -``);
+    the probe reads its arguments as JSON from the environment and prints one JSON object."""
+    argv = ["docker", "exec", "-i", "-e", f"PROBE_ARGS={json.dumps(args or {})}", container, "python3", "-"]
+    proc = subprocess.run(argv, input=(PROBES / f"{name}.py").read_text(), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"probe {name} failed to run in {container}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Provisioner:
+    """Test projects in a provisioning database of their own. The extract file is written by the test
+    (provisioning's extract builder has its own tests); membership and status go through
+    ``provisioning.service`` exactly as an admin's would."""
+
+    url: str
+    slugs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.url)
+
+    def open_project(self, name: str, members: dict[str, str], rows: int = 60) -> str:
+        slug = f"{name}-{RUN}"
+        with session_scope(self.sessions) as s:
+            service.create_open_project(s, slug, members, title=f"Test project {name}", purpose=f"Testing the hub ({name})")
+        folder = papi.extract_dir(slug)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(
+            {
+                "employee_pseudonym": [f"{slug[:4]}{i % 20:04d}" for i in range(rows)],
+                "service_area": [("care", "schools", "technical")[i % 3] for i in range(rows)],
+                "year": [2022 + i % 3 for i in range(rows)],
+                "sick_leave_pct": [float(i % 17) for i in range(rows)],
+            }
+        )
+        frame.to_parquet(folder / f"{name}-extract.parquet")
+        for path in [folder, *folder.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o444)
+        self.slugs.append(slug)
+        return slug
+
+    def suspend(self, slug: str) -> None:
+        with session_scope(self.sessions) as s:
+            service.suspend(s, slug, actor="test", reason="testing the lifecycle service")
+
+    def cleanup(self) -> None:
+        for slug in self.slugs:
+            shutil.rmtree(papi.extract_dir(slug).parent, ignore_errors=True)
+
+
+@dataclass
+class Hub:
+    process: HubProcess
+    api_port: int
+    egress_port: int
+    docker: docker.DockerClient
+    started: list[tuple[str, str]] = field(default_factory=list)
+
+    def api(self):
+        return self.process.api()
+
+    def start_server(self, user: str, project: str, timeout: float = 120) -> str:
+        """Start ``user``'s server for ``project`` through the REST API; returns the container name."""
+        with self.api() as api:
+            if api.get(f"/users/{user}").status_code == 404:
+                api.post(f"/users/{user}").raise_for_status()
+            resp = api.post(f"/users/{user}/servers/{project}", json={})
+            if resp.status_code >= 400:
+                raise ServerRefused(resp.status_code, resp.text)
+            self.started.append((user, project))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                server = (api.get(f"/users/{user}").json().get("servers") or {}).get(project)
+                if server and server.get("ready"):
+                    return self.container(user, project).name
+                if server is None and time.monotonic() > deadline - timeout + 5:
+                    raise AssertionError(f"server {user}/{project} vanished while starting; see {self.process.log_path}")
+                time.sleep(0.1)
+        raise AssertionError(f"server {user}/{project} not ready in {timeout}s; see {self.process.log_path}")
+
+    def stop_server(self, user: str, project: str) -> None:
+        with self.api() as api:
+            api.delete(f"/users/{user}/servers/{project}")
+
+    def container(self, user: str, project: str):
+        found = self.docker.containers.list(
+            filters={"label": [f"org.sandkasse.user={user}", f"org.sandkasse.project={project}", "org.sandkasse.role=notebook"]}
+        )
+        assert len(found) == 1, f"expected one container for {user}/{project}, found {len(found)}"
+        return found[0]
+
+    def server_url(self, user: str, project: str) -> str:
+        return f"{self.process.url}/user/{user}/{project}/"
+
+
+class ServerRefused(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def _remove_test_objects(client: docker.DockerClient, slugs: list[str]) -> None:
+    for slug in slugs:
+        for c in client.containers.list(all=True, filters={"label": f"org.sandkasse.project={slug}"}):
+            c.remove(force=True)
+        for n in client.networks.list(filters={"label": f"org.sandkasse.project={slug}"}):
+            n.remove()
+        for v in client.volumes.list(filters={"label": f"org.sandkasse.project={slug}"}):
+            v.remove(force=True)
+
+
