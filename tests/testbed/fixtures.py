@@ -10,9 +10,10 @@ import pytest
 
 from tests.testbed.docker_fixtures import base_image, docker_client
 from tests.testbed.keycloak_fixtures import KeycloakTestbed, keycloak
+from tests.testbed.postgres_fixtures import database_url, postgres_server
 from tests.testbed.timing import record_run, summary_line
 
-__all__ = ["KeycloakTestbed", "base_image", "docker_client", "keycloak"]
+__all__ = ["KeycloakTestbed", "base_image", "database_url", "docker_client", "keycloak", "postgres_server"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
