@@ -9,8 +9,11 @@ from sqlalchemy.orm import Session
 
 from egress_review.audit import Actor, AuditLog
 from egress_review.models import ReleaseRequest
-from egress_review.states import FINAL_STATES, Action, RequestState, check_transition
+from egress_review.errors import Forbidden
+from egress_review.states import ACTION_ACTOR, FINAL_STATES, Action, Owner, RequestState, check_transition
 from sandkasse.audit import utcnow
+
+ACTOR_ROLE = {Owner.RESEARCHER: "researcher", Owner.CHECKERS: "output-checker", Owner.SYSTEM: "system"}
 
 
 def apply(
@@ -23,6 +26,8 @@ def apply(
 ) -> RequestState:
     source = RequestState(req.state)
     target = check_transition(source, action)  # raises before anything changes
+    if actor.role != ACTOR_ROLE[ACTION_ACTOR[action]]:
+        raise Forbidden(f"{action.value} is done by {ACTION_ACTOR[action].value}, not by {actor.role}")
     now = utcnow()
     req.state = target.value
     req.updated_at = now
