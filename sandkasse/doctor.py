@@ -1,0 +1,197 @@
+"""``sandkasse doctor``: is each component of this installation there, and how to fix what is not.
+
+Every check only looks (it never starts or changes anything) and returns a :class:`CheckResult`
+with the fix an operator can run. The exit code is non-zero when anything is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from sandkasse.settings import REPO_ROOT, Settings, get_settings
+
+FIREWALL_CHAIN = "SANDKASSE-SANDBOX"
+NOTEBOOK_REPOSITORY = "sandkasse/notebook"
+# (label, migrations folder, how to migrate); the version table is read from the folder's env.py
+MIGRATION_SETS = [
+    ("provisioning", REPO_ROOT / "provisioning" / "migrations",
+     'python -c "from provisioning.db import migrate; migrate()"'),
+    ("egress review", REPO_ROOT / "egress_review" / "migrations",
+     'python -c "from egress_review.db import migrate; from sandkasse.settings import get_settings; '
+     'migrate(get_settings().effective_database_url)"'),
+]  # fmt: skip
+START_STACK = "./scripts/demo --detach"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    component: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_docker(settings: Settings) -> CheckResult:
+    from sandkasse.stack.docker_engine import docker_answers
+
+    if shutil.which("docker") is None:
+        return CheckResult("Docker engine", False, "docker CLI not installed", "./scripts/install")
+    if docker_answers():
+        return CheckResult("Docker engine", True, "`docker info` answers")
+    return CheckResult(
+        "Docker engine", False, "no engine answers `docker info`",
+        f"{START_STACK} (or: setsid dockerd >var/log/dockerd.log 2>&1 &)",
+    )  # fmt: skip
+
+
+def _image_tags() -> list[str] | None:
+    from sandkasse.stack.docker_engine import client, docker_answers
+
+    if not docker_answers():
+        return None
+    dc = client()
+    try:
+        return [tag for image in dc.images.list() for tag in image.tags]
+    finally:
+        dc.close()
+
+
+def check_base_image(settings: Settings) -> CheckResult:
+    from sandkasse.stack.base_image import base_tag
+
+    tag = base_tag()
+    tags = _image_tags()
+    fix = 'python -c "from sandkasse.stack.base_image import ensure_base_image; print(ensure_base_image())"'
+    if tags is None:
+        return CheckResult("base image", False, "cannot tell: Docker engine not reachable", "start the Docker engine first")
+    if tag in tags:
+        return CheckResult("base image", True, tag)
+    return CheckResult("base image", False, f"{tag} not built", fix)
+
+
+def check_notebook_image(settings: Settings) -> CheckResult:
+    tags = _image_tags()
+    fix = 'python -c "from hub.images import ensure_notebook_image; print(ensure_notebook_image())"'
+    if tags is None:
+        return CheckResult("notebook image", False, "cannot tell: Docker engine not reachable", "start the Docker engine first")
+    found = sorted(t for t in tags if t.startswith(NOTEBOOK_REPOSITORY + ":"))
+    if found:
+        return CheckResult("notebook image", True, ", ".join(found[:3]) + (" ..." if len(found) > 3 else ""))
+    return CheckResult("notebook image", False, f"no {NOTEBOOK_REPOSITORY}:* image", fix)
+
+
+def check_keycloak(settings: Settings) -> CheckResult:
+    url = f"{settings.keycloak_url.rstrip('/')}/realms/{settings.keycloak_realm}/.well-known/openid-configuration"
+    fix = f"{START_STACK} (starts Keycloak on 127.0.0.1:8180), or set SANDKASSE_KEYCLOAK_URL"
+    try:
+        r = httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        return CheckResult("Keycloak", False, f"nothing answers at {settings.keycloak_url} ({type(exc).__name__})", fix)
+    if r.status_code == 200:
+        return CheckResult("Keycloak", True, f"realm {settings.keycloak_realm} answers at {settings.keycloak_url}")
+    return CheckResult(
+        "Keycloak", False, f"realm {settings.keycloak_realm} at {settings.keycloak_url}: HTTP {r.status_code}", fix
+    )
+
+
+def _version_table(migrations: Path) -> str:
+    m = re.search(r'^VERSION_TABLE\s*=\s*["\']([^"\']+)["\']', (migrations / "env.py").read_text(), re.M)
+    return m.group(1) if m else "alembic_version"
+
+
+def check_migrations(settings: Settings, label: str, migrations: Path, fix: str) -> CheckResult:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    component = f"database: {label}"
+    if not (migrations / "env.py").exists():
+        return CheckResult(component, False, f"not set up: no migrations in {migrations.relative_to(REPO_ROOT)}",
+                           "the component's migrations are not written yet")  # fmt: skip
+    url = settings.database_url or f"sqlite:///{settings.var_dir / 'sandkasse.db'}"
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return CheckResult(component, False, f"not set up: {parsed.database} does not exist", fix)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    connect_args = {} if parsed.get_backend_name() == "sqlite" else {"connect_timeout": 5}
+    engine = create_engine(url, connect_args=connect_args)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn, opts={"version_table": _version_table(migrations)})
+                          .get_current_heads())  # fmt: skip
+    except Exception as exc:  # unreachable server, bad credentials: say so, don't crash the table
+        return CheckResult(component, False, f"cannot connect to {shown}: {type(exc).__name__}", fix)
+    finally:
+        engine.dispose()
+    if not current:
+        return CheckResult(component, False, f"not migrated ({shown})", fix)
+    if current != heads:
+        return CheckResult(component, False, f"at {', '.join(sorted(current))}, head is {', '.join(sorted(heads))}", fix)
+    return CheckResult(component, True, f"at head {', '.join(sorted(heads))} ({shown})")
+
+
+def check_firewall(settings: Settings) -> CheckResult:
+    fix = "start the hub (it installs the chain: hub/firewall.py)"
+    if shutil.which("iptables") is None:
+        return CheckResult("sandbox firewall", False, "iptables not installed", "./scripts/install")
+    try:
+        proc = subprocess.run(["iptables", "-w", "5", "-S", FIREWALL_CHAIN], capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        return CheckResult("sandbox firewall", False, "iptables did not answer", fix)
+    if proc.returncode == 0:
+        rules = [ln for ln in proc.stdout.splitlines() if ln.startswith("-A ")]
+        return CheckResult("sandbox firewall", True, f"chain {FIREWALL_CHAIN} with {len(rules)} rules")
+    return CheckResult("sandbox firewall", False, f"iptables chain {FIREWALL_CHAIN} missing", fix)
+
+
+def checks() -> list[Callable[[Settings], CheckResult]]:
+    migration_checks = [
+        (lambda s, lbl=label, path=path, fix=fix: check_migrations(s, lbl, path, fix))
+        for label, path, fix in MIGRATION_SETS
+    ]
+    return [check_docker, check_base_image, check_notebook_image, check_keycloak, *migration_checks, check_firewall]
+
+
+def run_checks(settings: Settings | None = None) -> list[CheckResult]:
+    settings = settings or get_settings()
+    results = []
+    for check in checks():
+        try:
+            results.append(check(settings))
+        except Exception as exc:  # a broken check is reported as such, the others still run
+            results.append(CheckResult(getattr(check, "__name__", "check"), False, f"check failed: {exc!r}"))
+    return results
+
+
+def run_doctor(settings: Settings | None = None, console: Console | None = None) -> int:
+    results = run_checks(settings)
+    table = Table(title="Sandkasse doctor")
+    table.add_column("component")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    table.add_column("how to fix", overflow="fold")
+    for r in results:
+        status = "[green]OK[/green]" if r.ok else "[red]missing[/red]"
+        table.add_row(r.component, status, r.detail, "" if r.ok else r.fix)
+    console = console or Console()
+    console.print(table)
+    missing = [r.component for r in results if not r.ok]
+    if missing:
+        console.print(f"[red]{len(missing)} missing:[/red] {', '.join(missing)}")
+        return 1
+    console.print("[green]all components OK[/green]")
+    return 0
