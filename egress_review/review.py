@@ -225,10 +225,10 @@ def approve(session: Session, audit: AuditLog, policy: EgressPolicy, p: Principa
     _refresh_decisions(req, policy)
     outputs = [f for f in req.files if f.kind == FileKind.OUTPUT]
     not_ready = [f"{f.name} ({f.decision})" for f in outputs if f.decision not in (FileDecision.APPROVED, FileDecision.WITHDRAWN)]
-    if not outputs or not any(f.decision == FileDecision.APPROVED for f in outputs):
-        raise Conflict("nothing to release: no output file is approved")
     if not_ready:
         raise Conflict("every output file must be approved or withdrawn first: " + ", ".join(not_ready))
+    if not any(f.decision == FileDecision.APPROVED for f in outputs):
+        raise Conflict("nothing to release: no output file is approved")
     _decide(session, audit, policy, p, req, Action.APPROVE, comment)
 
 

@@ -167,6 +167,7 @@ class Env:
 
 
 def make_env(tmp: Path, database_url: str | None = None) -> Env:
+    tmp.mkdir(parents=True, exist_ok=True)
     settings = egress_settings(tmp, database_url)
     provision(settings.effective_database_url)
     return Env(build_service(settings), settings)
