@@ -78,6 +78,12 @@ def get_project(session: Session, slug: str) -> ProjectInfo | None:
     return _info(project) if project is not None else None
 
 
+def list_projects(session: Session) -> list[ProjectInfo]:
+    """Every project, whatever its status (for administrators' read-only views)."""
+    rows = session.execute(select(m.Project).options(selectinload(m.Project.members)).order_by(m.Project.slug)).scalars()
+    return [_info(p) for p in rows]
+
+
 def projects_for_user(session: Session, username: str, on: date | None = None) -> list[ProjectInfo]:
     """Projects in which ``username`` is a member and which are open (active and within dates) on ``on`` (today)."""
     day = on or date.today()
