@@ -126,9 +126,15 @@ def activate(
         from provisioning.extracts import build_project_extracts
 
         built = [e.dataset.name for e in build_project_extracts(
-            session, project, master_key=master_key, var_dir=var_dir, policy=policy, progress=progress
+            session, project, master_key=master_key, var_dir=var_dir, policy=policy, progress=progress, actor=actor
         )]
-    overrides = check_risk(session, project, policy)
+    try:
+        overrides = check_risk(session, project, policy)
+    except RiskBelowThreshold:
+        if built and project.status is S.approved:
+            # The refused build's key is rolled back with the transaction: its files would be unusable.
+            _dispose_extracts(project_dir(slug, var_dir), slug, "delete", var_dir)
+        raise
     _move(session, project, S.active, actor, reason, extracts=built, risk_overrides=overrides)
     if keycloak is not None:
         keycloak.sync_project(session, project)

@@ -89,13 +89,16 @@ def _mask(node: ast.AST, df: pd.DataFrame) -> pd.Series:
     column = df[node.left.id]
     value = ast.literal_eval(node.comparators[0])
     op = type(node.ops[0])
-    if op is ast.In:
-        return column.isin(list(value))
-    if op is ast.NotIn:
-        return ~column.isin(list(value))
-    if pd.api.types.is_datetime64_any_dtype(column) and isinstance(value, str):
-        value = pd.Timestamp(value)
-    return _COMPARE[op](column, value).fillna(False).astype(bool)
+    if op in (ast.In, ast.NotIn):
+        result = column.isin(list(value))
+        result = result if op is ast.In else ~result
+    else:
+        if pd.api.types.is_datetime64_any_dtype(column) and isinstance(value, str):
+            value = pd.Timestamp(value)
+        result = _COMPARE[op](column, value)
+    # SQL-like three-valued logic: a comparison with a missing value is unknown, and "not unknown" is
+    # still unknown, so a row with a missing value is never selected by accident.
+    return result.astype("boolean").mask(column.isna())
 
 
 def apply(text: str | None, df: pd.DataFrame) -> pd.DataFrame:
@@ -103,4 +106,4 @@ def apply(text: str | None, df: pd.DataFrame) -> pd.DataFrame:
     if not text:
         return df
     tree = parse(text, df.columns)
-    return df.loc[_mask(tree.body, df).to_numpy()]
+    return df.loc[_mask(tree.body, df).fillna(False).to_numpy(dtype=bool)]
