@@ -51,6 +51,15 @@ ENTRIES: list[EnvEntry] = [
     EnvEntry("SANDKASSE_HTTPS_PORT", lambda: "8443", "port the proxy publishes for HTTPS", False),
     EnvEntry("SANDKASSE_BIND_ADDRESS", lambda: "127.0.0.1", "address the proxy publishes on; 0.0.0.0 to serve the network", False),
     EnvEntry("SANDKASSE_DEMO", lambda: "1", "1: seed the demo users and projects on start; 0 in production", False),
+    EnvEntry("SANDKASSE_DATA_DIR", lambda: "/var/lib/sandkasse", "host folder: extracts, quarantine, releases, signing keys", False),
+    # Ports on the host. Loopback only: hub (behind the proxy), Keycloak, PostgreSQL. On every
+    # address but admitted from sandbox bridges only by the hub's firewall: the hub API and egress.
+    EnvEntry("SANDKASSE_HUB_PORT", lambda: "8000", "hub's own proxy (loopback; the TLS proxy forwards to it)", False),
+    EnvEntry("SANDKASSE_HUB_PROXY_API_PORT", lambda: "8001", "configurable-http-proxy's REST API (loopback)", False),
+    EnvEntry("SANDKASSE_HUB_API_PORT", lambda: "8081", "hub API that notebook servers call", False),
+    EnvEntry("SANDKASSE_EGRESS_PORT", lambda: "8090", "egress service (notebooks submit here; the proxy serves /egress/)", False),
+    EnvEntry("SANDKASSE_KEYCLOAK_PORT", lambda: "8180", "Keycloak (loopback; the proxy serves /auth/)", False),
+    EnvEntry("SANDKASSE_POSTGRES_PORT", lambda: "15432", "PostgreSQL (loopback)", False),
     # Database (PostgreSQL): one superuser for maintenance, one role per application database.
     EnvEntry("POSTGRES_PASSWORD", _token(), "PostgreSQL superuser (maintenance only; no service uses it)"),
     EnvEntry("SANDKASSE_DB_PASSWORD", _token(), "role `sandkasse`: provisioning and egress tables"),
@@ -59,7 +68,6 @@ ENTRIES: list[EnvEntry] = [
     # Keys.
     EnvEntry("SANDKASSE_MASTER_KEY", lambda: encode_key(generate_key()), "wraps per-project pseudonymisation keys and per-file data keys"),
     EnvEntry("SANDKASSE_PROJECT_TOKEN_KEY", lambda: encode_key(generate_key()), "signs the per-(user, project) egress credentials given to notebooks"),
-    EnvEntry("SANDKASSE_RELEASE_SIGNING_SEED", lambda: encode_key(os.urandom(32)), "seed of the key that signs release manifests"),
     # OAuth clients in the Keycloak realm `sandkasse`; `init` in the stack sets them in Keycloak.
     EnvEntry("SANDKASSE_HUB_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-hub`"),
     EnvEntry("SANDKASSE_EGRESS_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-egress`"),

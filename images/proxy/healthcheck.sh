@@ -1,6 +1,6 @@
 #!/bin/bash
-# nginx answers on its internal health port (the TLS port serves the same configuration).
+# nginx accepts connections on its TLS port (the address it listens on; 0.0.0.0 is checked on loopback).
 set -eu
-exec 3<>/dev/tcp/127.0.0.1/8081
-printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
-head -n 1 <&3 | grep -q ' 200 '
+addr=${SANDKASSE_BIND_ADDRESS:-127.0.0.1}
+[ "$addr" = "0.0.0.0" ] && addr=127.0.0.1
+exec 3<>"/dev/tcp/$addr/${SANDKASSE_HTTPS_PORT:-8443}"

@@ -23,5 +23,13 @@ if [ ! -s "$tls/tls.crt" ] || [ ! -s "$tls/tls.key" ]; then
   mv "$tls/tls.key.new" "$tls/tls.key"
   mv "$tls/tls.crt.new" "$tls/tls.crt"
 fi
-nginx -t -q -c /etc/sandkasse/nginx.conf
-exec nginx -c /etc/sandkasse/nginx.conf -g 'daemon off;'
+conf=/run/sandkasse-nginx.conf
+sed -e "s/@BIND_ADDRESS@/${SANDKASSE_BIND_ADDRESS:-127.0.0.1}/" \
+    -e "s/@HTTPS_PORT@/${SANDKASSE_HTTPS_PORT:-8443}/" \
+    -e "s/@HUB_PORT@/${SANDKASSE_HUB_PORT:-8000}/" \
+    -e "s/@EGRESS_PORT@/${SANDKASSE_EGRESS_PORT:-8090}/" \
+    -e "s/@KEYCLOAK_PORT@/${SANDKASSE_KEYCLOAK_PORT:-8180}/" \
+    /etc/sandkasse/nginx.conf >"$conf"
+mkdir -p /var/cache/sandkasse-proxy
+nginx -t -q -c "$conf"
+exec nginx -c "$conf" -g 'daemon off;'

@@ -53,12 +53,14 @@ SERVICE_PACKAGES = [
     "haproxy",
     "node-configurable-http-proxy",
     "node-fast-safe-stringify",  # provides node-safe-stable-stringify, a virtual package debootstrap cannot resolve
+    "iptables",  # the hub installs the sandbox firewall (hub/firewall.py) ...
+    "iproute2",  # ... and removes each sandbox's default route (nsenter + ip)
 ]
 
 UP_TIMEOUT = 600.0
 HEALTH_TIMEOUT = 300.0
 # Services that run for good (the one-shot `init` is checked by its exit code instead).
-LONG_RUNNING = ["postgres", "keycloak", "docker-api", "egress", "hub", "proxy"]
+LONG_RUNNING = ["postgres", "keycloak", "egress", "hub", "proxy"]
 
 
 @dataclass
@@ -78,26 +80,10 @@ def server_requirements() -> list[str]:
 
 
 def keycloak_tarball() -> Path:
-    """The Keycloak distribution, from the test bed's cache, else fetched with Maven's own client."""
-    cache = var_path("cache", "keycloak")
-    found = sorted(cache.rglob(KEYCLOAK_TARBALL))
-    if found:
-        return found[0]
-    target = cache / KEYCLOAK_TARBALL
-    if shutil.which("mvn") is None:
-        raise StackError(f"{KEYCLOAK_TARBALL} is not under {cache} and Maven is not installed (apt-get install maven)")
-    run(
-        [
-            "mvn", "-q", "-B", "dependency:copy",
-            f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:tar.gz",
-            f"-DoutputDirectory={cache}",
-        ],
-        what="fetching the Keycloak distribution with Maven",
-        timeout=900,
-    )  # fmt: skip
-    if not target.exists():
-        raise StackError(f"Maven finished but {target} is missing")
-    return target
+    """The Keycloak distribution tarball (cached by the test bed's Keycloak module, fetched with Maven)."""
+    from sandkasse.stack.keycloak_server import fetch_distribution
+
+    return fetch_distribution(KEYCLOAK_VERSION)
 
 
 def _base(name: str, local: str) -> str:
@@ -109,7 +95,7 @@ def build_stack_images(*, with_notebook: bool = True) -> StackImages:
     """Build (or find cached) every image of the stack; returns their tags."""
     ensure_docker()
     services_base = ""
-    if not all(os.environ.get(f"SANDKASSE_{n}_BASE_IMAGE") for n in ("POSTGRES", "KEYCLOAK", "PROXY", "DOCKER_API", "HUB")):
+    if not all(os.environ.get(f"SANDKASSE_{n}_BASE_IMAGE") for n in ("POSTGRES", "KEYCLOAK", "PROXY", "HUB")):
         services_base = ensure_base_image(include=SERVICE_PACKAGES)
     python_base = os.environ.get("SANDKASSE_PYTHON_BASE_IMAGE") or ensure_base_image()
 
@@ -131,9 +117,6 @@ def build_stack_images(*, with_notebook: bool = True) -> StackImages:
         raise StackError(f"the realm file {REALM_FILE} is missing")
     images.tags["SANDKASSE_KEYCLOAK_IMAGE"] = build_image("keycloak", build_args=kc_args, context_files=kc_files)
     images.tags["SANDKASSE_PROXY_IMAGE"] = build_image("proxy", build_args={"BASE_IMAGE": _base("proxy", services_base)})
-    images.tags["SANDKASSE_DOCKER_API_IMAGE"] = build_image(
-        "docker-api", build_args={"BASE_IMAGE": _base("docker-api", services_base)}, images_dir=REPO_ROOT / "images" / "hub"
-    )
     python_files = {"wheels": wheels, "project": project, "requirements.txt": requirements, "policies": policies}
     images.tags["SANDKASSE_EGRESS_IMAGE"] = build_image("egress", build_args={"BASE_IMAGE": python_base}, context_files=python_files)
     images.tags["SANDKASSE_HUB_IMAGE"] = build_image("hub", build_args={"BASE_IMAGE": _base("hub", services_base)}, context_files=python_files)
@@ -142,6 +125,14 @@ def build_stack_images(*, with_notebook: bool = True) -> StackImages:
 
         images.tags["SANDKASSE_NOTEBOOK_IMAGE"] = ensure_notebook_image(os.environ.get("SANDKASSE_PYTHON_BASE_IMAGE"))
     return images
+
+
+def build_docker_api_filter_image() -> str:
+    """The Docker API filter (``images/hub/docker-api``): not a service of the stack while the hub needs
+    host privileges for the sandbox firewall (docs/architecture.md), built and tested so it is ready
+    when that moves to a node agent."""
+    services_base = os.environ.get("SANDKASSE_DOCKER_API_BASE_IMAGE") or ensure_base_image(include=SERVICE_PACKAGES)
+    return build_image("docker-api", build_args={"BASE_IMAGE": services_base}, images_dir=REPO_ROOT / "images" / "hub")
 
 
 @dataclass
@@ -201,11 +192,11 @@ class ComposeStack:
         os.chown(data, 10001, 10001)  # uid of the `sandkasse` user in the hub and egress images
         data.chmod(0o750)
 
-    def up(self, *, build: bool = True, timeout: float = HEALTH_TIMEOUT) -> None:
+    def up(self, *, build: bool = True, timeout: float = UP_TIMEOUT) -> None:
         self.prepare()
         if build and not self.images.tags:
             self.images = build_stack_images()
-        self.compose("up", "-d", "--no-build", "--remove-orphans")
+        self.compose("up", "-d", "--no-build", "--remove-orphans", timeout=timeout)
         self.wait_healthy(timeout=timeout)
 
     def containers(self) -> dict[str, dict]:

@@ -79,23 +79,8 @@ def _retry(what: str, action: Callable[[], object], attempts: int = KEYCLOAK_RET
 
 
 def configure_keycloak() -> None:
-    from keycloak import KeycloakAdmin
-
-    server = _env("SANDKASSE_KEYCLOAK_URL").rstrip("/") + "/"
     public_url = _env("SANDKASSE_PUBLIC_URL")
-
-    def connect() -> KeycloakAdmin:
-        admin = KeycloakAdmin(
-            server_url=server,
-            username="admin",
-            password=_env("KEYCLOAK_ADMIN_PASSWORD"),
-            realm_name=REALM,
-            user_realm_name="master",
-        )
-        admin.get_realm(REALM)  # the realm import has finished
-        return admin
-
-    admin = _retry("logging in to Keycloak's admin API", connect)
+    admin = _keycloak_admin()
     for client_id, wanted in client_settings(public_url).items():
         internal = admin.get_client_id(client_id)
         if internal is None:
@@ -108,19 +93,56 @@ def configure_keycloak() -> None:
     print(f"compose init: Keycloak clients {HUB_CLIENT}, {EGRESS_CLIENT} configured for {public_url}", flush=True)
 
 
+def _keycloak_admin():  # noqa: ANN202 - keycloak.KeycloakAdmin, imported lazily
+    from keycloak import KeycloakAdmin
+
+    server = _env("SANDKASSE_KEYCLOAK_URL").rstrip("/") + "/"
+
+    def connect() -> KeycloakAdmin:
+        admin = KeycloakAdmin(
+            server_url=server,
+            username="admin",
+            password=_env("KEYCLOAK_ADMIN_PASSWORD"),
+            realm_name=REALM,
+            user_realm_name="master",
+        )
+        admin.get_realm(REALM)  # the realm import has finished
+        return admin
+
+    return _retry("logging in to Keycloak's admin API", connect)
+
+
 def seed_demo() -> None:
+    """The demo users and projects (once: a second ``up`` finds them and only resets the passwords).
+
+    Every demo user gets ``SANDKASSE_DEMO_PASSWORD`` from ``.env``, so the printed password stays
+    valid across restarts instead of changing on every start."""
     if os.environ.get("SANDKASSE_DEMO", "0") != "1":
         print("compose init: SANDKASSE_DEMO is not 1; no demo data", flush=True)
         return
-    from provisioning.demo import seed_demo as seed
+    from provisioning.db import session_factory
+    from provisioning.demo import DEMO_PEOPLE, DEMO_PROJECTS, seed_demo as seed
+    from provisioning.projects import find_project
+    from sandkasse.db import session_scope
+    from sandkasse.keys import load_master_key
+    from sandkasse.settings import get_settings
 
-    result = seed(
-        database_url=_env("SANDKASSE_DATABASE_URL"),
-        keycloak_url=_env("SANDKASSE_KEYCLOAK_URL"),
-        keycloak_admin_password=_env("KEYCLOAK_ADMIN_PASSWORD"),
-        password=_env("SANDKASSE_DEMO_PASSWORD"),
-    )
-    print(f"compose init: demo seeded ({result})", flush=True)
+    password = _env("SANDKASSE_DEMO_PASSWORD")
+    admin = _keycloak_admin()
+    factory = session_factory(_env("SANDKASSE_DATABASE_URL"))
+    with session_scope(factory) as s:
+        seeded = all(find_project(s, slug) is not None for slug in DEMO_PROJECTS)
+    if seeded:
+        print("compose init: demo projects exist; not seeding again", flush=True)
+    else:
+        info = seed(factory, get_settings().var_dir, keycloak=admin, master_key=load_master_key())
+        print(f"compose init: demo seeded: projects {sorted(info.projects)}, users {sorted(info.users)}", flush=True)
+    for username in DEMO_PEOPLE:
+        user_id = admin.get_user_id(username)
+        if user_id is None:
+            raise SystemExit(f"compose init: demo user {username} is missing from Keycloak")
+        admin.set_user_password(user_id, password, temporary=False)
+    print(f"compose init: demo users {', '.join(DEMO_PEOPLE)} have the password SANDKASSE_DEMO_PASSWORD from .env", flush=True)
 
 
 STEPS: dict[str, Callable[[], None]] = {"migrate": migrate, "keycloak": configure_keycloak, "demo": seed_demo}
