@@ -57,7 +57,6 @@ def _inspect(svc: EgressService, staged: StagedBlob, info: dict) -> tuple[str, C
             with open(fd, "w", encoding="utf-8") as fh:
                 fh.write(info["sidecar"])
             sidecar_path = Path(name)
-        # The scratch copy keeps the researcher's file name's extension for the engine's type logic.
         outcome = run_checks(
             CheckInput(
                 path=staged.scratch,
@@ -96,7 +95,7 @@ async def receive_file(
     svc: EgressService, p: Principal, request_id: str, file_id: str, body: AsyncIterator[bytes]
 ) -> tuple[str, str]:
     info = await run_in_threadpool(_prepare, svc, p, request_id, file_id)
-    staged = await svc.store.receive(body, svc.policy.uploads.max_file_bytes)
+    staged = await svc.store.receive(body, svc.policy.uploads.max_file_bytes, Path(info["name"]).suffix.lower())
     try:
         kind, outcome = await run_in_threadpool(_inspect, svc, staged, info)
         svc.store.drop_scratch(staged)

@@ -142,13 +142,14 @@ def _xlsx(path: Path, head: bytes, policy: UploadPolicy) -> None:
     import openpyxl  # only for workbooks
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            for ws in wb.worksheets:
-                for _ in ws.iter_rows(max_row=1):
-                    pass
-        finally:
-            wb.close()
+        with path.open("rb") as fh:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            try:
+                for ws in wb.worksheets:
+                    for _ in ws.iter_rows(max_row=1):
+                        pass
+            finally:
+                wb.close()
     except Exception as exc:  # openpyxl raises many types for broken workbooks
         raise IntakeError(f"malformed XLSX: {exc.__class__.__name__}: {exc}") from exc
 

@@ -69,13 +69,14 @@ class QuarantineStore:
     def blob_path(self, blob: str) -> Path:
         return self.blobs / blob
 
-    async def receive(self, chunks: AsyncIterator[bytes], max_bytes: int) -> StagedBlob:
+    async def receive(self, chunks: AsyncIterator[bytes], max_bytes: int, suffix: str = "") -> StagedBlob:
         """Stream ``chunks`` into an encrypted part file and a scratch copy, enforcing ``max_bytes``
         as the bytes arrive (so an over-cap upload is cut off, not buffered)."""
         version_id = uuid.uuid4().hex
         data_key = generate_key()
         part = self.tmp / f"{version_id}.part"
-        scratch = self.scratch / f"{version_id}.plain"
+        # The scratch copy keeps the declared extension: some readers (openpyxl) go by it.
+        scratch = self.scratch / f"{version_id}{suffix if suffix.isascii() and suffix[1:].isalnum() else ''}"
         digest = hashlib.sha256()
         size = 0
         try:
