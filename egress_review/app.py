@@ -49,5 +49,8 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     errors.install(app)
     for module in (requests, files, reviews, releases, meta):
         app.include_router(module.router)
+    from egress_review.web import router as web_router  # the server-rendered UI (egress_review/web/)
+
+    app.include_router(web_router)
     app.add_middleware(BodyLimit, max_bytes=svc.policy.uploads.max_json_bytes)
     return app

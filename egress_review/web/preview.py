@@ -1,0 +1,213 @@
+"""Quarantined files made readable for the request page, without executing any of them.
+
+Tables are read with the check engine's own reader (:func:`egress_review.checks.tables.read_table_files`),
+so the grid is cell for cell the one the automatic checks judged, and the failing cells are taken
+from the stored report (``cell_outcome``, ``flags``) rather than computed again here. The suggested
+protected version is the report's ``suggested_csv``. Images are shown through ``<img>`` (where an SVG
+cannot run scripts) from an endpoint that answers with ``Content-Security-Policy: sandbox``; text is
+shown escaped; anything else is offered as a download.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from egress_review.checks.tables import read_table_files
+from egress_review.models import FileVersion
+from egress_review.service import EgressService
+
+TABLE_TYPES = ("csv", "tsv", "xlsx", "parquet")
+IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+TEXT_TYPES = ("txt", "md", "json", "svg")
+
+
+@dataclass
+class Cell:
+    text: str
+    rules: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    suppressed: bool = False  # blank in the suggested version although the original shows a value
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.rules)
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[Cell]
+
+
+@dataclass
+class TableView:
+    sheet: str
+    index_name: str
+    columns: list[str]
+    rows: list[Row]
+    hidden_rows: int = 0
+    highlighted: bool = True
+
+    @property
+    def failing_count(self) -> int:
+        return sum(c.failing for r in self.rows for c in r.cells)
+
+    @property
+    def suppressed_count(self) -> int:
+        return sum(c.suppressed for r in self.rows for c in r.cells)
+
+
+@dataclass
+class Reason:
+    rule: str
+    severity: str
+    message: str
+    row: str | None
+    column: str | None
+
+
+@dataclass
+class Preview:
+    kind: str  # table | image | text | download
+    tables: list[TableView] = field(default_factory=list)
+    suggested: TableView | None = None
+    text: str | None = None
+    text_truncated: bool = False
+    image_type: str | None = None
+    note: str | None = None
+
+
+def report_of(version: FileVersion) -> dict[str, Any]:
+    try:
+        return json.loads(version.check_report or "{}")
+    except ValueError:
+        return {}
+
+
+def reasons_of(report: dict[str, Any]) -> list[Reason]:
+    out = []
+    for f in report.get("flags") or []:
+        if isinstance(f, dict):
+            out.append(Reason(str(f.get("rule", "")), str(f.get("severity", "review")), str(f.get("message", "")),
+                              f.get("row"), f.get("column")))
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    return str(value)
+
+
+def _index_levels(version: FileVersion) -> int | None:
+    try:
+        sidecar = json.loads(version.sidecar) if version.sidecar else None
+    except ValueError:
+        return None
+    if isinstance(sidecar, dict) and isinstance(sidecar.get("index_levels"), int):
+        return sidecar["index_levels"]
+    return None
+
+
+def _table_view(frame: pd.DataFrame, sheet: str, max_rows: int, outcome: list[list[str]] | None,
+                reasons: list[Reason], prefix: str = "") -> TableView:
+    rows = [str(r) for r in frame.index]
+    cols = [str(c) for c in frame.columns]
+    fits = outcome is not None and len(outcome) == len(rows) and all(len(o) == len(cols) for o in outcome)
+    by_cell: dict[tuple[str, str], list[str]] = {}
+    for r in reasons:
+        if r.row is not None and r.column is not None:
+            by_cell.setdefault((r.row, r.column), []).append(r.message)
+    values = frame.to_numpy(dtype=object)
+    out_rows = []
+    for i, label in enumerate(rows[:max_rows]):
+        cells = []
+        for j, col in enumerate(cols):
+            rules = [x.strip() for x in outcome[i][j].split(";") if x.strip()] if fits else []
+            cells.append(Cell(_fmt(values[i, j]), rules, by_cell.get((prefix + label, col), []) if rules else []))
+        out_rows.append(Row(label, cells))
+    return TableView(sheet, str(frame.index.name or ""), cols, out_rows, max(0, len(rows) - max_rows),
+                     highlighted=fits)
+
+
+def _suggested_view(csv_text: str, original: TableView, max_rows: int) -> TableView | None:
+    try:
+        frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False, index_col=0)
+    except Exception:  # noqa: BLE001 - a report we cannot parse is shown without the suggestion
+        return None
+    view = TableView("", str(frame.index.name or ""), [str(c) for c in frame.columns], [],
+                     max(0, len(frame) - max_rows))
+    for i, (label, row) in enumerate(frame.iterrows()):
+        if i >= max_rows:
+            break
+        cells = []
+        for j, value in enumerate(row.tolist()):
+            shown = original.rows[i].cells[j].text if i < len(original.rows) and j < len(original.rows[i].cells) else ""
+            cells.append(Cell(str(value), suppressed=(str(value) == "" and shown != "")))
+        view.rows.append(Row(str(label), cells))
+    return view
+
+
+def decrypted_copy(svc: EgressService, version: FileVersion) -> Path:
+    """A private plaintext copy in the service's scratch folder; the caller removes it."""
+    svc.settings.scratch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, name = tempfile.mkstemp(dir=svc.settings.scratch_dir, prefix="preview-", suffix="." + version.detected_type)
+    os.close(fd)
+    path = Path(name)
+    try:
+        svc.store.decrypt_to(version.blob, version.id, version.wrapped_key, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def build(svc: EgressService, version: FileVersion, max_bytes: int, max_rows: int) -> Preview:
+    kind = version.detected_type
+    if version.size > max_bytes:
+        return Preview("download", note="too_large")
+    if kind not in TABLE_TYPES and kind not in TEXT_TYPES and kind not in IMAGE_TYPES:
+        return Preview("download")
+    report = report_of(version)
+    path = decrypted_copy(svc, version)
+    try:
+        if kind in TABLE_TYPES:
+            return _table_preview(path, kind, version, report, max_rows)
+        data = path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
+    text = data.decode("utf-8", errors="replace")
+    if kind in IMAGE_TYPES:
+        return Preview("image", image_type=kind, text=text if kind == "svg" else None)
+    return Preview("text", text=text)
+
+
+def _table_preview(path: Path, kind: str, version: FileVersion, report: dict[str, Any], max_rows: int) -> Preview:
+    try:
+        tables = read_table_files(path, kind, _index_levels(version))
+    except Exception:  # noqa: BLE001 - the checks already flagged an unreadable table
+        return Preview("download", note="unreadable")
+    reasons = reasons_of(report)
+    outcome = report.get("cell_outcome")
+    views = []
+    for n, t in enumerate(tables):
+        # The engine reports cell outcomes for the first table (sheet) of a file.
+        prefix = f"{t.name}!" if t.name else ""
+        views.append(_table_view(t.cells, t.name, max_rows, outcome if n == 0 else None, reasons, prefix))
+    suggested = None
+    if views and report.get("suggested_csv"):
+        suggested = _suggested_view(str(report["suggested_csv"]), views[0], max_rows)
+    return Preview("table", tables=views, suggested=suggested)
