@@ -212,7 +212,8 @@ class KeycloakServer:
             "--http-host=127.0.0.1",
             f"--http-port={self.port}",
             "--db=dev-file",
-            "--health-enabled=true",
+            # each instance its own management port (default 9000), so the demo and tests can coexist
+            f"--http-management-port={self.port + 1000}",
         ]
         self.process = start_background(argv, self.log, env=env, cwd=self.dist_dir)
         self.pid_file.write_text(str(self.process.pid))
