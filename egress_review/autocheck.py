@@ -40,6 +40,20 @@ class CheckOutcome:
     def report_json(self) -> str:
         return json.dumps(self.report, sort_keys=True, default=str)
 
+    @property
+    def redacted_json(self) -> str:
+        """The report without anything that quotes the file's content (messages, suggested table)."""
+        flags = [
+            {k: f.get(k) for k in ("rule", "severity", "row", "column")}
+            for f in self.report.get("flags", [])
+            if isinstance(f, dict)
+        ]
+        return json.dumps(
+            {"verdict": self.verdict, "file_type": self.report.get("file_type"), "flags": flags,
+             "unverifiable": list(self.report.get("unverifiable", []) or []), "redacted": True},
+            sort_keys=True, default=str,
+        )
+
 
 def _unavailable(reason: str) -> CheckOutcome:
     # No automatic verdict is never a pass: the file goes to the checkers marked as unchecked.

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from sandkasse.db import make_engine as _shared_engine
-from sandkasse.db import make_sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -48,5 +47,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_sessionmaker(engine)
+def sessions(engine: Engine, store: object | None = None) -> sessionmaker[Session]:
+    """Sessions carry the quarantine store in ``session.info["egress_store"]`` so the business logic
+    can seal and open content-derived items (check reports, sidecars) in the same transaction."""
+    return sessionmaker(engine, expire_on_commit=False, info={"egress_store": store})

@@ -82,7 +82,7 @@ class RequestFile(Base):
     controls: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(20), default="pending")
     withdrawn: Mapped[bool] = mapped_column(default=False)
-    # Sidecar (JSON) of the check engine for the next upload; copied into the version it checks.
+    # Sidecar (JSON, sealed) of the check engine for the next upload; copied into the version it checks.
     sidecar: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Version checkers vote on; None until the first upload finished.
     current_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -115,9 +115,12 @@ class FileVersion(Base):
     detected_type: Mapped[str] = mapped_column(String(20))
     blob: Mapped[str] = mapped_column(String(255))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    sidecar: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sidecar: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed, see QuarantineStore.seal
     verdict: Mapped[str] = mapped_column(String(20), default="review")
+    # Rules, coordinates and reasons only: flag messages and the suggested table quote cell values,
+    # so the full report is kept encrypted (check_report_sealed) like the file itself.
     check_report: Mapped[str] = mapped_column(Text, default="{}")
+    check_report_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     uploaded_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

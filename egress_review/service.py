@@ -58,8 +58,9 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
     if migrate:
         db.migrate(url)
     engine = db.make_engine(url)
-    sessions = db.sessions(engine)
     key = master_key(settings)
+    store = QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key)
+    sessions = db.sessions(engine, store)
     audit = AuditLog(settings.audit_jsonl, head_key(key))
     audit.attach(sessions)
     token_key = None
@@ -72,7 +73,7 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
         policy=load_egress_policy(settings.policy_file),
         engine=engine,
         sessions=sessions,
-        store=QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key),
+        store=store,
         audit=audit,
         signer=ReleaseSigner.load_or_create(settings.signing_key_path, settings.public_key_path),
         keycloak=KeycloakValidator(

@@ -15,7 +15,7 @@ from egress_review.audit import Actor, AuditLog
 from egress_review.autocheck import CheckOutcome
 from egress_review.errors import Conflict, InvalidInput, NotFound
 from egress_review.identity.principal import Principal
-from egress_review.models import FileVersion, ReleaseRequest, RequestFile, Vote
+from egress_review.models import FileVersion, ReleaseRequest, RequestFile, Vote, new_id
 from egress_review.policy import EgressPolicy
 from egress_review.quarantine.intake import check_name
 from egress_review.quarantine.intake import IntakeError
@@ -59,13 +59,22 @@ def _check_text(label: str, text: str, policy: EgressPolicy, *, required: bool) 
     return text
 
 
-def _check_sidecar(sidecar: dict[str, Any] | None, policy: EgressPolicy) -> str | None:
+def _check_sidecar(sidecar: dict[str, Any] | None, policy: EgressPolicy, file_id: str, session: Session) -> str | None:
     if sidecar is None:
         return None
     text = json.dumps(sidecar, sort_keys=True)
     if len(text.encode()) > policy.uploads.max_json_bytes:
         raise InvalidInput("the sidecar is larger than the JSON limit")
-    return text
+    # Sidecars hold per-cell counts: sealed like the files (the store is on the session, see db.sessions).
+    return session.info["egress_store"].seal(sidecar_context(file_id), text.encode())
+
+
+def sidecar_context(file_id: str) -> str:
+    return f"sidecar:{file_id}"
+
+
+def report_context(version_id: str) -> str:
+    return f"report:{version_id}"
 
 
 def create_request(
@@ -110,13 +119,15 @@ def add_file(
         raise Conflict(f"the request already has a file named {name!r}; upload a new version of it instead")
     if len(req.files) >= policy.uploads.max_files_per_request:
         raise InvalidInput(f"a request holds at most {policy.uploads.max_files_per_request} files")
+    file_id = new_id()
     f = RequestFile(
+        id=file_id,
         request_id=req.id,
         name=name,
         kind=FileKind(kind).value,
         context=_check_text("context", context, policy, required=False),
         controls=_check_text("controls", controls, policy, required=False),
-        sidecar=_check_sidecar(sidecar, policy),
+        sidecar=_check_sidecar(sidecar, policy, file_id, session),
     )
     req.files.append(f)
     req.updated_at = utcnow()
@@ -147,7 +158,7 @@ def describe_file(
         f.controls = _check_text("controls", controls, policy, required=False)
         changed.append("controls")
     if sidecar is not None:
-        f.sidecar = _check_sidecar(sidecar, policy)
+        f.sidecar = _check_sidecar(sidecar, policy, f.id, session)
         changed.append("sidecar")
     req.updated_at = utcnow()
     audit.record(session, researcher(p), "file.describe", "request_file", f.id, {"request": req.id, "changed": changed})
@@ -189,7 +200,8 @@ def add_version(
         wrapped_key=staged.wrapped_key,
         sidecar=f.sidecar,
         verdict=outcome.verdict,
-        check_report=outcome.report_json,
+        check_report=outcome.redacted_json,
+        check_report_sealed=session.info["egress_store"].seal(report_context(staged.version_id), outcome.report_json.encode()),
         uploaded_by=p.username,
     )
     session.add(version)

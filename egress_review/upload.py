@@ -46,7 +46,7 @@ def _prepare(svc: EgressService, p: Principal, request_id: str, file_id: str) ->
     return info
 
 
-def _inspect(svc: EgressService, staged: StagedBlob, info: dict) -> tuple[str, CheckOutcome]:
+def _inspect(svc: EgressService, staged: StagedBlob, info: dict, file_id: str) -> tuple[str, CheckOutcome]:
     uploads = svc.policy.uploads
     kind = check_name(info["name"], uploads)
     check_content(staged.scratch, kind, uploads)
@@ -55,7 +55,7 @@ def _inspect(svc: EgressService, staged: StagedBlob, info: dict) -> tuple[str, C
         if info["sidecar"]:
             fd, name = tempfile.mkstemp(dir=svc.store.scratch, suffix=".sidecar.json")
             with open(fd, "w", encoding="utf-8") as fh:
-                fh.write(info["sidecar"])
+                fh.write(svc.store.unseal(submission.sidecar_context(file_id), info["sidecar"]).decode())
             sidecar_path = Path(name)
         outcome = run_checks(
             CheckInput(
@@ -97,7 +97,7 @@ async def receive_file(
     info = await run_in_threadpool(_prepare, svc, p, request_id, file_id)
     staged = await svc.store.receive(body, svc.policy.uploads.max_file_bytes, Path(info["name"]).suffix.lower())
     try:
-        kind, outcome = await run_in_threadpool(_inspect, svc, staged, info)
+        kind, outcome = await run_in_threadpool(_inspect, svc, staged, info, file_id)
         svc.store.drop_scratch(staged)
         result = await run_in_threadpool(_record, svc, p, request_id, file_id, staged, kind, outcome)
         svc.metrics.uploads.labels(outcome.verdict).inc()

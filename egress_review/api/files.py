@@ -24,7 +24,7 @@ def add_file(request_id: str, body: FileCreate, svc: ServiceDep, session: Sessio
     req = load_visible(session, p, request_id)
     f = submission.add_file(session, svc.audit, svc.policy, p, req, name=body.name, kind=body.kind,
                             context=body.context, controls=body.controls, sidecar=body.sidecar)
-    out = file_out(p, req, f, as_checker=False)
+    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
     return out
 
@@ -36,7 +36,7 @@ def describe_file(request_id: str, file_id: str, body: FileUpdate, svc: ServiceD
     f = submission.get_file(req, file_id)
     submission.describe_file(session, svc.audit, svc.policy, p, req, f, context=body.context,
                              controls=body.controls, sidecar=body.sidecar)
-    out = file_out(p, req, f, as_checker=False)
+    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
     return out
 
@@ -66,7 +66,7 @@ async def upload_content(request_id: str, file_id: str, request: Request, svc: S
         req = load_visible(session, p, request_id)
         f = submission.get_file(req, file_id)
         version = next(v for v in f.versions if v.id == version_id)
-        out = UploadOut(file=file_out(p, req, f, as_checker=False), version=version_out(version))
+        out = UploadOut(file=file_out(p, req, f, as_checker=False, session=session), version=version_out(version, session))
         session.rollback()
     return out
 
@@ -105,6 +105,6 @@ def withdraw_file(request_id: str, file_id: str, svc: ServiceDep, session: Sessi
     req = load_visible(session, p, request_id)
     f = submission.get_file(req, file_id)
     submission.withdraw_file(session, svc.audit, p, req, f)
-    out = file_out(p, req, f, as_checker=False)
+    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
     return out

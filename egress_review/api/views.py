@@ -20,15 +20,26 @@ from egress_review.identity.principal import Principal
 from egress_review.models import FileVersion, Release, ReleaseRequest, RequestFile
 from egress_review.policy import EgressPolicy
 from egress_review.review import reviews_this_turn
+from egress_review.submission import report_context
 from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
 
 _ORDER = {"pass": 0, "review": 1, "fail": 2}
 
 
-def version_out(v: FileVersion) -> VersionOut:
+def check_report(session: Session, v: FileVersion) -> dict:
+    """The full automatic check report of a version (decrypted); show it only to those who may read
+    the file (the requester and the reviewing checkers)."""
+    if v.check_report_sealed:
+        store = session.info["egress_store"]
+        return json.loads(store.unseal(report_context(v.id), v.check_report_sealed))
+    return json.loads(v.check_report or "{}")
+
+
+def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
+    report = check_report(session, v) if session is not None else json.loads(v.check_report or "{}")
     return VersionOut(
         id=v.id, number=v.number, size=v.size, sha256=v.sha256, detected_type=v.detected_type,
-        verdict=v.verdict, check_report=json.loads(v.check_report or "{}"), created_at=v.created_at,
+        verdict=v.verdict, check_report=report, created_at=v.created_at,
     )
 
 
@@ -51,14 +62,14 @@ def _as_checker(session: Session, p: Principal, req: ReleaseRequest) -> bool:
     return visibility.sees_as_checker(p, req, is_member)
 
 
-def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool) -> FileOut:
+def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool, session: Session | None = None) -> FileOut:
     votes = visibility.visible_votes(p, req, [v for v in f.votes if v.version_id == f.current_version_id], as_checker)
     decision = f.decision if visibility.visible_decisions(req, as_checker) or f.withdrawn else FileDecision.PENDING.value
     return FileOut(
         id=f.id, name=f.name, kind=f.kind, context=f.context, controls=f.controls, decision=decision,
         withdrawn=f.withdrawn,
-        current_version=version_out(f.current_version) if f.current_version is not None else None,
-        versions=[version_out(v) for v in f.versions],
+        current_version=version_out(f.current_version, session) if f.current_version is not None else None,
+        versions=[version_out(v, session) for v in f.versions],
         votes=[VoteOut(reviewer=v.reviewer, decision=v.decision, comment=v.comment, visibility=v.visibility,
                        created_at=v.created_at) for v in votes],
     )
@@ -77,7 +88,7 @@ def detail(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPo
     release_id = session.execute(select(Release.id).where(Release.request_id == req.id)).scalar_one_or_none()
     return RequestDetail(
         **summary(req).model_dump(),
-        files=[file_out(p, req, f, as_checker) for f in req.files],
+        files=[file_out(p, req, f, as_checker, session) for f in req.files],
         comments=[CommentOut(id=c.id, file_id=c.file_id, author=c.author, author_role=c.author_role, text=c.text,
                              visibility=c.visibility, turn=c.turn, created_at=c.created_at)
                   for c in visibility.visible_comments(p, req, as_checker)],

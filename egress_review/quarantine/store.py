@@ -9,13 +9,17 @@ blob no row points to; none of them counts as submitted and :meth:`QuarantineSto
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from egress_review.quarantine.crypto import ChunkEncryptor, decrypt_chunks
 from sandkasse.keys import generate_key, unwrap_key, wrap_key
@@ -143,6 +147,22 @@ class QuarantineStore:
             out.flush()
             os.fsync(out.fileno())
         return digest.hexdigest()
+
+    def seal(self, context: str, data: bytes) -> str:
+        """Encrypt a small item that is derived from quarantined content (check reports, sidecars:
+        they quote cell values) under its own data key wrapped by the master key."""
+        key = generate_key()
+        wrapped = wrap_key(self._master, key, f"egress-item:{context}")
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, data, context.encode())
+        return base64.b64encode(struct.pack(">H", len(wrapped)) + wrapped + nonce + sealed).decode()
+
+    def unseal(self, context: str, token: str) -> bytes:
+        raw = base64.b64decode(token)
+        (n,) = struct.unpack(">H", raw[:2])
+        wrapped, nonce, sealed = raw[2 : 2 + n], raw[2 + n : 14 + n], raw[14 + n :]
+        key = unwrap_key(self._master, wrapped, f"egress-item:{context}")
+        return AESGCM(key).decrypt(nonce, sealed, context.encode())
 
     def sweep(self, known_blobs: set[str], older_than_seconds: float = 3600) -> list[Path]:
         """Remove what a crash left behind: stale parts and scratch copies, and blobs no version row

@@ -138,6 +138,7 @@ def upgrade() -> None:
     sa.Column('sidecar', sa.Text(), nullable=True),
     sa.Column('verdict', sa.String(length=20), nullable=False),
     sa.Column('check_report', sa.Text(), nullable=False),
+    sa.Column('check_report_sealed', sa.Text(), nullable=True),
     sa.Column('uploaded_by', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['file_id'], ['egress_files.id'], name=op.f('fk_egress_file_versions_file_id_egress_files')),
