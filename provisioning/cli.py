@@ -71,10 +71,10 @@ def transaction() -> Iterator[Session]:
         with session_scope(session_factory(state.db)) as session:
             yield session
     except (ProvisioningError, MasterKeyError) as exc:
-        err.print(f"[red]error:[/] {exc}\n[dim]nothing was changed[/]")
+        err.print(f"[red]error:[/] {exc}\n[dim]nothing was changed[/]", soft_wrap=True)
         raise typer.Exit(1) from None
     except KeycloakError as exc:
-        err.print(f"[red]error:[/] Keycloak refused or is unreachable: {exc}\n[dim]nothing was changed in the database[/]")
+        err.print(f"[red]error:[/] Keycloak refused or is unreachable: {exc}\n[dim]nothing was changed in the database[/]", soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -1,0 +1,115 @@
+"""Keycloak sync against the real Keycloak of the test bed (the ``keycloak`` fixture). Names carry a
+random suffix because the realm is shared with other tests; what a test creates it deletes."""
+
+import secrets
+
+import pytest
+
+from provisioning import service
+from provisioning.errors import SyncError
+from provisioning.keycloak_sync import KeycloakSync
+from sandkasse.db import session_scope
+from tests.integration.provisioning.conftest import make_project
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def kc(keycloak):
+    # Tests list this fixture before ``catalogue``: the admin client must read the test bed's secret
+    # before ``var_dir`` points the settings at a temporary folder. Logging in now keeps it that way.
+    admin = keycloak.admin()
+    admin.get_realm_roles()
+    tag = secrets.token_hex(3)
+    made: list[str] = []
+    yield admin, tag, made
+    for username in made:
+        user_id = admin.get_user_id(username)
+        if user_id:
+            admin.delete_user(user_id)
+    for group in admin.get_groups({"search": tag}):
+        admin.delete_group(group["id"])
+
+
+def group_members(admin, name: str) -> set[str]:
+    groups = [g for g in admin.get_groups({"search": name, "exact": "true"}) if g["name"] == name]
+    assert len(groups) == 1, f"expected one group {name}"
+    return {u["username"] for u in admin.get_group_members(groups[0]["id"])}
+
+
+def realm_roles(admin, username: str) -> set[str]:
+    return {r["name"] for r in admin.get_realm_roles_of_user(admin.get_user_id(username))}
+
+
+def test_groups_follow_membership_and_lifecycle(kc, catalogue):
+    admin, tag, made = kc
+    lead, res, other, checker = (f"{n}-{tag}" for n in ("lead", "res", "other", "checker"))
+    made += [lead, res, other, checker]
+    a, b = f"a-{tag}", f"b-{tag}"
+    with session_scope(catalogue) as s:
+        for u in (lead, res, other):
+            service.upsert_person(s, username=u, full_name=f"Test {u}", roles=["researcher"])
+        service.upsert_person(s, username=checker, full_name="Check Er", roles=["output-checker"])
+    make_project(catalogue, a, {lead: "lead", res: "researcher"}, {})
+    make_project(catalogue, b, {other: "researcher"}, {})
+    sync = KeycloakSync(admin, actor="anne")
+    with session_scope(catalogue) as s:
+        service.activate(s, a, actor="anne", build=False)
+        service.activate(s, b, actor="anne", build=False)
+    with session_scope(catalogue) as s:
+        first = sync.sync(s)
+    assert {lead, res, other, checker} <= set(first.created)
+    assert group_members(admin, f"project-{a}") == {lead, res}
+    assert group_members(admin, f"project-{b}") == {other}
+    assert realm_roles(admin, checker) >= {"output-checker"} and "researcher" not in realm_roles(admin, checker)
+    assert "researcher" in realm_roles(admin, res)
+
+    with session_scope(catalogue) as s:
+        assert sync.sync(s).changes == 0, "a second sync must change nothing"
+
+    with session_scope(catalogue) as s:
+        service.remove_member(s, a, res, actor="anne", reason="left")
+        sync.sync(s)
+    assert group_members(admin, f"project-{a}") == {lead}
+
+    with session_scope(catalogue) as s:
+        service.suspend(s, a, actor="anne", reason="audit", keycloak=sync)
+    assert group_members(admin, f"project-{a}") == set()
+    with session_scope(catalogue) as s:
+        service.activate(s, a, actor="anne", keycloak=sync)
+    assert group_members(admin, f"project-{a}") == {lead}
+    with session_scope(catalogue) as s:
+        service.close(s, b, actor="anne", reason="done", keycloak=sync)
+    assert group_members(admin, f"project-{b}") == set()
+
+    with session_scope(catalogue) as s:
+        service.upsert_person(s, username=lead, full_name=f"Test {lead}", roles=["researcher"], enabled=False)
+        report = sync.sync(s)
+    assert lead in report.disabled
+    assert admin.get_user(admin.get_user_id(lead))["enabled"] is False
+    assert group_members(admin, f"project-{a}") == set()
+
+
+def test_member_without_account_is_refused_before_any_change(kc, catalogue):
+    admin, tag, made = kc
+    known, ghost = f"known-{tag}", f"ghost-{tag}"
+    made += [known, ghost]
+    slug = f"c-{tag}"
+    with session_scope(catalogue) as s:
+        service.upsert_person(s, username=known, roles=["researcher"])
+    make_project(catalogue, slug, {known: "lead", ghost: "researcher"}, {})
+    with session_scope(catalogue) as s:
+        service.activate(s, slug, actor="anne", build=False)
+    with pytest.raises(SyncError, match=ghost):
+        with session_scope(catalogue) as s:
+            KeycloakSync(admin).sync(s)
+    assert admin.get_user_id(known) is None, "the refused sync must not have created anyone"
+    assert not [g for g in admin.get_groups({"search": slug}) if g["name"] == f"project-{slug}"]
+
+    # activation with Keycloak is refused the same way and leaves the project as it was
+    make_project(catalogue, f"d-{tag}", {ghost: "lead"}, {})
+    with pytest.raises(SyncError):
+        with session_scope(catalogue) as s:
+            service.activate(s, f"d-{tag}", actor="anne", keycloak=KeycloakSync(admin), build=False)
+    with session_scope(catalogue) as s:
+        assert service.get_project(s, f"d-{tag}").status.value == "approved"
