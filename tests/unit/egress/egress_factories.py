@@ -174,3 +174,40 @@ def make_env(tmp: Path, database_url: str | None = None) -> Env:
 
 
 
+
+
+# Valid bodies per route, so a refusal in the cross-project probe is the access check, not validation.
+ROUTE_BODIES: dict[tuple[str, str], dict] = {
+    ("POST", "/api/v1/requests"): {"json": {"title": "x"}},
+    ("POST", "/api/v1/requests/{request_id}/files"): {"json": {"name": "evil.csv", "context": "c", "controls": "k"}},
+    ("PATCH", "/api/v1/requests/{request_id}/files/{file_id}"): {"json": {"context": "changed"}},
+    ("PUT", "/api/v1/requests/{request_id}/files/{file_id}/content"): {
+        "content": SAFE_CSV.encode(), "headers": {"Content-Type": "application/octet-stream"}},
+    ("PUT", "/api/v1/requests/{request_id}/files/{file_id}/vote"): {"json": {"decision": "approve"}},
+    ("POST", "/api/v1/requests/{request_id}/comments"): {"json": {"text": "hello", "visibility": "shared"}},
+    ("POST", "/api/v1/requests/{request_id}/approve"): {"json": {}},
+    ("POST", "/api/v1/requests/{request_id}/return"): {"json": {"comment": "x"}},
+    ("POST", "/api/v1/requests/{request_id}/reject"): {"json": {"comment": "x"}},
+}
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) of the API, read from the app's OpenAPI schema (the published contract)."""
+    out = []
+    for path, ops in app.openapi()["paths"].items():
+        if path.startswith("/api/"):
+            out += [(m.upper(), path) for m in ops if m in ("get", "post", "put", "patch", "delete")]
+    assert len(out) > 15, "the route list looks wrong"
+    return out
+
+
+def probe_routes(client, headers: dict[str, str], ids: dict[str, str]) -> list[tuple[str, str, int, str]]:
+    """Call every API route on the objects named by ``ids`` (request_id, file_id, release_id, name)."""
+    results = []
+    for method, path in api_routes(client.app):
+        url = path.format(**ids)
+        extra = ROUTE_BODIES.get((method, path), {})
+        r = client.request(method, url, headers={**headers, **extra.get("headers", {})},
+                           **{k: v for k, v in extra.items() if k != "headers"})
+        results.append((method, path, r.status_code, r.text))
+    return results
