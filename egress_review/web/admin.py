@@ -17,7 +17,7 @@ from egress_review.web.core import Ctx, WebRoute, user_context
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@router.get("/admin/projects", name="admin_projects")
+@router.get("/admin/projects", name="ui_admin_projects")
 def projects(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     permissions.check_admin(ctx.principal)
     from provisioning import api as prov
@@ -28,7 +28,7 @@ def projects(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     return ctx.render("admin_projects.html", projects=rows)
 
 
-@router.get("/admin/audit", name="admin_audit")
+@router.get("/admin/audit", name="ui_admin_audit")
 def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query(ge=1)] = 1) -> Response:
     permissions.check_admin(ctx.principal)
     size = ctx.svc.policy.api.page_size_default

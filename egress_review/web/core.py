@@ -207,7 +207,7 @@ class WebRoute(APIRoute):
                 if request.method != "GET":
                     response = ctx.render("error.html", status=401, message=ctx.t("error.session_ended"), back=nxt)
                 else:
-                    response = ctx.redirect(ctx.url("login") + "?next=" + quote(nxt, safe=""))
+                    response = ctx.redirect(ctx.url("ui_login") + "?next=" + quote(nxt, safe=""))
             except CsrfFailed:
                 ctx = request.state.web_ctx
                 response = ctx.render("error.html", status=403, message=ctx.t("error.csrf"))

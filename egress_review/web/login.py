@@ -23,10 +23,10 @@ def landing(ctx: Ctx) -> str:
     p = ctx.principal
     assert p is not None
     if p.is_checker:
-        return ctx.url("queue")
+        return ctx.url("ui_queue")
     if p.is_admin:
-        return ctx.url("admin_projects")
-    return ctx.url("my_requests")
+        return ctx.url("ui_admin_projects")
+    return ctx.url("ui_my_requests")
 
 
 def _safe_next(value: str | None) -> str:
@@ -36,23 +36,23 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-@router.get("/", name="home")
+@router.get("/", name="ui_home")
 def home(ctx: Annotated[Ctx, Depends(context)]) -> Response:
     if ctx.principal is not None:
         return ctx.redirect(landing(ctx))
     return ctx.render("home.html")
 
 
-@router.get("/login", name="login")
+@router.get("/login", name="ui_login")
 def login(request: Request, ctx: Annotated[Ctx, Depends(context)], next: str = "") -> Response:
-    redirect_uri = ctx.app.web.web_redirect_url or str(request.url_for("auth_callback"))
+    redirect_uri = ctx.app.web.web_redirect_url or str(request.url_for("ui_auth_callback"))
     start = oidc.start(ctx.app.endpoints, ctx.app.web, redirect_uri, _safe_next(next))
     response = ctx.redirect(start.url)
     ctx.app.box.set(request, response, LOGIN_COOKIE, ctx.app.box.seal_login(start.state), LOGIN_SECONDS)
     return response
 
 
-@router.get("/auth/callback", name="auth_callback")
+@router.get("/auth/callback", name="ui_auth_callback")
 def callback(request: Request, ctx: Annotated[Ctx, Depends(context)], code: str = "", state: str = "",
              error: str = "") -> Response:
     login_state = ctx.app.box.open_login(request.cookies.get(LOGIN_COOKIE))
@@ -73,16 +73,16 @@ def callback(request: Request, ctx: Annotated[Ctx, Depends(context)], code: str 
                         if login_state.get("next") else landing(ctx))
 
 
-@router.post("/logout", name="logout")
+@router.post("/logout", name="ui_logout")
 def logout(ctx: Annotated[Ctx, Depends(form_context)]) -> Response:
     assert ctx.session is not None
     oidc.end(ctx.app.endpoints, ctx.app.web, ctx.session)
     ctx.new_cookie = None
     ctx.cookies_to_clear.append(SESSION_COOKIE)
-    return ctx.redirect(ctx.url("home") + "?bye=1")
+    return ctx.redirect(ctx.url("ui_home") + "?bye=1")
 
 
-@router.get("/static/{name}", name="static")
+@router.get("/static/{name}", name="ui_static")
 def static(name: str) -> Response:
     if name not in STATIC_FILES:
         raise NotFound("no such file")

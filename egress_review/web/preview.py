@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,13 +85,6 @@ class Preview:
     note: str | None = None
 
 
-def report_of(version: FileVersion) -> dict[str, Any]:
-    try:
-        return json.loads(version.check_report or "{}")
-    except ValueError:
-        return {}
-
-
 def reasons_of(report: dict[str, Any]) -> list[Reason]:
     out = []
     for f in report.get("flags") or []:
@@ -112,10 +104,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _index_levels(version: FileVersion) -> int | None:
+def _index_levels(svc: EgressService, version: FileVersion) -> int | None:
+    if not version.sidecar:
+        return None
+    from egress_review.submission import sidecar_context
+
     try:
-        sidecar = json.loads(version.sidecar) if version.sidecar else None
-    except ValueError:
+        sidecar = json.loads(svc.store.unseal(sidecar_context(version.file_id), version.sidecar))
+    except Exception:  # noqa: BLE001 - without the sidecar the table is read as the checks would
         return None
     if isinstance(sidecar, dict) and isinstance(sidecar.get("index_levels"), int):
         return sidecar["index_levels"]
@@ -164,40 +160,47 @@ def _suggested_view(csv_text: str, original: TableView, max_rows: int) -> TableV
 def decrypted_copy(svc: EgressService, version: FileVersion) -> Path:
     """A private plaintext copy in the service's scratch folder; the caller removes it."""
     svc.settings.scratch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, name = tempfile.mkstemp(dir=svc.settings.scratch_dir, prefix="preview-", suffix="." + version.detected_type)
-    os.close(fd)
-    path = Path(name)
+    folder = Path(tempfile.mkdtemp(dir=svc.settings.scratch_dir, prefix="preview-"))
+    path = folder / f"file.{version.detected_type}"
     try:
         svc.store.decrypt_to(version.blob, version.id, version.wrapped_key, path)
     except BaseException:
-        path.unlink(missing_ok=True)
+        discard(path)
         raise
     return path
 
 
-def build(svc: EgressService, version: FileVersion, max_bytes: int, max_rows: int) -> Preview:
+def discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
+
+
+def build(svc: EgressService, version: FileVersion, report: dict[str, Any], max_bytes: int, max_rows: int) -> Preview:
+    """``report`` is the full (unsealed) check report, see :func:`egress_review.api.views.check_report`."""
     kind = version.detected_type
     if version.size > max_bytes:
         return Preview("download", note="too_large")
     if kind not in TABLE_TYPES and kind not in TEXT_TYPES and kind not in IMAGE_TYPES:
         return Preview("download")
-    report = report_of(version)
     path = decrypted_copy(svc, version)
     try:
         if kind in TABLE_TYPES:
-            return _table_preview(path, kind, version, report, max_rows)
+            return _table_preview(path, kind, _index_levels(svc, version), report, max_rows)
         data = path.read_bytes()
     finally:
-        path.unlink(missing_ok=True)
+        discard(path)
     text = data.decode("utf-8", errors="replace")
     if kind in IMAGE_TYPES:
         return Preview("image", image_type=kind, text=text if kind == "svg" else None)
     return Preview("text", text=text)
 
 
-def _table_preview(path: Path, kind: str, version: FileVersion, report: dict[str, Any], max_rows: int) -> Preview:
+def _table_preview(path: Path, kind: str, index_levels: int | None, report: dict[str, Any], max_rows: int) -> Preview:
     try:
-        tables = read_table_files(path, kind, _index_levels(version))
+        tables = read_table_files(path, kind, index_levels)
     except Exception:  # noqa: BLE001 - the checks already flagged an unreadable table
         return Preview("download", note="unreadable")
     reasons = reasons_of(report)

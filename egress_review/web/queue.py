@@ -46,7 +46,7 @@ def _key(sort: str):
     }[sort]
 
 
-@router.get("/queue", name="queue")
+@router.get("/queue", name="ui_queue")
 def queue(ctx: Annotated[Ctx, Depends(user_context)], project: str = "", verdict: str = "", status: str = "",
           sort: str = "age", order: str = "desc") -> Response:
     p = ctx.principal

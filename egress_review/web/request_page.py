@@ -17,12 +17,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from starlette.responses import Response, StreamingResponse
 
 from egress_review import permissions, review, submission
 from egress_review.api.reviews import _observe
-from egress_review.api.views import _as_checker, detail
+from egress_review.api.views import _as_checker, check_report, detail
 from egress_review.audit import Actor
 from egress_review.errors import InvalidInput, NotFound
 from egress_review.models import EgressAuditEvent, Release, ReleaseRequest
@@ -87,7 +87,7 @@ def _audit_read(ctx: Ctx, session, req: ReleaseRequest, version_id: str, name: s
                          version_id, {"request": req.id, "name": name, "via": how})
 
 
-@router.get("/requests/{request_id}", name="request_page")
+@router.get("/requests/{request_id}", name="ui_request_page")
 def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], done: str = "") -> Response:
     p = ctx.principal
     svc = ctx.svc
@@ -104,9 +104,13 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             v = f.current_version
             if v is None:
                 continue
-            reasons[f.id] = preview.reasons_of(preview.report_of(v))
+            # The full report quotes cell values: only those who may read the file get it; the others
+            # see the redacted one (rules and cells, no messages).
+            report = check_report(session, v) if can_read else json.loads(v.check_report or "{}")
+            reasons[f.id] = preview.reasons_of(report)
             if can_read:
-                previews[f.id] = preview.build(svc, v, ctx.app.web.web_preview_max_bytes, ctx.app.web.web_preview_max_rows)
+                previews[f.id] = preview.build(svc, v, report, ctx.app.web.web_preview_max_bytes,
+                                               ctx.app.web.web_preview_max_rows)
                 _audit_read(ctx, session, req, v.id, f.name, "web preview")
         history = _history(session, req)
         releases = _earlier_releases(session, req)
@@ -124,7 +128,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
     )
 
 
-@router.get("/requests/{request_id}/files/{file_id}/raw", name="file_raw")
+@router.get("/requests/{request_id}/files/{file_id}/raw", name="ui_file_raw")
 def file_raw(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(user_context)],
              version: int | None = None) -> Response:
     """The quarantined bytes: images inline (as images only, sandboxed), everything else as a download."""
@@ -151,13 +155,13 @@ def file_raw(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(user_con
 
 
 def _back(ctx: Ctx, request_id: str, done: str) -> Response:
-    return ctx.redirect(ctx.url("request_page", request_id=request_id) + f"?done={done}")
+    return ctx.redirect(ctx.url("ui_request_page", request_id=request_id) + f"?done={done}")
 
 
 FormCtx = Annotated[Ctx, Depends(form_context)]
 
 
-@router.post("/requests/{request_id}/files/{file_id}/vote", name="vote")
+@router.post("/requests/{request_id}/files/{file_id}/vote", name="ui_vote")
 def vote(request_id: str, file_id: str, ctx: FormCtx) -> Response:
     try:
         decision = VoteDecision(form_value(ctx.request, "decision"))
@@ -173,7 +177,7 @@ def vote(request_id: str, file_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "voted")
 
 
-@router.post("/requests/{request_id}/review", name="submit_review")
+@router.post("/requests/{request_id}/review", name="ui_submit_review")
 def submit_review(request_id: str, ctx: FormCtx) -> Response:
     with ctx.svc.sessions() as session:
         req = _load(session, ctx, request_id)
@@ -182,7 +186,7 @@ def submit_review(request_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "review_submitted")
 
 
-@router.post("/requests/{request_id}/decide", name="decide")
+@router.post("/requests/{request_id}/decide", name="ui_decide")
 def decide(request_id: str, ctx: FormCtx) -> Response:
     action = form_value(ctx.request, "action")
     comment = form_value(ctx.request, "comment")
@@ -208,7 +212,7 @@ def decide(request_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, action)
 
 
-@router.post("/requests/{request_id}/comment", name="comment")
+@router.post("/requests/{request_id}/comment", name="ui_comment")
 def comment(request_id: str, ctx: FormCtx) -> Response:
     try:
         vis = Visibility(form_value(ctx.request, "visibility", Visibility.SHARED.value))
@@ -223,7 +227,7 @@ def comment(request_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "commented")
 
 
-@router.post("/requests/{request_id}/submit", name="submit_request")
+@router.post("/requests/{request_id}/submit", name="ui_submit_request")
 def submit_request(request_id: str, ctx: FormCtx) -> Response:
     with ctx.svc.sessions() as session:
         req = _load(session, ctx, request_id)
@@ -232,7 +236,7 @@ def submit_request(request_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "submitted")
 
 
-@router.post("/requests/{request_id}/withdraw", name="withdraw_request")
+@router.post("/requests/{request_id}/withdraw", name="ui_withdraw_request")
 def withdraw_request(request_id: str, ctx: FormCtx) -> Response:
     with ctx.svc.sessions() as session:
         req = _load(session, ctx, request_id)
@@ -241,7 +245,7 @@ def withdraw_request(request_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "withdrawn")
 
 
-@router.post("/requests/{request_id}/files/{file_id}/describe", name="describe_file")
+@router.post("/requests/{request_id}/files/{file_id}/describe", name="ui_describe_file")
 def describe_file(request_id: str, file_id: str, ctx: FormCtx) -> Response:
     with ctx.svc.sessions() as session:
         req = _load(session, ctx, request_id)
@@ -253,7 +257,7 @@ def describe_file(request_id: str, file_id: str, ctx: FormCtx) -> Response:
     return _back(ctx, request_id, "described")
 
 
-@router.post("/requests/{request_id}/files/{file_id}/withdraw", name="withdraw_file")
+@router.post("/requests/{request_id}/files/{file_id}/withdraw", name="ui_withdraw_file")
 def withdraw_file(request_id: str, file_id: str, ctx: FormCtx) -> Response:
     with ctx.svc.sessions() as session:
         req = _load(session, ctx, request_id)

@@ -24,7 +24,7 @@ from egress_review.web.core import Ctx, WebRoute, user_context
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@router.get("/my", name="my_requests")
+@router.get("/my", name="ui_my_requests")
 def my_requests(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     p = ctx.principal
     with ctx.svc.sessions() as session:
@@ -57,7 +57,7 @@ def _release(session, ctx: Ctx, release_id: str) -> Release:
     return rel
 
 
-@router.get("/releases/{release_id}", name="release_page")
+@router.get("/releases/{release_id}", name="ui_release_page")
 def release_page(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     with ctx.svc.sessions() as session:
         rel = _release(session, ctx, release_id)
@@ -69,7 +69,7 @@ def release_page(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) ->
     return ctx.render("release.html", rel=data)
 
 
-@router.get("/releases/{release_id}/files/{name}", name="release_download")
+@router.get("/releases/{release_id}/files/{name}", name="ui_release_download")
 def release_download(release_id: str, name: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     with ctx.svc.sessions() as session:
         rel = _release(session, ctx, release_id)
@@ -90,7 +90,7 @@ def release_download(release_id: str, name: str, ctx: Annotated[Ctx, Depends(use
                                  "X-Sandkasse-SHA256": sha})
 
 
-@router.get("/releases/{release_id}/manifest.json", name="release_manifest")
+@router.get("/releases/{release_id}/manifest.json", name="ui_release_manifest")
 def release_manifest(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     with ctx.svc.sessions() as session:
         doc = signed_document(_release(session, ctx, release_id))

@@ -1,0 +1,205 @@
+"""Browser tests of the egress web UI: the real service (uvicorn on a free loopback port), the real
+Keycloak of the test bed (login through its own login page), and Debian's Chromium driven by
+Playwright. Nothing is mocked.
+
+The service runs with ``SANDKASSE_WEB_INSECURE_LOOPBACK=1`` because it is reached over plain HTTP on
+127.0.0.1; the Keycloak client's registered redirect ``http://127.0.0.1/auth/callback`` matches any
+loopback port (RFC 8252), so no client change is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandkasse.settings import REPO_ROOT
+from tests.testbed.keycloak_fixtures import KeycloakTestbed
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+PROJECT = "ui-study"
+OTHER_PROJECT = "ui-other"
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+
+
+@dataclass
+class EgressUI:
+    url: str
+    var_dir: Path
+    database_url: str
+    token_key: bytes
+    users: dict[str, User] = field(default_factory=dict)
+    log: Path | None = None
+
+    def project_token(self, username: str, project: str = PROJECT) -> str:
+        from egress_review.identity.project_token import issue_project_token
+
+        return issue_project_token(username, project, self.token_key, 600)
+
+    def client(self, username: str, project: str = PROJECT):
+        from egress_review.client import EgressClient
+
+        return EgressClient(self.url, self.project_token(username, project))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _provision(database_url: str, data_dir: Path) -> None:
+    """The project, its members and a dataset, through provisioning's own functions."""
+    from provisioning import db as pdb
+    from provisioning import service
+    from sandkasse.db import make_engine, make_sessionmaker, session_scope
+
+    source = data_dir / "sick_leave.csv"
+    source.write_text(
+        "person_id,district,days\n"
+        + "".join(f"PX{i:06d},{['Grefsen', 'Sagene', 'Frogner'][i % 3]},{5 + i % 40}\n" for i in range(300))
+    )
+    engine = make_engine(database_url)
+    pdb.migrate(engine=engine)
+    with session_scope(make_sessionmaker(engine)) as session:
+        service.create_dataset(session, name="ui-sick-leave", source=source,
+                               columns={"person_id": "direct_identifier", "district": "quasi_identifier",
+                                        "days": "sensitive"}, description="synthetic sick leave")
+        service.create_open_project(session, PROJECT, {"ui-rita": "researcher", "ui-mona": "lead"},
+                                    title="Sick leave by district")
+        service.grant(session, PROJECT, "ui-sick-leave", {"person_id": "pseudonymise", "district": "keep", "days": "keep"})
+        service.create_open_project(session, OTHER_PROJECT, {"ui-otto": "researcher"}, title="Another study")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EgressUI]:
+    tmp = tmp_path_factory.mktemp("egress-ui")
+    var = tmp / "var"
+    var.mkdir()
+    database_url = f"sqlite:///{tmp / 'sandkasse.db'}"
+    _provision(database_url, tmp)
+    # Fresh passwords per run; the accounts themselves are reused across runs of the shared Keycloak.
+    roles = {
+        "ui-rita": ["researcher"], "ui-otto": ["researcher"], "ui-chris": ["output-checker"],
+        "ui-cora": ["output-checker"], "ui-mona": ["output-checker", "researcher"], "ui-ada": ["admin"],
+    }
+    users = {}
+    for name, rs in roles.items():
+        password = secrets.token_urlsafe(16)
+        keycloak.create_user(name, password, realm_roles=rs)
+        users[name] = User(name, password)
+    token_key = secrets.token_urlsafe(32).encode()
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SANDKASSE_")},
+        "SANDKASSE_VAR_DIR": str(var),
+        "SANDKASSE_DATABASE_URL": database_url,
+        "SANDKASSE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "SANDKASSE_PROJECT_TOKEN_KEY": token_key.decode(),
+        "SANDKASSE_KEYCLOAK_URL": keycloak.url,
+        "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,
+        "SANDKASSE_EGRESS_CLIENT_SECRET": keycloak.client_secret("sandkasse-egress"),
+        "SANDKASSE_SESSION_SECRET": secrets.token_urlsafe(32),
+        "SANDKASSE_WEB_INSECURE_LOOPBACK": "1",
+    }
+    log = tmp / "egress.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--no-server-header"],
+            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the egress service exited ({proc.returncode}); log:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the egress service did not answer in 60 s; log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield EgressUI(url, var, database_url, token_key, users, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class LoggedIn:
+    """One user's browser context, logged in through Keycloak's real login page."""
+
+    def __init__(self, browser, ui: EgressUI, username: str) -> None:
+        self.context = browser.new_context(accept_downloads=True, viewport={"width": 1366, "height": 900},
+                                           locale="en-GB")
+        self.page = self.context.new_page()
+        self.ui = ui
+        self.user = ui.users[username]
+
+    def login(self, path: str = "/") -> LoggedIn:
+        page = self.page
+        page.goto(self.ui.url + path)
+        page.wait_for_selector("#kc-form-login", timeout=30000)  # Keycloak's own page
+        page.fill("#username", self.user.username)
+        page.fill("#password", self.user.password)
+        page.click("#kc-login")
+        page.wait_for_url(self.ui.url + "/**", timeout=30000)
+        return self
+
+    def csrf(self) -> str:
+        return self.page.locator("input[name=csrf]").first.get_attribute("value")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def login(browser, egress_ui):
+    opened: list[LoggedIn] = []
+
+    def _login(username: str, path: str = "/") -> LoggedIn:
+        session = LoggedIn(browser, egress_ui, username).login(path)
+        opened.append(session)
+        return session
+
+    yield _login
+    for s in opened:
+        s.close()
