@@ -133,7 +133,8 @@ def _materialise(items: Iterable[Any], workdir: Path) -> list[tuple[Path, dict |
             path = Path(item)
             if not path.is_file():
                 raise ExportError(f"{path} is not a file")
-            sidecar_path = path.with_name(path.name + ".sidecar.json")
+            # A table written by SDCResult.export() has its sidecar next to it.
+            sidecar_path = path.with_name(path.name + ".sdc.json")
             sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
             out.append((path, sidecar))
         elif hasattr(item, "export"):

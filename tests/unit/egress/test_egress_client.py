@@ -1,0 +1,126 @@
+"""The researcher client against the real service over loopback HTTP (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import uvicorn
+
+from egress_review.client import EgressClient, ExportError, request_export, status
+from egress_review.client.cli import main
+from tests.unit.egress.egress_factories import SAFE_CSV, project_token
+
+pytestmark = pytest.mark.unit
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live(env, monkeypatch):
+    from egress_review.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "service did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("SANDKASSE_EGRESS_URL", url)
+    monkeypatch.setenv("SANDKASSE_EGRESS_TOKEN", project_token("alice", "alpha"))
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_request_export_submits_and_shows_verdicts(live, tmp_path, capsys):
+    table = tmp_path / "days_by_district.csv"
+    table.write_text(SAFE_CSV)
+    small = tmp_path / "small.csv"
+    small.write_text("district,days\nGrefsen,3\n")
+    result = request_export([table, small], context="Sick-leave days by district", controls="counts of people")
+    assert result.state == "submitted"
+    assert [f.name for f in result.files] == ["days_by_district.csv", "small.csv"]
+    assert result.files[1].verdict in ("review", "fail") and (result.files[1].flags or result.files[1].unverifiable)
+    out = capsys.readouterr().out
+    assert "small.csv: automatic checks say" in out and result.request_id in out
+    rows = status(show=True)
+    assert [r["id"] for r in rows] == [result.request_id] and rows[0]["state"] == "submitted"
+
+
+def test_sdc_result_is_sent_with_its_sidecar(env, live):
+    from egress_review.sdc import crosstab
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"bydel": rng.choice(["Grefsen", "Sagene", "Frogner"], 3000),
+                       "kjonn": rng.choice(["K", "M"], 3000)})
+    r = crosstab(df.bydel, df.kjonn)
+    r.name = "bydel_kjonn"
+    result = request_export(r, context="people by district and sex", controls="checked with sdc.crosstab", show=False)
+    assert result.state == "submitted"
+    req = env.get(result.request_id)
+    v = req.files[0].current_version
+    assert req.files[0].name.endswith(".csv") and v.sidecar is not None  # sealed sidecar stored with the version
+    with env.svc.sessions() as s:
+        from egress_review.api.views import check_report
+
+        assert check_report(s, v)["verdict"] == v.verdict
+
+
+def test_cli_exports_and_reports_errors(live, tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text(SAFE_CSV)
+    assert main([str(table), "--context", "days by district", "--controls", "n >= 10"]) == 0
+    assert "automatic checks say" in capsys.readouterr().out
+    assert main(["--status"]) == 0
+    bad = tmp_path / "t.png"
+    bad.write_text(SAFE_CSV)
+    assert main([str(bad), "--context", "x", "--controls", "y"]) == 1
+    assert "415" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(table), "--context", "x"])
+
+
+def test_client_needs_url_and_token(monkeypatch):
+    monkeypatch.delenv("SANDKASSE_EGRESS_URL", raising=False)
+    monkeypatch.delenv("SANDKASSE_EGRESS_TOKEN", raising=False)
+    with pytest.raises(ExportError, match="SANDKASSE_EGRESS_URL"):
+        EgressClient()
+
+
+def test_context_and_controls_are_required(live, tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text(SAFE_CSV)
+    with pytest.raises(ExportError, match="required"):
+        request_export([table], context=" ", controls="x")
+
+
+def test_client_imports_only_stdlib_httpx_pandas():
+    import ast
+    import sys
+    from pathlib import Path
+
+    allowed = {"httpx", "pandas", "egress_review"}
+    for path in (Path(__file__).resolve().parents[3] / "egress_review" / "client").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top in allowed, f"{path.name} imports {name}"
+                if top == "egress_review":
+                    assert name.startswith("egress_review.client"), f"{path.name} imports {name}"
