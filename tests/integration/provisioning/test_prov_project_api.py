@@ -8,7 +8,7 @@ from provisioning import api, audit, service
 from provisioning.errors import InvalidTransition
 from provisioning.models import ProvisioningAuditEvent
 from sandkasse.db import session_scope
-from tests.integration.provisioning.conftest import END, OPEN_DAY, SAFE_GRANT, make_project
+from tests.integration.provisioning.prov_factories import END, OPEN_DAY, SAFE_GRANT, make_project
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from provisioning import service
 from provisioning.errors import SyncError
 from provisioning.keycloak_sync import KeycloakSync
 from sandkasse.db import session_scope
-from tests.integration.provisioning.conftest import make_project
+from tests.integration.provisioning.prov_factories import make_project
 
 pytestmark = pytest.mark.integration
 

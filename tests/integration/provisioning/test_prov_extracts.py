@@ -13,7 +13,7 @@ from provisioning.keys import project_key
 from provisioning.models import Dataset, Project, ProvisioningAuditEvent
 from provisioning.pseudonymise import pseudonym
 from sandkasse.db import session_scope
-from tests.integration.provisioning.conftest import OPEN_DAY, SAFE_GRANT, make_project
+from tests.integration.provisioning.prov_factories import OPEN_DAY, SAFE_GRANT, make_project
 
 pytestmark = pytest.mark.integration
 
