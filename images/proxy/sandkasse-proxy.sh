@@ -19,7 +19,7 @@ if [ ! -s "$tls/tls.crt" ] || [ ! -s "$tls/tls.key" ]; then
   openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 825 \
     -keyout "$tls/tls.key.new" -out "$tls/tls.crt.new" \
     -subj "/O=Sandkasse demo/CN=$host" -addext "subjectAltName=$san" \
-    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" 2>/dev/null
+    -addext "extendedKeyUsage=serverAuth" 2>/dev/null
   mv "$tls/tls.key.new" "$tls/tls.key"
   mv "$tls/tls.crt.new" "$tls/tls.crt"
 fi

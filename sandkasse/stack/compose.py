@@ -119,7 +119,9 @@ def build_stack_images(*, with_notebook: bool = True) -> StackImages:
     images.tags["SANDKASSE_PROXY_IMAGE"] = build_image("proxy", build_args={"BASE_IMAGE": _base("proxy", services_base)})
     python_files = {"wheels": wheels, "project": project, "requirements.txt": requirements, "policies": policies}
     images.tags["SANDKASSE_EGRESS_IMAGE"] = build_image("egress", build_args={"BASE_IMAGE": python_base}, context_files=python_files)
-    images.tags["SANDKASSE_HUB_IMAGE"] = build_image("hub", build_args={"BASE_IMAGE": _base("hub", services_base)}, context_files=python_files)
+    images.tags["SANDKASSE_HUB_IMAGE"] = build_image(
+        "hub", build_args={"BASE_IMAGE": _base("hub", services_base), "BUILD_IMAGE": python_base}, context_files=python_files
+    )
     if with_notebook:
         from hub.images import ensure_notebook_image
 
