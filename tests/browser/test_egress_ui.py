@@ -228,3 +228,93 @@ def test_admin_sees_projects_members_and_an_intact_audit_chain(login, egress_ui,
     page.goto(egress_ui.url + "/admin/audit")
     assert "intact" in page.inner_text("#chain-status")
     assert page.locator("#audit tbody tr").count() > 0
+
+
+def _vote_changes(login, username: str, request_id: str, comment: str):
+    session = login(username, f"/requests/{request_id}")
+    page = session.page
+    form = page.locator("section.file[data-file='sick_leave_by_sex.csv'] form.vote")
+    form.locator("input[value=changes_requested]").check()
+    form.locator("textarea[name=comment]").fill(comment)
+    form.locator("select[name=visibility]").select_option("shared")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    page.click("section.actions form button:has-text('Submit my review')")
+    page.wait_for_load_state()
+    assert "Your review is submitted" in page.inner_text("main")
+    return session
+
+
+def test_returned_request_is_changed_and_resubmitted_by_the_researcher(login, egress_ui, submitted):
+    import httpx
+
+    request_id = submitted["small"]
+    # A vote other than approve needs a comment: the server refuses an empty one.
+    chris = login("ui-chris", f"/requests/{request_id}")
+    form = chris.page.locator("section.file[data-file='sick_leave_by_sex.csv'] form.vote")
+    form.locator("input[value=changes_requested]").check()
+    form.locator("button[type=submit]").click()
+    chris.page.wait_for_load_state()
+    assert "needs a comment" in chris.page.inner_text("main")
+
+    _vote_changes(login, "ui-chris", request_id, "Suppress the cells under 10.")
+    cora = _vote_changes(login, "ui-cora", request_id, "Agree: three cells are too small.")
+    page = cora.page
+    assert "reviewed" in page.inner_text("#state")
+    page.fill("#dec-comment", "Please suppress the small cells and resubmit.")
+    page.click("button[name=action][value=return]")
+    page.wait_for_load_state()
+    assert page.inner_text("#state").strip() == "returned"
+
+    rita = login("ui-rita", "/my")
+    page = rita.page
+    row = page.locator(f"#my-requests tr[data-request='{request_id}']")
+    assert "returned" in row.inner_text()
+    row.locator("a").first.click()
+    page.wait_for_load_state()
+    text = page.inner_text("main")
+    # the shared comments reach the researcher
+    assert "Please suppress the small cells and resubmit." in text
+    assert "Suppress the cells under 10." in text
+    # a new version comes from inside the project (project token), then the researcher resubmits here
+    file_id = _file_id(page, "sick_leave_by_sex.csv", egress_ui, request_id)
+    protected = "district,women,men\nGrefsen,120,\nSagene,,95\nFrogner,210,180\nAlna,33,\n"
+    up = httpx.put(egress_ui.url + f"/api/v1/requests/{request_id}/files/{file_id}/content",
+                   content=protected.encode(),
+                   headers={"Authorization": f"Bearer {egress_ui.project_token('ui-rita')}",
+                            "Content-Type": "application/octet-stream"}, timeout=60)
+    assert up.status_code == 200, up.text
+    page.reload()
+    page.click("button:has-text('Resubmit')")
+    page.wait_for_load_state()
+    assert page.inner_text("#state").strip() == "submitted"
+
+    # back in the checker's queue, to review afresh (the old votes were reset with the new version)
+    chris = login("ui-chris", "/queue")
+    row = chris.page.locator(f"#queue tr[data-request='{request_id}']")
+    assert "To review" in row.inner_text()
+    chris.page.goto(egress_ui.url + f"/requests/{request_id}")
+    original = chris.page.locator("section.file[data-file='sick_leave_by_sex.csv'] table[data-table=original]")
+    assert original.locator("td.fail").count() == 0
+    assert "Version 2" in chris.page.inner_text("section.file[data-file='sick_leave_by_sex.csv'] .meta")
+
+
+def test_keyboard_skip_link_and_logout(login, egress_ui, submitted):
+    chris = login("ui-chris", "/queue")
+    page = chris.page
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # every form control on the request page has a label
+    page.goto(egress_ui.url + f"/requests/{submitted['small']}")
+    unlabeled = page.evaluate(
+        "[...document.querySelectorAll('textarea, select, input:not([type=hidden])')]"
+        ".filter(e => !(e.labels && e.labels.length)).map(e => e.name)")
+    assert unlabeled == []
+    # logging out ends the Keycloak session too: the next visit asks for the password again
+    page.click("header form button:has-text('Log out')")
+    page.wait_for_load_state()
+    assert "You are logged out" in page.inner_text("main")
+    page.goto(egress_ui.url + "/queue")
+    page.wait_for_selector("#kc-form-login", timeout=30000)
