@@ -100,7 +100,10 @@ def generate(employees: int = 15000, seed: int = 2026, years: int = 1, first_yea
 
     female_share = np.array([s.female_share for s in SERVICE_AREAS])[sa_of]
     female = rng.random(n) < female_share
-    age = np.clip(rng.normal(44, 11, n), 19, 67)
+    age = rng.normal(44, 11, n)
+    outside = (age < 19) | (age >= 67)
+    # Redraw rather than clip: clipping would pile people onto one birth date and exhaust its numbers.
+    age[outside] = rng.uniform(19, 67, outside.sum())
     mid_year = np.datetime64(f"{first_year}-07-01")
     birth = mid_year - (age * 365.25).astype("timedelta64[D]")
     national_id = fnr.generate(birth, female, rng)
