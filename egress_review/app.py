@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from egress_review.api import errors, files, meta, releases, requests, reviews
-from egress_review.limits import BodyLimit
+from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
 from egress_review.release.release import release_pending
 from egress_review.service import EgressService, build_service
@@ -53,4 +53,5 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
 
     app.include_router(web_router)
     app.add_middleware(BodyLimit, max_bytes=svc.policy.uploads.max_json_bytes)
+    app.add_middleware(AnonymousRateLimit, limits=lambda: app.state.egress.policy.rate_limits)
     return app

@@ -40,12 +40,18 @@ class ApiPolicy(_Strict):
     page_size_max: int = Field(default=200, gt=0)
 
 
+class RateLimitPolicy(_Strict):
+    anonymous_per_minute: int = Field(default=300, gt=0)
+    anonymous_burst: int = Field(default=60, gt=0)
+
+
 class EgressPolicy(_Strict):
     version: int = 1
     review: ReviewPolicy = ReviewPolicy()
     uploads: UploadPolicy = UploadPolicy()
     tokens: TokenPolicy = TokenPolicy()
     api: ApiPolicy = ApiPolicy()
+    rate_limits: RateLimitPolicy = RateLimitPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from egress_review.api.schemas import ErrorBody, ErrorDetail
@@ -17,7 +21,9 @@ from egress_review.states import TransitionError
 
 _CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 411: "length_required", 413: "payload_too_large", 415: "unsupported_type",
-          422: "invalid_input", 429: "too_many_requests", 503: "unavailable"}
+          422: "invalid_input", 429: "too_many_requests", 503: "unavailable", 507: "insufficient_storage"}
+
+log = logging.getLogger(__name__)
 
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": code.replace("_", " ")}
@@ -64,6 +70,23 @@ def install(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{'.'.join(e['loc'][1:]) or e['loc'][0] if e['loc'] else 'body'}: {e['msg']}" for e in errors[:5])
         return error_response(422, f"invalid request: {summary}", "invalid_input", errors)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # The database is down or unreachable: the transaction was rolled back, so say so plainly
+        # (a client may retry) instead of a bare 500. Other database errors stay 500s.
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.error("database unavailable: %s", exc.orig)
+            return error_response(503, "the database is unavailable; nothing was changed, try again shortly",
+                                  headers={"Retry-After": "5"})
+        raise exc
+
+    @app.exception_handler(OSError)
+    async def _storage(_: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("quarantine storage full: %s", exc)
+            return error_response(507, "the quarantine store is full; nothing was stored, try again later")
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
