@@ -58,17 +58,29 @@ def pseudonymise_arrow(values: pa.Array | pa.ChunkedArray, key: bytes, hex_chars
         raise ValueError("hex_chars must be an even number between 2 and 64")
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
-        values = pc.cast(values, pa.string())
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+    # Already dictionary-encoded (a pandas categorical): hash the dictionary, keep the indices.
+    encoded = values if pa.types.is_dictionary(values.type) else None
+    if encoded is None:
+        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+            values = pc.cast(values, pa.string())
+        encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary
+    if not pa.types.is_string(dictionary.type) and not pa.types.is_large_string(dictionary.type):
+        dictionary = pc.cast(dictionary, pa.string())
+    distinct = dictionary.cast(pa.binary()).to_pylist()
     table = _hex_strings(hmac_digests(distinct, key), len(distinct), hex_chars)
     return pc.take(table, encoded.indices)
 
 
 def pseudonymise_series(values: pd.Series, key: bytes, hex_chars: int = 16) -> pd.Series:
     """Pseudonyms for a pandas column (Arrow-backed strings, same index)."""
-    arr = pa.array(values.astype("string"), from_pandas=True) if values.dtype == object else pa.Array.from_pandas(values)
+    if values.dtype == object:
+        try:  # str objects convert in one C loop; anything else goes through pandas' string dtype
+            arr = pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array(values.astype("string"), from_pandas=True)
+    else:
+        arr = pa.array(values.array, from_pandas=True)
     out = pseudonymise_arrow(arr, key, hex_chars)
     return pd.Series(pd.arrays.ArrowExtensionArray(out), index=values.index, name=values.name)
 
