@@ -230,7 +230,8 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
                     "totals and the other published cells", row=rows[i], column=cols[j])
     # Record-level data and differencing.
     if policy.record_level.enabled:
-        for reason in record_level_reasons(cells, policy.record_level, count_cols, context.entitled_row_count):
+        for reason in record_level_reasons(cells, policy.record_level, count_cols, context.entitled_row_count,
+                                           table.raw):
             out.add("record_level", f"this looks like record-level data, not a table: {reason}")
     if policy.differencing.enabled:
         for name, old in released:

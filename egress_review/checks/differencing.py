@@ -37,15 +37,21 @@ def _prefix(label: str) -> str:
     return " / ".join(parts[:-1])
 
 
-def _nested(a: str, b: str) -> bool:
+def _containment(a: str, b: str) -> int | None:
+    """+1 if category ``a`` strictly contains ``b``, -1 if it lies strictly inside it, 0 if they are the same
+    label, None if neither holds."""
     if a == b:
-        return True
+        return 0
     if _prefix(a) != _prefix(b):
-        return False
+        return None
     ra, rb = _as_range(a), _as_range(b)
     if ra is None or rb is None or ra == rb:
-        return False
-    return (ra[0] <= rb[0] and rb[1] <= ra[1]) or (rb[0] <= ra[0] and ra[1] <= rb[1])
+        return None
+    if ra[0] <= rb[0] and rb[1] <= ra[1]:
+        return 1
+    if rb[0] <= ra[0] and ra[1] <= rb[1]:
+        return -1
+    return None
 
 
 @dataclass
@@ -65,19 +71,28 @@ def find_differences(new: pd.DataFrame, released: pd.DataFrame, released_name: s
         return []
     new_rows = [str(r) for r in new.index]
     old_rows = [str(r) for r in released.index]
-    pairs = [(i, j) for i, a in enumerate(new_rows) for j, b in enumerate(old_rows) if _nested(a, b)]
+    pairs, direction = [], []
+    for i, a in enumerate(new_rows):
+        for j, b in enumerate(old_rows):
+            c = _containment(a, b)
+            if c is not None:
+                pairs.append((i, j))
+                direction.append(c)
     if not pairs or len(pairs) > 200_000:
         return []
     ni, oj = np.array(pairs).T
+    sign = np.array(direction)[:, None]
     a = new[cols].to_numpy(dtype=float)[ni]
     b = released[cols].to_numpy(dtype=float)[oj]
     d = a - b
     ok = ~np.isnan(d)
-    if not ok.any():
-        return []
-    # Populations must be nested: every comparable difference has the same sign.
-    if not ((d[ok] >= 0).all() or (d[ok] <= 0).all()):
-        return []
+    # Nested categories: the wider one must hold at least as many; a contradiction means another population.
+    ok &= ~((sign > 0) & (d < 0)) & ~((sign < 0) & (d > 0))
+    # Same labels: the populations are nested only if every such difference points the same way
+    # (another year of the same table moves both ways and is not compared).
+    same = ok & (sign == 0)
+    if same.any() and not ((d[same] >= 0).all() or (d[same] <= 0).all()):
+        ok &= sign != 0
     small = ok & (np.abs(d) > 0) & (np.abs(d) < min_count)
     out = []
     for p, c in np.argwhere(small):

@@ -20,7 +20,7 @@ def _looks_like_ids(values: pd.Series) -> bool:
 
 
 def record_level_reasons(cells: pd.DataFrame, rule: RecordLevelRule, count_columns: list[str],
-                         entitled_row_count: int | None) -> list[str]:
+                         entitled_row_count: int | None, raw: pd.DataFrame | None = None) -> list[str]:
     """Plain-words reasons why ``cells`` looks like one row per person or event (empty if it does not)."""
     n = len(cells)
     reasons: list[str] = []
@@ -34,7 +34,9 @@ def record_level_reasons(cells: pd.DataFrame, rule: RecordLevelRule, count_colum
         dup = int(labels.duplicated().sum())
         reasons.append(f"{dup} rows repeat the label of an earlier row ({labels[labels.duplicated()].iloc[0]!r}); "
                        "a table has one row per category")
-    columns = [("row labels", labels)] + [(str(c), cells[c]) for c in cells.columns]
+    label_columns = [(str(c), raw[c]) for c in raw.columns[: raw.shape[1] - cells.shape[1]]] if raw is not None \
+        else [("row labels", labels)]
+    columns = label_columns + [(str(c), cells[c]) for c in cells.columns]
     if n >= rule.distinct_label_min_rows:
         for name, values in columns:
             distinct = values.nunique(dropna=True) / max(values.notna().sum(), 1)

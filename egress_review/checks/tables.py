@@ -26,6 +26,7 @@ class LoadedTable:
     cells: pd.DataFrame  # data cells; numeric where the column is numeric; index/columns are label strings
     text: list[str]  # every string in the file (labels, headers, text cells), for the identifier scan
     n_rows_raw: int
+    raw: pd.DataFrame | None = None  # the file's columns as strings, labels included
 
 
 def _decode(path: Path) -> str:
@@ -84,7 +85,8 @@ def read_table_files(path: Path, file_type: str, index_levels: int | None = None
         sheets = [("", raw)]
     elif file_type == "xlsx":
         book = pd.read_excel(path, sheet_name=None, dtype=str, header=0, engine="openpyxl")
-        sheets = [(name, df.fillna("")) for name, df in book.items()]
+        # the sheet name only becomes part of the coordinates when there is more than one sheet
+        sheets = [(name if len(book) > 1 else "", df.fillna("")) for name, df in book.items()]
     elif file_type == "parquet":
         frame = pd.read_parquet(path)
         if not isinstance(frame.index, pd.RangeIndex):
@@ -102,7 +104,7 @@ def read_table_files(path: Path, file_type: str, index_levels: int | None = None
         strings = list(map(str, raw.columns))
         obj = raw.to_numpy(dtype=object).ravel()
         strings += [s for s in obj if s and not _is_number(s)]
-        out.append(LoadedTable(name=name, cells=cells, text=strings, n_rows_raw=len(raw)))
+        out.append(LoadedTable(name=name, cells=cells, text=strings, n_rows_raw=len(raw), raw=raw))
     return out
 
 
