@@ -220,18 +220,18 @@ class WebRoute(APIRoute):
         return run
 
 
-def _aware(dt: datetime) -> datetime:
+def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _when(dt: datetime | None) -> str:
-    return _aware(dt).strftime("%Y-%m-%d %H:%M UTC") if dt else "–"
+    return aware(dt).strftime("%Y-%m-%d %H:%M UTC") if dt else "–"
 
 
 def _age(dt: datetime | None) -> str:
     if dt is None:
         return "–"
-    seconds = max(0, int(time.time() - _aware(dt).timestamp()))
+    seconds = max(0, int(time.time() - aware(dt).timestamp()))
     if seconds < 3600:
         return f"{seconds // 60} min"
     if seconds < 86400:

@@ -4,6 +4,7 @@ as :func:`egress_review.review.queue` decides, with filters and sorting."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -14,12 +15,14 @@ from egress_review.api.schemas import RequestSummary
 from egress_review.api.views import summary
 from egress_review.errors import Forbidden
 from egress_review.states import RequestState
-from egress_review.web.core import Ctx, WebRoute, user_context
+from egress_review.web.core import Ctx, WebRoute, aware, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 VERDICT_ORDER = {"pass": 0, "review": 1, "fail": 2}
 SORTS = ("age", "project", "requester", "files", "verdict")
+# "Waiting at least": hours.
+WAITING = {"1h": 1, "1d": 24, "3d": 72, "7d": 168}
 
 
 @dataclass
@@ -36,9 +39,13 @@ def _my_status(req, username: str) -> str:
     return "to_review"
 
 
+def _since(r: QueueRow):
+    return aware(r.s.submitted_at or r.s.created_at)
+
+
 def _key(sort: str):
     return {
-        "age": lambda r: -(r.s.submitted_at or r.s.created_at).timestamp(),
+        "age": lambda r: -_since(r).timestamp(),
         "project": lambda r: (r.s.project, r.s.id),
         "requester": lambda r: (r.s.requester, r.s.id),
         "files": lambda r: r.s.file_count,
@@ -48,7 +55,7 @@ def _key(sort: str):
 
 @router.get("/queue", name="ui_queue")
 def queue(ctx: Annotated[Ctx, Depends(user_context)], project: str = "", verdict: str = "", status: str = "",
-          sort: str = "age", order: str = "desc") -> Response:
+          sort: str = "age", order: str = "desc", waiting: str = "") -> Response:
     p = ctx.principal
     assert p is not None
     if not p.is_checker:
@@ -63,10 +70,14 @@ def queue(ctx: Annotated[Ctx, Depends(user_context)], project: str = "", verdict
         rows = [r for r in rows if (r.s.worst_verdict or "") == verdict]
     if status:
         rows = [r for r in rows if r.my_status == status]
+    if waiting in WAITING:
+        cutoff = datetime.now(UTC) - timedelta(hours=WAITING[waiting])
+        rows = [r for r in rows if _since(r) <= cutoff]
     sort = sort if sort in SORTS else "age"
     order = "asc" if order == "asc" else "desc"
     # Default: the longest-waiting request on top (largest age first).
     rows.sort(key=_key(sort), reverse=(order == "desc"))
     return ctx.render("queue.html", rows=rows, projects=projects,
-                      filters={"project": project, "verdict": verdict, "status": status, "sort": sort, "order": order},
-                      sorts=SORTS)
+                      filters={"project": project, "verdict": verdict, "status": status, "sort": sort, "order": order,
+                               "waiting": waiting},
+                      sorts=SORTS, waiting_choices=list(WAITING))

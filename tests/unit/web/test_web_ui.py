@@ -1,0 +1,216 @@
+"""The egress web UI without a browser or Keycloak: sessions are sealed here with the service's own
+cookie box (what the login callback does after Keycloak), so the pages, their security headers,
+cookies, CSRF checks and the server-side refusals can be tested fast. The Keycloak login itself and
+the pages in a real browser are tested in tests/browser."""
+
+from __future__ import annotations
+
+import re
+import string
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from egress_review.states import FileDecision, RequestState, Visibility, VoteDecision
+from egress_review.web.messages import MESSAGES
+from egress_review.web.queue import SORTS, WAITING
+from egress_review.web.session import LOGIN_COOKIE, SESSION_COOKIE, CookieBox, WebSession
+from egress_review.web.settings import WebSettings
+from tests.unit.egress.egress_factories import SAFE_CSV, make_env
+
+pytestmark = pytest.mark.unit
+
+SECRET = "unit-test-session-secret-0123456789"
+TEMPLATES = Path(__file__).resolve().parents[3] / "egress_review" / "web" / "templates"
+WEB = TEMPLATES.parent
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = make_env(tmp_path)
+    yield e
+    e.svc.close()
+
+
+def _client(env, insecure_loopback: bool = True, base_url: str = "http://127.0.0.1:8000") -> TestClient:
+    from egress_review.app import create_app
+
+    app = create_app(env.settings)
+    app.state.egress_web_settings = WebSettings(session_secret=SECRET, web_insecure_loopback=insecure_loopback,
+                                                egress_client_secret="unused")
+    return TestClient(app, base_url=base_url, follow_redirects=False)
+
+
+def _login(client: TestClient, username: str, roles: list[str], secret: str = SECRET, **over) -> WebSession:
+    now = time.time()
+    s = WebSession(username=username, roles=roles, access_expires=now + 300, refresh_token="r",
+                   refresh_expires=now + 1800, hard_expires=now + 3600)
+    for k, v in over.items():
+        setattr(s, k, v)
+    client.cookies.set(SESSION_COOKIE, CookieBox(secret.encode()).seal_session(s))
+    return s
+
+
+# ------------------------------------------------------------------------------------------- catalogue
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    en, nb = MESSAGES["en"], MESSAGES["nb"]
+    assert set(en) == set(nb), set(en) ^ set(nb)
+    for key in en:
+        assert _placeholders(en[key]) == _placeholders(nb[key]), key
+
+
+def test_every_label_used_by_templates_and_code_is_in_the_catalogue():
+    used = set()
+    for path in list(TEMPLATES.glob("*.html")) + list(WEB.glob("*.py")):
+        text = path.read_text()
+        used |= {k for k in re.findall(r"""\bt\(\s*['"]([a-z_.]+)['"]""", text) if not k.endswith(".")}
+        used |= {f"req.done.{d}" for d in re.findall(r"""_back\(ctx, request_id, (?:action|"([a-z_]+)")""", text) if d}
+    dynamic = (
+        [f"state.{s.value}" for s in RequestState] + [f"decision.{d.value}" for d in FileDecision]
+        + [f"vote.{v.value}" for v in VoteDecision] + [f"visibility.{v.value}" for v in Visibility]
+        + [f"verdict.{v}" for v in ("pass", "review", "fail")]
+        + [f"req.file_kind.{k}" for k in ("output", "supporting")]
+        + [f"req.done.{a}" for a in ("approve", "return", "reject")] + ["req.too_large", "req.unreadable"]
+        + [f"queue.order.{o}" for o in ("asc", "desc")] + [f"queue.waiting.{w}" for w in WAITING]
+        + [f"sort.{s}" for s in SORTS] + [f"status.{s}" for s in ("to_review", "waiting_for_others", "to_decide")]
+    )
+    missing = sorted(k for k in used | set(dynamic) if k not in MESSAGES["en"])
+    assert used and not missing, missing
+
+
+# ------------------------------------------------------------------------------------- cookies, login
+
+
+def test_login_cookie_flags_secure_except_for_configured_loopback(env):
+    with _client(env, insecure_loopback=True) as c:
+        r = c.get("/login")
+        assert r.status_code == 303 and "code_challenge_method=S256" in r.headers["location"]
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    with _client(env, insecure_loopback=True, base_url="http://egress.example") as c:
+        assert "Secure" in c.get("/login").headers["set-cookie"]  # not loopback: Secure whatever the setting
+    with _client(env, insecure_loopback=False) as c:
+        assert "Secure" in c.get("/login").headers["set-cookie"]
+
+
+def test_login_keeps_only_local_return_paths(env):
+    with _client(env) as c:
+        box = CookieBox(SECRET.encode())
+        for nxt, kept in (("/queue", "/queue"), ("//evil.example/x", ""), ("https://evil.example", ""),
+                          ("/\\evil.example", "")):
+            r = c.get("/login", params={"next": nxt})
+            state = box.open_login(r.cookies.get(LOGIN_COOKIE))
+            assert state is not None and state["next"] == kept, nxt
+            assert len(state["verifier"]) >= 43  # RFC 7636 minimum
+
+
+def test_callback_refuses_a_state_that_is_not_this_browsers(env):
+    with _client(env) as c:
+        c.get("/login")
+        r = c.get("/auth/callback", params={"code": "x", "state": "forged"})
+        assert r.status_code == 401
+
+
+def test_tampered_foreign_or_expired_sessions_are_not_accepted(env):
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        assert c.get("/queue").status_code == 200
+        value = c.cookies.get(SESSION_COOKIE)
+        c.cookies.set(SESSION_COOKIE, value[:-6] + ("AAAAAA" if not value.endswith("AAAAAA") else "BBBBBB"))
+        assert c.get("/queue").headers["location"].startswith("/login")
+        _login(c, "chris", ["output-checker"], secret="another-secret-another-secret-xx")
+        assert c.get("/queue").headers["location"].startswith("/login")
+        _login(c, "chris", ["output-checker"], hard_expires=time.time() - 1)
+        assert c.get("/queue").headers["location"].startswith("/login")
+
+
+# ---------------------------------------------------------------------------------- pages and actions
+
+
+def test_pages_carry_the_content_security_policy(env):
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        r = c.get("/queue")
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_queue_excludes_the_checkers_own_projects_and_counts_in_the_title(env):
+    alpha = env.make_request(RequestState.SUBMITTED)
+    beta = env.make_request(RequestState.SUBMITTED, requester="bob", project="beta")
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get("/queue").text
+        assert "Review queue (2)" in page and alpha in page and beta in page
+        _login(c, "carl", ["output-checker"])  # carl is a researcher in beta
+        page = c.get("/queue").text
+        assert "Review queue (1)" in page and alpha in page and beta not in page
+        _login(c, "alice", ["researcher"])
+        assert c.get("/queue").status_code == 403
+
+
+def test_form_posts_need_the_csrf_token_and_the_server_rechecks_permission(env):
+    req = env.make_request(RequestState.SUBMITTED, requester="bob", project="beta")
+    file_id = env.get(req).files[0].id
+    form = {"decision": "approve", "comment": "", "visibility": "checkers"}
+    with _client(env) as c:
+        s = _login(c, "chris", ["output-checker"])  # may review: only the token is missing
+        r = c.post(f"/requests/{req}/files/{file_id}/vote", data=form)
+        assert r.status_code == 403 and "security token" in r.text
+        r = c.post(f"/requests/{req}/files/{file_id}/vote", data={**form, "csrf": "not-" + s.csrf})
+        assert r.status_code == 403
+        assert not env.get(req).files[0].votes
+        s = _login(c, "carl", ["output-checker"])  # member of beta: conflict of interest, token or not
+        r = c.post(f"/requests/{req}/files/{file_id}/vote", data={**form, "csrf": s.csrf})
+        assert r.status_code == 403 and "conflict of interest" in r.text
+        assert not env.get(req).files[0].votes
+        s = _login(c, "chris", ["output-checker"])
+        r = c.post(f"/requests/{req}/files/{file_id}/vote", data={**form, "csrf": s.csrf})
+        assert r.status_code == 303
+        assert [v.reviewer for v in env.get(req).files[0].votes] == ["chris"]
+
+
+def test_failing_cells_are_marked_and_the_svg_is_served_sandboxed(env):
+    small = b"district,women,men\nGrefsen,120,4\nSagene,7,95\n"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    req = env.make_request(RequestState.SUBMITTED, files={"t.csv": small, "f.svg": svg})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        cells = set(re.findall(r'<td class="fail"[^>]*data-row="([^"]+)" data-col="([^"]+)"', page))
+        assert cells == {("Grefsen", "men"), ("Sagene", "women")}
+        assert "<script>" not in page and "&lt;script&gt;" in page  # the SVG source only as escaped text
+        svg_id = next(f.id for f in env.get(req).files if f.name == "f.svg")
+        raw = c.get(f"/requests/{req}/files/{svg_id}/raw")
+        assert raw.headers["content-type"].startswith("image/svg+xml")
+        assert "sandbox" in raw.headers["content-security-policy"]
+        # a researcher of another project learns nothing
+        _login(c, "bob", ["researcher"])
+        assert c.get(f"/requests/{req}").status_code == 404
+        assert c.get(f"/requests/{req}/files/{svg_id}/raw").status_code == 404
+
+
+def test_released_files_download_for_members_only_and_admin_pages_for_admins(env):
+    req = env.make_request(RequestState.RELEASED, files={"t.csv": SAFE_CSV.encode()})
+    with _client(env) as c:
+        _login(c, "alice", ["researcher"])
+        page = c.get("/my").text
+        rel = re.search(r'/releases/([0-9a-f]{32})"', page).group(1)
+        assert c.get(f"/releases/{rel}/files/t.csv").content == SAFE_CSV.encode()
+        assert c.get(f"/releases/{rel}/manifest.json").json()["manifest"]["request_id"] == req
+        _login(c, "bob", ["researcher"])
+        assert c.get(f"/releases/{rel}/files/t.csv").status_code == 404
+        assert c.get("/admin/audit").status_code == 403
+        _login(c, "root", ["admin"])
+        page = c.get("/admin/audit").text
+        assert "intact" in page and "release.download" in page
+        assert "alpha" in c.get("/admin/projects").text
