@@ -9,7 +9,7 @@ the quarantine store, with their automatic check report); checkers cast *votes* 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -23,8 +23,26 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from sandkasse.audit import AuditEventMixin, utcnow
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are UTC and stay timezone-aware (SQLite would hand them back naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 def new_id() -> str:
@@ -56,10 +74,10 @@ class ReleaseRequest(Base):
     # Bumped on every (re)submission; reviews and blinding are per turn.
     turn: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     files: Mapped[list[RequestFile]] = relationship(
         back_populates="request", order_by="RequestFile.created_at", cascade="all, delete-orphan"
@@ -88,7 +106,7 @@ class RequestFile(Base):
     current_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # Turn in which the current version was uploaded (votes are reset when it changes).
     version_turn: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     request: Mapped[ReleaseRequest] = relationship(back_populates="files")
     versions: Mapped[list[FileVersion]] = relationship(
@@ -122,7 +140,7 @@ class FileVersion(Base):
     check_report: Mapped[str] = mapped_column(Text, default="{}")
     check_report_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     uploaded_by: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     file: Mapped[RequestFile] = relationship(back_populates="versions")
 
@@ -138,7 +156,7 @@ class Vote(Base):
     decision: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[str] = mapped_column(String(20), default="checkers")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     file: Mapped[RequestFile] = relationship(back_populates="votes")
 
@@ -153,7 +171,7 @@ class ReviewSubmission(Base):
     request_id: Mapped[str] = mapped_column(ForeignKey("egress_requests.id"), index=True)
     reviewer: Mapped[str] = mapped_column(String(255))
     turn: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     request: Mapped[ReleaseRequest] = relationship(back_populates="reviews")
 
@@ -169,7 +187,7 @@ class Comment(Base):
     text: Mapped[str] = mapped_column(Text)
     visibility: Mapped[str] = mapped_column(String(20))
     turn: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     request: Mapped[ReleaseRequest] = relationship(back_populates="comments")
 
@@ -182,7 +200,7 @@ class Release(Base):
     project: Mapped[str] = mapped_column(String(100), index=True)
     manifest: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(200))
-    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     files: Mapped[list[ReleasedFile]] = relationship(back_populates="release", cascade="all, delete-orphan")
 
