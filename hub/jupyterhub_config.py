@@ -44,8 +44,21 @@ c.Authenticator.admin_users = {u.strip() for u in settings.admin_users.split(","
 # --- one server per project --------------------------------------------------------------------
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 0  # bounded by the projects the user is in
-c.JupyterHub.spawner_class = "project-docker"
-c.ProjectDockerSpawner.image = settings.notebook_image
+c.JupyterHub.spawner_class = settings.spawner
+c.DockerSpawner.image = settings.notebook_image
+if settings.spawner == "docker":
+    # Plain DockerSpawner, the benchmark's baseline: an ordinary bridge network, hub at its gateway.
+    import ipaddress
+
+    import docker
+
+    ipam = docker.from_env().networks.get(settings.plain_network).attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    c.DockerSpawner.hub_connect_url = f"http://{gateway}:{api_port}"
+    c.DockerSpawner.network_name = settings.plain_network
+    c.DockerSpawner.use_internal_ip = True
+    c.DockerSpawner.remove = True
+    c.DockerSpawner.pull_policy = "never"
 if settings.egress_port:
     c.ProjectDockerSpawner.egress_port = settings.egress_port
 c.ProjectDockerSpawner.egress_url = settings.egress_url
@@ -60,23 +73,25 @@ idle = settings.idle_timeout or policy.lifecycle.idle_timeout_seconds
 # Managed services do not inherit the hub's environment; the lifecycle service needs the database
 # and hub settings.
 sandkasse_env = {k: v for k, v in os.environ.items() if k.startswith("SANDKASSE_")}
+lifecycle_service = {
+    "name": "sandkasse-lifecycle",
+    "command": [sys.executable, "-m", "hub.lifecycle", f"--interval={interval}"],
+    "environment": sandkasse_env,
+}
 c.JupyterHub.services = [
-    {
-        "name": "sandkasse-lifecycle",
-        "command": [sys.executable, "-m", "hub.lifecycle", f"--interval={interval}"],
-        "environment": sandkasse_env,
-    },
+    *([lifecycle_service] if settings.lifecycle else []),
     {
         "name": "idle-culler",
-        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle}", f"--cull-every={min(idle, 300)}", "--remove-named-servers"],
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle}", f"--cull-every={min(idle, 300)}", "--remove-named-servers=True"],
     },
 ]
+lifecycle_role = {
+    "name": "sandkasse-lifecycle",
+    "scopes": ["list:users", "read:users:name", "read:servers", "delete:servers", "admin:servers"],
+    "services": ["sandkasse-lifecycle"],
+}
 c.JupyterHub.load_roles = [
-    {
-        "name": "sandkasse-lifecycle",
-        "scopes": ["list:users", "read:users:name", "read:servers", "delete:servers", "admin:servers"],
-        "services": ["sandkasse-lifecycle"],
-    },
+    *([lifecycle_role] if settings.lifecycle else []),
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
