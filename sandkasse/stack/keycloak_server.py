@@ -52,7 +52,7 @@ JAVA_HOMES = (
     "/usr/lib/jvm/java-21-openjdk-amd64",
     "/usr/lib/jvm/temurin-25-jdk-amd64",
 )
-START_TIMEOUT = 300.0  # dev mode on two busy cores: augmentation alone can take a minute
+START_TIMEOUT = 480.0  # dev mode re-augments at every start: up to 4 min was seen on two busy cores
 FETCH_TIMEOUT = 900.0
 
 
