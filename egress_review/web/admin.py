@@ -1,5 +1,6 @@
 """Administrators' read-only pages: projects and their members (from :mod:`provisioning.api`) and the
-egress audit log with the result of verifying its hash chain."""
+egress audit log with the result of verifying its hash chain (and provisioning's), as
+``sandkasse audit verify`` does."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query
     size = ctx.svc.policy.api.page_size_default
     with ctx.svc.sessions() as session:
         report = ctx.svc.audit.verify(session)
+        from provisioning.audit import verify as verify_provisioning
+
+        provisioning = verify_provisioning(session)
         total = session.execute(select(func.count()).select_from(EgressAuditEvent)).scalar_one()
         rows = session.execute(
             select(EgressAuditEvent).order_by(EgressAuditEvent.seq.desc()).offset((page - 1) * size).limit(size)
@@ -45,4 +49,4 @@ def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query
         session.rollback()
     pages = max(1, (total + size - 1) // size)
     return ctx.render("admin_audit.html", ok=report.ok, report=str(report), events=events, page=page, pages=pages,
-                      total=total)
+                      total=total, provisioning_ok=provisioning.ok, provisioning_report=f"provisioning: {provisioning}")

@@ -181,13 +181,8 @@ def _finish(request: Request, response: Response, ctx: Ctx | None) -> Response:
         for name in ctx.cookies_to_clear:
             ctx.app.box.clear(request, response, name)
         if "lang" in request.query_params and request.query_params["lang"] in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, ctx.lang, max_age=365 * 86400, path=_path(request), httponly=True,
-                                samesite="lax", secure=ctx.app.box.secure_for(request))
+            ctx.app.box.set(request, response, LANG_COOKIE, ctx.lang, 365 * 86400)
     return response
-
-
-def _path(request: Request) -> str:
-    return (request.scope.get("root_path") or "").rstrip("/") + "/"
 
 
 class WebRoute(APIRoute):
@@ -201,7 +196,10 @@ class WebRoute(APIRoute):
                 response = await handler(request)
             except LoginRequired:
                 ctx = request.state.web_ctx
-                nxt = request.url.path[len(request.scope.get("root_path") or ""):] or "/"
+                root = (request.scope.get("root_path") or "").rstrip("/")
+                nxt = request.url.path
+                if root and nxt.startswith(root + "/"):
+                    nxt = nxt[len(root):]
                 if request.url.query:
                     nxt += "?" + request.url.query
                 if request.method != "GET":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -59,8 +60,6 @@ def callback(request: Request, ctx: Annotated[Ctx, Depends(context)], code: str 
     ctx.cookies_to_clear.append(LOGIN_COOKIE)
     if error:
         raise AuthError(f"Keycloak did not log you in: {error}")
-    import secrets
-
     if login_state is None or not state or not secrets.compare_digest(state, login_state["state"]):
         raise AuthError(ctx.t("error.login_state"))
     session, principal = oidc.finish(ctx.app.endpoints, ctx.app.web, ctx.svc.keycloak, login_state, code, ctx.source)

@@ -48,6 +48,7 @@ class EgressUI:
     var_dir: Path
     database_url: str
     token_key: bytes
+    session_secret: str
     users: dict[str, User] = field(default_factory=dict)
     log: Path | None = None
 
@@ -103,6 +104,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
     roles = {
         "ui-rita": ["researcher"], "ui-otto": ["researcher"], "ui-chris": ["output-checker"],
         "ui-cora": ["output-checker"], "ui-mona": ["output-checker", "researcher"], "ui-ada": ["admin"],
+        "ui-carla": ["output-checker"],
     }
     users = {}
     for name, rs in roles.items():
@@ -110,6 +112,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         keycloak.create_user(name, password, realm_roles=rs)
         users[name] = User(name, password)
     token_key = secrets.token_urlsafe(32).encode()
+    session_secret = secrets.token_urlsafe(32)
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SANDKASSE_")},
@@ -120,7 +123,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         "SANDKASSE_KEYCLOAK_URL": keycloak.url,
         "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,
         "SANDKASSE_EGRESS_CLIENT_SECRET": keycloak.client_secret("sandkasse-egress"),
-        "SANDKASSE_SESSION_SECRET": secrets.token_urlsafe(32),
+        "SANDKASSE_SESSION_SECRET": session_secret,
         "SANDKASSE_WEB_INSECURE_LOOPBACK": "1",
     }
     log = tmp / "egress.log"
@@ -144,7 +147,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the egress service did not answer in 60 s; log:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield EgressUI(url, var, database_url, token_key, users, log)
+        yield EgressUI(url, var, database_url, token_key, session_secret, users, log)
     finally:
         proc.terminate()
         try:
@@ -154,7 +157,9 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+# while it is open, which would break later tests (in the same run) that start their own loop.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

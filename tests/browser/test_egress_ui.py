@@ -227,6 +227,7 @@ def test_admin_sees_projects_members_and_an_intact_audit_chain(login, egress_ui,
     assert PROJECT in table and "ui-rita (researcher)" in table and "ui-mona (lead)" in table
     page.goto(egress_ui.url + "/admin/audit")
     assert "intact" in page.inner_text("#chain-status")
+    assert "intact" in page.inner_text("#provisioning-chain-status")
     assert page.locator("#audit tbody tr").count() > 0
 
 
@@ -318,3 +319,39 @@ def test_keyboard_skip_link_and_logout(login, egress_ui, submitted):
     assert "You are logged out" in page.inner_text("main")
     page.goto(egress_ui.url + "/queue")
     page.wait_for_selector("#kc-form-login", timeout=30000)
+
+
+def test_expired_access_is_refreshed_at_keycloak_and_a_removed_role_takes_effect(login, egress_ui, keycloak):
+    """The session keeps only the refresh token: when the access token has expired the service asks
+    Keycloak again and re-validates, so a role removed in Keycloak is gone from the UI at once."""
+    from egress_review.web.session import SESSION_COOKIE, CookieBox
+
+    box = CookieBox(egress_ui.session_secret.encode())
+    carla = login("ui-carla", "/queue")
+    page = carla.page
+    assert "Review queue" in page.title()
+
+    def expire_access() -> float:
+        cookie = next(c for c in carla.context.cookies() if c["name"] == SESSION_COOKIE)
+        session = box.open_session(cookie["value"], 3600)
+        assert session is not None and session.roles == ["output-checker"]
+        old = session.access_expires
+        session.access_expires = 0
+        carla.context.add_cookies([{**cookie, "value": box.seal_session(session)}])
+        return old
+
+    old = expire_access()
+    page.goto(egress_ui.url + "/queue")
+    assert "Review queue" in page.title()  # refreshed, still a checker
+    cookie = next(c for c in carla.context.cookies() if c["name"] == SESSION_COOKIE)
+    assert box.open_session(cookie["value"], 3600).access_expires >= old  # a new access token was fetched
+
+    admin = keycloak.admin()
+    user_id = admin.get_user_id("ui-carla")
+    admin.delete_realm_roles_of_user(user_id, [admin.get_realm_role("output-checker")])
+    try:
+        expire_access()
+        page.goto(egress_ui.url + "/queue")
+        assert page.title().startswith("Not possible")  # no longer a checker: the queue is refused
+    finally:
+        admin.assign_realm_roles(user_id, [admin.get_realm_role("output-checker")])
