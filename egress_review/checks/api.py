@@ -156,7 +156,10 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     rows = [prefix + str(r) for r in cells.index]
     cols = [str(c) for c in cells.columns]
     shape = cells.shape
-    numeric = cells.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    numeric = np.full(shape, np.nan)
+    is_num = np.array([pd.api.types.is_numeric_dtype(cells[c]) for c in cells.columns], dtype=bool)
+    if is_num.any():
+        numeric[:, is_num] = cells.loc[:, is_num].to_numpy(dtype=float)
     blank = np.isnan(numeric)
     if sc is not None and sc.kind == "table" and sc.cells is not None:
         problem = _sidecar_usable(sc, path, cells)

@@ -87,12 +87,19 @@ class _Layout:
         return u, v
 
 
+def _edges(cells: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray, n_rows: int) -> list[tuple[int, int]]:
+    u = np.where(row_eq[cells[:, 0]], cells[:, 0], GROUND)
+    v = np.where(col_eq[cells[:, 1]], n_rows + cells[:, 1], GROUND)
+    return list(zip(u.tolist(), v.tolist()))
+
+
 def find_recomputable(suppressed: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray) -> list[tuple[int, int]]:
     """Suppressed cells whose value follows exactly from the published cells and totals."""
-    layout = _Layout(suppressed.shape, row_eq, col_eq)
-    cells = [tuple(map(int, c)) for c in np.argwhere(suppressed)]
-    edges = [layout.vertices(i, j) for i, j in cells]
-    return [cells[k] for k in sorted(_bridges(edges))]
+    cells = np.argwhere(suppressed)
+    if not len(cells) or not (row_eq.any() or col_eq.any()):
+        return []
+    edges = _edges(cells, row_eq, col_eq, suppressed.shape[0])
+    return [(int(cells[k, 0]), int(cells[k, 1])) for k in sorted(_bridges(edges))]
 
 
 def equations_for(shape: tuple[int, int], row_margin: bool, col_margin: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +115,8 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
     """Add complementary suppressions to ``primary`` until no suppressed cell is recomputable.
 
     ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``.
+    Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
+    (every recomputable cell of a pass, complements sought among the cheapest few of its row and column).
     """
     vals = np.nan_to_num(np.abs(np.asarray(values, dtype=float)), nan=0.0)
     sup = np.asarray(primary, dtype=bool).copy()
@@ -116,56 +125,39 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
     if not (row_eq.any() or col_eq.any()) or not sup.any():
         return SuppressionPlan(sup, np.zeros_like(sup), reasons)
     big = float(vals.sum()) + 1.0
-    rounds = 0
-    limit = max_rounds if max_rounds is not None else sup.size + 1
-
-    def cost_matrix() -> np.ndarray:
-        # Suppressed non-zero cells are free; zeros are poor complements (they cannot go down).
-        cost = np.where(vals > 0, vals, big)
-        return np.where(sup, np.where(vals > 0, 0.0, big / 2), cost)
+    # Suppressed non-zero cells are free complements; zeros are poor ones (they cannot go down).
+    cost = np.where(sup, np.where(vals > 0, 0.0, big / 2), np.where(vals > 0, vals, big))
+    large = sup.size > 20_000
+    touched_rows: set[int] = set()
+    touched_cols: set[int] = set()
 
     def add(cells: list[tuple[int, int]], why: str) -> None:
         for c in cells:
             if not sup[c]:
                 sup[c] = True
+                cost[c] = 0.0 if vals[c] > 0 else big / 2
                 reasons[c] = why
+                touched_rows.add(c[0])
+                touched_cols.add(c[1])
 
+    rounds = 0
+    limit = max_rounds if max_rounds is not None else sup.size + 1
     while rounds < limit:
         rounds += 1
         bridges = find_recomputable(sup, row_eq, col_eq)
         if bridges:
-            i, j = bridges[0]
-            cost = cost_matrix()
-            best: tuple[float, list[tuple[int, int]]] | None = None
-            if row_eq[i] and col_eq[j]:
-                # rectangle (i, j) - (i, j2) - (i2, j2) - (i2, j)
-                total = cost[i, :][None, :] + cost[:, j][:, None] + cost
-                total[i, :] = np.inf
-                total[:, j] = np.inf
-                total[~row_eq, :] = np.inf
-                total[:, ~col_eq] = np.inf
-                if np.isfinite(total).any():
-                    i2, j2 = np.unravel_index(int(np.argmin(total)), total.shape)
-                    best = (float(total[i2, j2]), [(i, int(j2)), (int(i2), int(j2)), (int(i2), j)])
-            if row_eq[i] and not col_eq[j]:
-                # the column side is ground: another ground-side cell of the same row closes the cycle
-                cand = np.where(~col_eq, cost[i, :], np.inf)
-                cand[j] = np.inf
-                if np.isfinite(cand).any():
-                    j2 = int(np.argmin(cand))
-                    best = (float(cand[j2]), [(i, j2)])
-            if col_eq[j] and not row_eq[i]:
-                cand = np.where(~row_eq, cost[:, j], np.inf)
-                cand[i] = np.inf
-                if np.isfinite(cand).any():
-                    i2 = int(np.argmin(cand))
-                    best = (float(cand[i2]), [(i2, j)])
-            if best is None:
-                # Nothing can close a cycle (e.g. a one-cell line): hide the whole line's total instead.
-                add([(i, jj) for jj in range(n_cols)] if row_eq[i] else [(ii, j) for ii in range(n_rows)],
-                    f"cell ({i}, {j}) could be recomputed and no complement exists")
-                continue
-            add(best[1], f"cell ({i}, {j}) could otherwise be recomputed from the totals")
+            touched_rows.clear()
+            touched_cols.clear()
+            for i, j in (bridges if large else bridges[:1]):
+                if large and (i in touched_rows or j in touched_cols):
+                    continue  # a complement was added next to it in this pass; the next pass re-checks
+                best = _complement(cost, i, j, row_eq, col_eq, large)
+                if best is None:
+                    # Nothing can close a cycle (e.g. a one-cell line): hide the whole line instead.
+                    add([(i, jj) for jj in range(n_cols)] if row_eq[i] else [(ii, j) for ii in range(n_rows)],
+                        f"cell ({i}, {j}) could be recomputed and no complement exists")
+                else:
+                    add(best, f"cell ({i}, {j}) could otherwise be recomputed from the totals")
             continue
         # Every suppressed cell is on a cycle; now make each line hide enough in total.
         fixed = False
@@ -173,8 +165,7 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
             for axis, eq in ((0, row_eq), (1, col_eq)):
                 hidden = np.where(sup, vals, 0.0).sum(axis=1 - axis)
                 has = sup.any(axis=1 - axis)
-                weak = np.flatnonzero(eq & has & (hidden < line_total_min))
-                for line in weak:
+                for line in np.flatnonzero(eq & has & (hidden < line_total_min)):
                     line_vals = vals[line, :] if axis == 0 else vals[:, line]
                     line_sup = sup[line, :] if axis == 0 else sup[:, line]
                     cand = np.where(~line_sup & (line_vals > 0), line_vals, np.inf)
@@ -184,10 +175,40 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                     cell = (int(line), k) if axis == 0 else (k, int(line))
                     add([cell], "the suppressed cells of this line would otherwise total under the threshold")
                     fixed = True
-                    break
+                    if not large:
+                        break
                 if fixed:
                     break
         if not fixed:
             break
     secondary = sup & ~np.asarray(primary, dtype=bool)
     return SuppressionPlan(sup, secondary, reasons)
+
+
+def _complement(cost: np.ndarray, i: int, j: int, row_eq: np.ndarray, col_eq: np.ndarray,
+                large: bool) -> list[tuple[int, int]] | None:
+    """The cheapest cells that put (i, j) on a cycle: a rectangle, or one cell when a side is ground."""
+    if row_eq[i] and col_eq[j]:
+        rows = np.flatnonzero(row_eq)
+        cols = np.flatnonzero(col_eq)
+        rows = rows[rows != i]
+        cols = cols[cols != j]
+        if not len(rows) or not len(cols):
+            return None
+        if large:
+            k = 8
+            rows = rows[np.argpartition(cost[rows, j], min(k, len(rows) - 1))[:k]]
+            cols = cols[np.argpartition(cost[i, cols], min(k, len(cols) - 1))[:k]]
+        total = cost[i, cols][None, :] + cost[rows, j][:, None] + cost[np.ix_(rows, cols)]
+        a, b = np.unravel_index(int(np.argmin(total)), total.shape)
+        i2, j2 = int(rows[a]), int(cols[b])
+        return [(i, j2), (i2, j2), (i2, j)]
+    if row_eq[i]:
+        cand = np.where(~col_eq, cost[i, :], np.inf)
+        cand[j] = np.inf
+        return [(i, int(np.argmin(cand)))] if np.isfinite(cand).any() else None
+    if col_eq[j]:
+        cand = np.where(~row_eq, cost[:, j], np.inf)
+        cand[i] = np.inf
+        return [(int(np.argmin(cand)), j)] if np.isfinite(cand).any() else None
+    return None

@@ -17,6 +17,7 @@ from egress_review.checks.sidecar import label_text
 _MEASURE_HINT = re.compile(
     r"(mean|avg|average|snitt|gjennomsnitt|median|std|sd\b|var\b|percent|pct|prosent|andel|share|rate|ratio|"
     r"proportion|min\b|max\b|sum\b|coef|estimate|p[-_ ]?value|%)", re.IGNORECASE)
+_BLANKS = ["", "NaN", "nan", "NA", "-", ".", ".."]
 MARGIN_NAMES = frozenset({"all", "total", "totalt", "sum", "i alt", "alle"})
 
 
@@ -41,9 +42,18 @@ def _decode(path: Path) -> str:
 
 def _frame_from_strings(raw: pd.DataFrame, index_levels: int | None) -> pd.DataFrame:
     """Split a frame of strings into label columns and numeric data columns."""
-    numeric = raw.apply(lambda s: pd.to_numeric(s.str.replace("\u2212", "-", regex=False).str.strip()
-                                               .replace({"": np.nan}), errors="coerce"))
-    blank = raw.apply(lambda s: s.str.strip().isin(["", "NaN", "nan", "NA", "-", ".", ".."]))
+    # one vectorised pass over every cell (a column-by-column apply is 10x slower on wide tables); only the
+    # cells that do not parse as they are get cleaned (spaces, a typographic minus) and parsed again
+    flat = pd.Series(raw.to_numpy(dtype=object).ravel())
+    nums = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=float)
+    blank_flat = flat.isin(_BLANKS).to_numpy(dtype=bool)
+    retry = np.isnan(nums) & ~blank_flat
+    if retry.any():
+        cleaned = flat[retry].str.strip().str.replace("\u2212", "-", regex=False)
+        nums[retry] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float)
+        blank_flat[retry] = cleaned.isin(_BLANKS).to_numpy(dtype=bool)
+    numeric = pd.DataFrame(nums.reshape(raw.shape), columns=raw.columns, index=raw.index)
+    blank = pd.DataFrame(blank_flat.to_numpy().reshape(raw.shape), columns=raw.columns, index=raw.index)
     is_num = (numeric.notna() | blank).all(axis=0) & numeric.notna().any(axis=0)
     if index_levels is None:
         index_levels = 0
@@ -102,8 +112,11 @@ def read_table_files(path: Path, file_type: str, index_levels: int | None = None
         raw.columns = [str(c) for c in raw.columns]
         cells = _frame_from_strings(raw, index_levels)
         strings = list(map(str, raw.columns))
-        obj = raw.to_numpy(dtype=object).ravel()
-        strings += [s for s in obj if s and not _is_number(s)]
+        obj = pd.Series(raw.to_numpy(dtype=object).ravel())
+        nums = pd.to_numeric(obj, errors="coerce")
+        # numbers are not text to scan, except long digit runs (identity numbers typed into a numeric column)
+        keep = (obj != "") & (nums.isna() | (nums.abs() >= 1e7))
+        strings += obj[keep].unique().tolist()
         out.append(LoadedTable(name=name, cells=cells, text=strings, n_rows_raw=len(raw), raw=raw))
     return out
 

@@ -73,39 +73,64 @@ def make_axis(keys: list[pd.Series], dropna: bool, n_rows: int) -> Axis:
 
 
 def top_m(groups: np.ndarray, vals: np.ndarray, n_groups: int, m: int) -> np.ndarray:
-    """The ``m`` largest values per group, descending, NaN-padded: shape (n_groups, m)."""
+    """The ``m`` largest values per group, descending, NaN-padded: shape (n_groups, m).
+
+    Each round takes every group's maximum with an unbuffered ``maximum.at`` (no sort), counts how many
+    rows hold it (ties count as separate contributors), and removes them for the next round.
+    """
     out = np.full((n_groups, m), np.nan)
     ok = ~np.isnan(vals)
-    g = groups[ok]
-    v = vals[ok]
+    g = groups[ok] if not ok.all() else groups
+    rem = (vals[ok] if not ok.all() else vals).astype(float, copy=True)
     if g.size == 0:
         return out
-    # a 16-bit key sorts by radix, far faster than a comparison sort on int64
-    key = g.astype(np.uint16) if n_groups <= 65535 else (g.astype(np.uint32) if n_groups < 2**32 else g)
-    order = np.argsort(key, kind="stable")
-    gs = g[order]
-    rem = v[order].astype(float)
-    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
-    gid = gs[starts]
-    lengths = np.diff(np.r_[starts, gs.size])
-    seg = np.repeat(np.arange(starts.size), lengths)
-    taken = np.zeros(starts.size, dtype=np.int64)
+    taken = np.zeros(n_groups, dtype=np.int64)
     for _ in range(m):
-        mx = np.maximum.reduceat(rem, starts)
+        mx = np.full(n_groups, -np.inf)
+        np.maximum.at(mx, g, rem)
         live = np.isfinite(mx)
         if not live.any():
             break
-        eq = rem == mx[seg]
-        cnt = np.add.reduceat(eq, starts)
-        cnt = np.where(live, cnt, 0)
+        eq = rem == mx[g]
+        cnt = np.bincount(g[eq], minlength=n_groups)
         for t in range(m):
-            fill = (taken <= t) & (t < taken + cnt)
-            out[gid[fill], t] = mx[fill]
+            fill = live & (taken <= t) & (t < taken + cnt)
+            out[fill, t] = mx[fill]
         taken += cnt
-        rem[eq] = -np.inf
-        if (taken >= m).all():
+        if (taken[live] >= m).all():
             break
+        rem[eq] = -np.inf
     return out
+
+
+def entity_codes(entity: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense integer codes for an entity column (small non-negative integers are used as they are)."""
+    arr = np.asarray(entity)
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo >= 0 and hi < 4 * arr.size + 1024:
+            return arr.astype(np.int64, copy=False), hi + 1
+    codes, uniques = pd.factorize(entity, sort=False, use_na_sentinel=True)
+    if (codes < 0).any():
+        raise ValueError("the entity column has missing values: every row must belong to a statistical unit")
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+# Distinct entities per cell are counted in a dense (cells x entities) bitmap when it stays this small:
+# a scatter and a row sum, far faster than hashing (cell, entity) pairs.
+BITMAP_MAX = 64_000_000
+
+
+def entity_bitmap(groups: np.ndarray, n_groups: int, entity: np.ndarray, n_entities: int) -> np.ndarray | None:
+    if n_groups * n_entities > BITMAP_MAX:
+        return None
+    seen = np.zeros((n_groups, n_entities), dtype=bool)
+    keep = groups >= 0
+    if keep.all():
+        seen.reshape(-1)[groups * n_entities + entity] = True
+    else:
+        seen.reshape(-1)[groups[keep] * n_entities + entity[keep]] = True
+    return seen
 
 
 @dataclass

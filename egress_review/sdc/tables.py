@@ -15,7 +15,8 @@ from egress_review.checks.rules import LINEAR_AGGS, RULE_ORDER, CellStats, agg_n
     rules_for, severity_verdict
 from egress_review.checks.sidecar import label_text
 from egress_review.checks.suppression import protect
-from egress_review.sdc.engine import Axis, GroupStats, group_stats, make_axis, merge_top
+from egress_review.sdc.engine import Axis, GroupStats, entity_bitmap, entity_codes, group_stats, make_axis, \
+    merge_top
 from egress_review.sdc.result import SDCResult, Summary
 
 _POLICY: DisclosurePolicy | None = None
@@ -74,7 +75,13 @@ class _Grid:
     def stats(self, values: np.ndarray | None, entity: np.ndarray | None, n_entities: int, m: int,
               need_top: bool) -> dict[str, np.ndarray]:
         R, C = self.rows.n, self.cols.n
-        cell = group_stats(self.cell, R * C, values, entity, n_entities, m, need_top)
+        bitmap = None
+        if entity is not None and not need_top:
+            bitmap = entity_bitmap(self.cell, R * C, entity, n_entities)
+        cell = group_stats(self.cell, R * C, values, None if bitmap is not None else entity, n_entities, m,
+                           need_top)
+        if bitmap is not None:
+            cell.units = bitmap.sum(axis=1)
         out = {k: _grid(getattr(cell, k), R, C) for k in ("rows", "units", "total", "nonmissing", "negative",
                                                            "missing") if getattr(cell, k) is not None}
         if cell.top is not None:
@@ -82,7 +89,16 @@ class _Grid:
         if not self.margins:
             return out
         has_cols = bool(self.cols.names)
-        if entity is None:
+        if bitmap is not None:
+            # a person counts once in a row total however many of the row's cells they appear in
+            cube = bitmap.reshape(R, C, n_entities)
+            row_units = cube.any(axis=1).sum(axis=1)
+            col_units = cube.any(axis=0).sum(axis=1)
+            grand_units = cube.any(axis=(0, 1)).sum()
+            entity_for_margins = None
+        else:
+            entity_for_margins = entity
+        if entity_for_margins is None:
             # margins are sums of cells; their largest contributions are the largest of the cells'
             def margin(axis: int) -> GroupStats:
                 s = GroupStats(rows=out["rows"].sum(axis=axis), units=out["units"].sum(axis=axis))
@@ -100,6 +116,8 @@ class _Grid:
                     setattr(grand, k, np.array([out[k].sum()]))
             if "top" in out:
                 grand.top = merge_top(out["top"].reshape(1, R * C, m), m)
+            if bitmap is not None:
+                row_m.units, col_m.units, grand.units = row_units, col_units, np.array([grand_units])
         else:
             row_m = group_stats(self.row_groups, R, values, entity, n_entities, m, need_top)
             col_m = group_stats(self.col_groups, C, values, entity, n_entities, m, need_top)
@@ -146,10 +164,8 @@ def _entity_codes(entity: Any, data: pd.DataFrame | None, n: int) -> tuple[np.nd
         s = pd.Series(np.asarray(entity)) if not isinstance(entity, pd.Series) else entity
     if len(s) != n:
         raise ValueError(f"entity has {len(s)} values but the data has {n} rows")
-    codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
-    if (codes < 0).any():
-        raise ValueError("the entity column has missing values: every row must belong to a statistical unit")
-    return codes.astype(np.int64), len(uniques), (entity if isinstance(entity, str) else (s.name or "entity"))
+    codes, n_entities = entity_codes(s)
+    return codes, n_entities, (entity if isinstance(entity, str) else (s.name or "entity"))
 
 
 def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray, policy: DisclosurePolicy,
@@ -287,9 +303,18 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     plain = not any(isinstance(k.dtype, pd.CategoricalDtype) for k in rkeys + ckeys)
     # pandas' own dropna=False margins are blank for empty combinations (and wrong with missing keys), so the
     # fast path is only taken where its result is exactly pandas'.
-    if agg == "count" and values is None and not normalize and plain and dropna:
+    fast = not normalize and plain and dropna
+    if fast and agg == "count" and values is None:
         # The count table is the statistics grid itself: build it directly instead of running pandas twice.
         table = pd.DataFrame(stats["rows"].astype(np.int64), index=grid.row_labels, columns=grid.col_labels)
+        laid = stats
+    elif fast and agg in ("sum", "mean") and not np.isnan(vals).any() and (stats["rows"] > 0).any(axis=0).all() \
+            and (stats["rows"] > 0).any(axis=1).all():
+        # Sums and means follow from the same grid (pandas leaves empty cells blank).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cells = stats["total"] if agg == "sum" else stats["total"] / stats["nonmissing"]
+        table = pd.DataFrame(np.where(stats["rows"] > 0, cells, np.nan), index=grid.row_labels,
+                             columns=grid.col_labels)
         laid = stats
     else:
         table = pd.crosstab([k for k in rkeys], [k for k in ckeys], values=None if values is None else pd.Series(

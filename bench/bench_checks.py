@@ -1,0 +1,152 @@
+"""Cost of the disclosure checks, as ratios against baselines measured in the same run.
+
+On 1,000,000 rows of synthetic sick-leave-like microdata (generated here with numpy):
+  * ``sdc.crosstab`` with all checks vs plain ``pandas.crosstab`` on the same call (target <= 1.5x);
+  * ACRO 1.0.2's ``crosstab`` with its checks vs ours (target >= 10x), also on a 2,400-cell table;
+  * the server-side check of a 100,000-cell table file (target < 1 s), without and with a sidecar.
+
+    .venv/bin/python bench/bench_checks.py [--rows 1000000] [--repeat 3] [--no-acro]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from egress_review import sdc
+from egress_review.checks import CheckContext, check_file, load_disclosure_policy
+
+BYDELER = ["Alna", "Bjerke", "Frogner", "Gamle Oslo", "Grorud", "Grünerløkka", "Nordre Aker", "Nordstrand",
+           "Sagene", "St. Hanshaugen", "Stovner", "Søndre Nordstrand", "Ullern", "Vestre Aker", "Østensjø"]
+ALDER = ["18-29", "30-39", "40-49", "50-59", "60-69"]
+DIAGNOSE = list("ABDFKLNPRSTUXYZH")  # ICPC-2 chapters, 16 groups
+
+
+def microdata(rows: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    people = max(rows // 5, 1)
+    person = rng.integers(0, people, rows)
+    return pd.DataFrame({
+        "person": person,
+        "bydel": np.array(BYDELER)[rng.integers(0, len(BYDELER), rows)],
+        "aldersgruppe": np.array(ALDER)[rng.choice(len(ALDER), rows, p=[0.15, 0.25, 0.25, 0.22, 0.13])],
+        "kjonn": np.array(["K", "M"])[rng.integers(0, 2, rows)],
+        "diagnose": np.array(DIAGNOSE)[rng.choice(len(DIAGNOSE), rows, p=np.r_[np.full(15, 0.0665), 0.0025])],
+        "dager": rng.gamma(1.5, 9.0, rows).round() + 1,
+    })
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+@contextlib.contextmanager
+def quiet_in_tmp():
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        logging.disable(logging.CRITICAL)
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            logging.disable(logging.NOTSET)
+            os.chdir(old)
+
+
+def big_table_file(tmp: Path, seed: int = 2) -> Path:
+    """A 1,000 x 100 count table with some small cells and margins, as a researcher would hand-export it."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(rng.gamma(2.0, 30.0, size=(999, 99)))
+    body = pd.DataFrame(counts, index=[f"område {i:04d}" for i in range(999)],
+                        columns=[f"gruppe {j:02d}" for j in range(99)])
+    body["All"] = body.sum(axis=1)
+    body.loc["All"] = body.sum(axis=0)
+    body.index.name = "område"
+    path = tmp / "big.csv"
+    body.to_csv(path)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-acro", action="store_true")
+    args = ap.parse_args()
+    policy = load_disclosure_policy()
+    df = microdata(args.rows)
+    print(f"microdata: {len(df):,} rows, {df.person.nunique():,} people")
+
+    cases = {
+        "counts 15x5": ((df.bydel, df.aldersgruppe), {}),
+        "counts 15x5, margins": ((df.bydel, df.aldersgruppe), {"margins": True}),
+        "counts 240x10 (2,400 cells), margins": (([df.bydel, df.diagnose], [df.aldersgruppe, df.kjonn]),
+                                                 {"margins": True}),
+        "mean days 15x5, margins": ((df.bydel, df.aldersgruppe), {"values": df.dager, "aggfunc": "mean",
+                                                                  "margins": True}),
+    }
+    ours_times: dict[str, float] = {}
+    print("\nsdc.crosstab with all checks vs pandas.crosstab (target <= 1.5x on counts)")
+    for name, (a, kw) in cases.items():
+        t_pd = best(lambda: pd.crosstab(*a, **kw), args.repeat)
+        t_us = best(lambda: sdc.crosstab(*a, policy=policy, **kw), args.repeat)
+        t_ent = best(lambda: sdc.crosstab(*a, entity=df.person, policy=policy, **kw), args.repeat)
+        ours_times[name] = t_us
+        print(f"  {name:40s} pandas {t_pd * 1000:7.1f} ms  ours {t_us * 1000:7.1f} ms  ratio {t_us / t_pd:5.2f}x"
+              f"   with entity= {t_ent * 1000:7.1f} ms  ratio {t_ent / t_pd:5.2f}x")
+
+    if not args.no_acro:
+        print("\nACRO 1.0.2 crosstab with its checks vs ours (target >= 10x)")
+        with quiet_in_tmp():
+            from acro import ACRO
+
+            acro = ACRO(suppress=False)
+        for name in ("counts 15x5", "counts 240x10 (2,400 cells), margins", "mean days 15x5, margins"):
+            a, kw = cases[name]
+            with quiet_in_tmp():
+                t_acro = best(lambda: acro.crosstab(*a, **kw), 1)
+            t_pd = best(lambda: pd.crosstab(*a, **kw), args.repeat)
+            print(f"  {name:40s} ACRO {t_acro * 1000:8.1f} ms  ours {ours_times[name] * 1000:7.1f} ms  "
+                  f"ACRO/ours {t_acro / ours_times[name]:6.1f}x  (ACRO/pandas {t_acro / t_pd:5.1f}x)")
+
+    print("\nserver-side check of a 100,000-cell table file (target < 1 s)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = big_table_file(Path(tmp))
+        ctx = CheckContext(person_level=False)
+        t_plain = best(lambda: check_file(path, declared_name="big.csv", policy=policy, context=ctx), args.repeat)
+        report = check_file(path, declared_name="big.csv", policy=policy, context=ctx)
+        print(f"  without sidecar: {t_plain:6.3f} s  verdict {report.verdict}, {len(report.flags)} flags, "
+              f"{sum(c != '' for r in report.cell_outcome for c in r)} failing cells")
+        rng = np.random.default_rng(3)
+        n = 400_000
+        micro = pd.DataFrame({"a": rng.integers(0, 1000, n), "b": rng.integers(0, 100, n),
+                              "v": rng.gamma(2.0, 5.0, n), "p": rng.integers(0, n // 3, n)})
+        res = sdc.crosstab(micro.a, micro.b, values=micro.v, aggfunc="sum", entity=micro.p, policy=policy)
+        table, side = res.export(Path(tmp) / "big_sdc.csv")
+        t_side = best(lambda: check_file(table, declared_name="big_sdc.csv", sidecar=side, policy=policy,
+                                         context=ctx), args.repeat)
+        r2 = check_file(table, declared_name="big_sdc.csv", sidecar=side, policy=policy, context=ctx)
+        print(f"  with sidecar ({res.table.size:,} cells, sums with dominance): {t_side:6.3f} s  verdict {r2.verdict}")
+
+
+if __name__ == "__main__":
+    main()
