@@ -25,4 +25,6 @@ def ensure_notebook_image(base_image: str | None = None) -> str:
     project = var_path("cache", "project-wheel")
     build_project_wheel(project)
     args = {"BASE_IMAGE": base_image} if base_image else {}
-    return build_image("notebook", build_args=args, context_files={"wheels": wheels, "project": project})
+    # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
+    context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies"}
+    return build_image("notebook", build_args=args, context_files=context)

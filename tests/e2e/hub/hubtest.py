@@ -57,7 +57,7 @@ class Provisioner:
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.url)
 
-    def open_project(self, name: str, members: dict[str, str], rows: int = 60) -> str:
+    def open_project(self, name: str, members: dict[str, str], rows: int = 600) -> str:
         slug = f"{name}-{RUN}"
         with session_scope(self.sessions) as s:
             service.create_open_project(s, slug, members, title=f"Test project {name}", purpose=f"Testing the hub ({name})")
@@ -65,8 +65,8 @@ class Provisioner:
         folder.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(
             {
-                "employee_pseudonym": [f"{slug[:4]}{i % 20:04d}" for i in range(rows)],
-                "service_area": [("care", "schools", "technical")[i % 3] for i in range(rows)],
+                "employee_pseudonym": [f"{slug[:4]}{i % 200:04d}" for i in range(rows)],
+                "service_area": [("care", "schools", "technical")[(i // 7) % 3] for i in range(rows)],
                 "year": [2022 + i % 3 for i in range(rows)],
                 "sick_leave_pct": [float(i % 17) for i in range(rows)],
             }

@@ -165,3 +165,29 @@ def test_firewall_is_in_place(hub):
 
     fw = SandboxFirewall.from_policy({hub.api_port, hub.egress_port})
     assert fw.problems() == []
+
+
+def test_egress_reachable_and_accepts_this_user_and_project_only(hub, sandboxes, provisioner, project_token_key):
+    """(f) The egress endpoint is reachable from the sandbox, a table goes into the queue as (alice,
+    project A), and neither a forged token nor a real token for a project alice is not in is accepted."""
+    import jwt
+    from sqlalchemy import select
+
+    from egress_review.identity.project_token import issue_project_token
+    from egress_review.models import ReleaseRequest
+
+    forged = jwt.encode(
+        {"iss": "sandkasse-hub", "aud": "sandkasse-egress-project", "sub": "alice", "project": sandboxes["b"],
+         "iat": 0, "exp": 4102444800, "jti": "x"},
+        "not-the-key-" * 4,
+        algorithm="HS256",
+    )
+    foreign = issue_project_token("alice", sandboxes["b"], project_token_key.encode(), 600)
+    out = run_probe(sandboxes["alice"], "export", {"extract": "iso-a-extract.parquet", "other_tokens": {"forged": forged, "foreign": foreign}}, timeout=120)
+    assert out["me"]["username"] == "alice" and out["me"]["project"] == sandboxes["a"], out
+    assert out["state"] == "submitted", out
+    assert out["forged"] == 401, out
+    assert out["foreign"] in {401, 403}, out
+    with provisioner.sessions() as s:
+        req = s.execute(select(ReleaseRequest).where(ReleaseRequest.id == out["request_id"])).scalar_one()
+        assert (req.project, req.requester, req.state) == (sandboxes["a"], "alice", "submitted")

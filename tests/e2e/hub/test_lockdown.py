@@ -145,7 +145,7 @@ def test_a_kernel_runs_reads_the_extract_and_its_output_is_counted(hub, browser,
     ws_url = server["url"].replace("http://", "ws://") + f"api/kernels/{kernel.json()['id']}/channels"
     code = f"import pandas as pd\ndf = pd.read_parquet('/data/{EXTRACT}')\nprint(len(df), sorted(df.columns))"
     out = asyncio.run(_execute(ws_url, hub.process.admin_token, code))
-    assert out.startswith("60 ["), out
+    assert out.startswith("600 ["), out
     browser.delete(f"api/kernels/{kernel.json()['id']}")
     logs = docker_client.containers.get(server["container"]).logs().decode(errors="replace")
     lines = [json.loads(ln.split("sandkasse-output-volume ", 1)[1]) for ln in logs.splitlines() if "sandkasse-output-volume " in ln]
