@@ -135,7 +135,8 @@ def seed_demo() -> None:
     if seeded:
         print("compose init: demo projects exist; not seeding again", flush=True)
     else:
-        info = seed(factory, get_settings().var_dir, keycloak=admin, master_key=load_master_key())
+        employees = int(os.environ.get("SANDKASSE_DEMO_EMPLOYEES") or 15000)
+        info = seed(factory, get_settings().var_dir, keycloak=admin, master_key=load_master_key(), employees=employees)
         print(f"compose init: demo seeded: projects {sorted(info.projects)}, users {sorted(info.users)}", flush=True)
     for username in DEMO_PEOPLE:
         user_id = admin.get_user_id(username)

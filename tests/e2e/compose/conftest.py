@@ -62,6 +62,7 @@ def compose_stack(docker_client: docker.DockerClient) -> Iterator[ComposeStack]:
         "SANDKASSE_BIND_ADDRESS": "127.0.0.1",
         "SANDKASSE_DATA_DIR": str(root / "data"),
         "SANDKASSE_DEMO": "1",
+        "SANDKASSE_DEMO_EMPLOYEES": "3000",  # a smaller synthetic register: the path matters here, not the volume
         "SANDKASSE_HUB_ADMIN_TOKEN": secrets.token_hex(32),
     }
     ensure_env(env_file, overrides)
