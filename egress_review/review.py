@@ -222,6 +222,8 @@ def _aware(dt):
 
 def approve(session: Session, audit: AuditLog, policy: EgressPolicy, p: Principal, req: ReleaseRequest, comment: str = "") -> None:
     """Approve the request; releasable only when every output file is approved or withdrawn."""
+    # Who may decide is checked before what the files' state is, so a non-checker learns nothing.
+    permissions.check_review(session, p, req, policy)
     _refresh_decisions(req, policy)
     outputs = [f for f in req.files if f.kind == FileKind.OUTPUT]
     not_ready = [f"{f.name} ({f.decision})" for f in outputs if f.decision not in (FileDecision.APPROVED, FileDecision.WITHDRAWN)]

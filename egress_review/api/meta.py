@@ -38,7 +38,7 @@ def me(p: PrincipalDep) -> MeOut:
 
 @router.get("/api/v1/audit", response_model=AuditOut, summary="Audit events and chain status (admins)")
 def audit(svc: ServiceDep, session: SessionDep, p: PrincipalDep,
-          page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int | None, Query(ge=1)] = None,
+          page: Annotated[int, Query(ge=1, le=1_000_000)] = 1, page_size: Annotated[int | None, Query(ge=1)] = None,
           object_id: Annotated[str | None, Query(max_length=255)] = None) -> AuditOut:
     permissions.check_admin(p)
     size = min(page_size or svc.policy.api.page_size_default, svc.policy.api.page_size_max)

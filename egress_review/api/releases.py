@@ -39,7 +39,7 @@ def _load(session, p, release_id: str) -> Release:
 @router.get("/releases", response_model=Page[ReleaseOut], summary="Releases of the projects you are a member of")
 def list_releases(svc: ServiceDep, session: SessionDep, p: PrincipalDep,
                   project: Annotated[str | None, Query(max_length=100)] = None,
-                  page: Annotated[int, Query(ge=1)] = 1,
+                  page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                   page_size: Annotated[int | None, Query(ge=1)] = None) -> Page[ReleaseOut]:
     size = min(page_size or svc.policy.api.page_size_default, svc.policy.api.page_size_max)
     query = select(Release).order_by(Release.released_at.desc())

@@ -43,11 +43,11 @@ def list_requests(
     p: PrincipalDep,
     state: Annotated[list[RequestState] | None, Query(description="Only these states")] = None,
     project: Annotated[str | None, Query(max_length=100)] = None,
-    older_than_hours: Annotated[float | None, Query(ge=0, description="Submitted (or created) at least this long ago")] = None,
-    newer_than_hours: Annotated[float | None, Query(ge=0)] = None,
+    older_than_hours: Annotated[float | None, Query(ge=0, le=876000, description="Submitted (or created) at least this long ago")] = None,
+    newer_than_hours: Annotated[float | None, Query(ge=0, le=876000)] = None,
     mine: Annotated[bool, Query(description="Only requests I made")] = False,
     to_review: Annotated[bool, Query(description="Only requests waiting for me as a checker")] = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> Page[RequestSummary]:
     size = min(page_size or svc.policy.api.page_size_default, svc.policy.api.page_size_max)
