@@ -5,6 +5,7 @@ by the requirement list."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -66,6 +67,9 @@ def build_project_wheel(dest: Path) -> Path:
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(REPO_ROOT)],
             what="building the sandkasse wheel",
             timeout=600,
+            # Fixed zip timestamps: the same code gives the same wheel, so images keyed by content
+            # hash are not rebuilt when nothing changed.
+            env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
         )
     wheels = sorted(dest.glob("sandkasse-*.whl"))
     if len(wheels) != 1:
