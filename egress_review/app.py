@@ -39,6 +39,8 @@ def recover(svc: EgressService) -> None:
 def create_app(settings: EgressSettings | None = None) -> FastAPI:
     svc = build_service(settings or EgressSettings())
     recover(svc)
+    if svc.checker is not None:
+        svc.checker.warm()
     app = FastAPI(
         title="Sandkasse egress review",
         version="1",

@@ -11,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class CheckInput:
     released_tables: list[Path] = field(default_factory=list)
     entitled_row_count: int | None = None
     person_level: bool = True
+    policy: Any = None  # the engine's DisclosurePolicy, loaded once by the service
 
 
 @dataclass
@@ -63,6 +65,69 @@ def _unavailable(reason: str) -> CheckOutcome:
     )
 
 
+class CheckRunner:
+    """Runs the checks in a small pool of worker processes: the engine is CPU-bound pandas code, and
+    in the service's own process it would hold the interpreter lock for the length of every check,
+    stalling every other request. Files above ``in_process_max_bytes`` get a fresh child process of
+    their own, so their memory is returned when it exits."""
+
+    def __init__(self, workers: int, in_process_max_bytes: int) -> None:
+        self.workers = workers
+        self.in_process_max_bytes = in_process_max_bytes
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def _executor(self):
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # spawn, not fork: the service has threads, and a forked copy of a lock is a deadlock
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def run(self, item: CheckInput) -> CheckOutcome:
+        if self.workers <= 0:
+            return run_checks(item, self.in_process_max_bytes)
+        try:
+            if item.path.stat().st_size > self.in_process_max_bytes:
+                return _run_in_child(item)
+            return self._executor().submit(_run_guarded, item).result(timeout=600)
+        except Exception as exc:
+            from concurrent.futures.process import BrokenProcessPool
+
+            if isinstance(exc, BrokenProcessPool):
+                with self._lock:
+                    self._pool = None  # a worker died (e.g. out of memory): start afresh next time
+            log.exception("automatic checks failed on %s", item.declared_name)
+            return _unavailable(f"{exc.__class__.__name__}: {exc}")
+
+    def warm(self) -> None:
+        """Start the workers and load the engine now, in the background, not on the first upload."""
+        if self.workers > 0:
+            pool = self._executor()
+            threading.Thread(target=lambda: [f.result() for f in [pool.submit(_warm) for _ in range(self.workers)]],
+                             daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def _warm() -> None:
+    import egress_review.checks  # noqa: F401 - import pandas and the engine once per worker
+
+
+def _run_guarded(item: CheckInput) -> CheckOutcome:
+    try:
+        return _run_in_process(item)
+    except Exception as exc:
+        return _unavailable(f"{exc.__class__.__name__}: {exc}")
+
+
 def run_checks(item: CheckInput, in_process_max_bytes: int) -> CheckOutcome:
     try:
         if item.path.stat().st_size > in_process_max_bytes:
@@ -84,7 +149,8 @@ def _run_in_process(item: CheckInput) -> CheckOutcome:
         entitled_row_count=item.entitled_row_count,
         person_level=item.person_level,
     )
-    report = check_file(item.path, declared_name=item.declared_name, sidecar=item.sidecar, context=context)
+    report = check_file(item.path, declared_name=item.declared_name, sidecar=item.sidecar, context=context,
+                        policy=item.policy)
     data = report.model_dump(mode="json")
     return CheckOutcome(_verdict(data), data)
 
@@ -101,6 +167,17 @@ def _run_in_child(item: CheckInput) -> CheckOutcome:
     data.setdefault("unverifiable", [])
     data["unverifiable"].append("large file checked without project identifiers or earlier releases")
     return CheckOutcome(_verdict(data), data)
+
+
+def load_engine_policy() -> Any:
+    """The check engine's disclosure policy, read once at start-up (None: the engine reads it itself)."""
+    try:
+        from egress_review.checks import load_disclosure_policy
+
+        return load_disclosure_policy()
+    except Exception:  # a broken policy file must show up in every report, not stop the service
+        log.exception("cannot load the disclosure policy")
+        return None
 
 
 def _verdict(data: dict[str, Any]) -> str:

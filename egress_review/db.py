@@ -30,9 +30,9 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, writer: bool = True) -> Engine:
     engine = _shared_engine(url)
-    if url.startswith("sqlite"):
+    if url.startswith("sqlite") and writer:
         # pysqlite opens transactions lazily and as DEFERRED: two writers that both read first then
         # deadlock on the lock upgrade and one fails at once with "database is locked" instead of
         # waiting. BEGIN IMMEDIATE takes the write lock up front, so writers queue on busy_timeout.

@@ -33,7 +33,7 @@ class _QueueCollector:
 class EgressMetrics:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_QueueCollector(sessions))
+        self.registry.register(_QueueCollector(sessions))  # pass read sessions: a scrape never blocks writers
         self.time_to_decision = Histogram(
             "sandkasse_egress_time_to_decision_seconds",
             "From submission to approve/return/reject",

@@ -29,6 +29,7 @@ class UploadPolicy(_Strict):
     xlsx_max_compression_ratio: int = Field(default=100, gt=0)
     xlsx_max_members: int = Field(default=1000, gt=0)
     check_in_process_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    check_workers: int = Field(default=2, ge=0)
 
 
 class TokenPolicy(_Strict):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from egress_review import db
 from egress_review.audit import AuditLog, head_key
+from egress_review.autocheck import CheckRunner, load_engine_policy
 from egress_review.identity.keycloak import KeycloakValidator
 from egress_review.metrics import EgressMetrics
 from egress_review.policy import EgressPolicy, load_egress_policy
@@ -26,19 +28,28 @@ class EgressService:
     policy: EgressPolicy
     engine: Engine
     sessions: sessionmaker[Session]
+    # Read-only work (listings, pages, auth re-checks) runs on these: on SQLite they do not take the
+    # write lock, so readers never queue behind writers.
+    read_engine: Engine
+    read_sessions: sessionmaker[Session]
     store: QuarantineStore
     audit: AuditLog
     signer: ReleaseSigner
     keycloak: KeycloakValidator
     project_token_key: bytes | None
     metrics: EgressMetrics
+    disclosure_policy: Any = None
+    checker: CheckRunner | None = None
 
     @property
     def release_dir(self) -> Path:
         return self.settings.release_dir
 
     def close(self) -> None:
+        if self.checker is not None:
+            self.checker.close()
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def master_key(settings: EgressSettings) -> bytes:
@@ -61,6 +72,8 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
     key = master_key(settings)
     store = QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key)
     sessions = db.sessions(engine, store)
+    read_engine = db.make_engine(url, writer=False)
+    read_sessions = db.sessions(read_engine, store)
     audit = AuditLog(settings.audit_jsonl, head_key(key))
     audit.attach(sessions)
     token_key = None
@@ -68,11 +81,14 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
         from egress_review.identity.project_token import load_project_token_key
 
         token_key = load_project_token_key(settings.project_token_key)
+    policy = load_egress_policy(settings.policy_file)
     return EgressService(
         settings=settings,
-        policy=load_egress_policy(settings.policy_file),
+        policy=policy,
         engine=engine,
         sessions=sessions,
+        read_engine=read_engine,
+        read_sessions=read_sessions,
         store=store,
         audit=audit,
         signer=ReleaseSigner.load_or_create(settings.signing_key_path, settings.public_key_path),
@@ -80,5 +96,7 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
             settings.keycloak_url, settings.keycloak_realm, settings.keycloak_audience, settings.issuer
         ),
         project_token_key=token_key,
-        metrics=EgressMetrics(sessions),
+        metrics=EgressMetrics(read_sessions),
+        disclosure_policy=load_engine_policy(),
+        checker=CheckRunner(policy.uploads.check_workers, policy.uploads.check_in_process_max_bytes),
     )

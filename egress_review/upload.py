@@ -25,7 +25,7 @@ _TABLES = (".csv", ".tsv", ".xlsx", ".parquet")
 
 
 def _prepare(svc: EgressService, p: Principal, request_id: str, file_id: str) -> dict:
-    with svc.sessions() as session:
+    with svc.read_sessions() as session:
         req = submission.get_request(session, request_id)
         from egress_review import permissions
 
@@ -57,16 +57,17 @@ def _inspect(svc: EgressService, staged: StagedBlob, info: dict, file_id: str) -
             with open(fd, "w", encoding="utf-8") as fh:
                 fh.write(svc.store.unseal(submission.sidecar_context(file_id), info["sidecar"]).decode())
             sidecar_path = Path(name)
-        outcome = run_checks(
+        item = (
             CheckInput(
                 path=staged.scratch,
                 declared_name=info["name"],
                 sidecar=sidecar_path,
                 identifier_values=info["identifiers"],
                 released_tables=info["released"],
-            ),
-            uploads.check_in_process_max_bytes,
+                policy=svc.disclosure_policy,
+            )
         )
+        outcome = svc.checker.run(item) if svc.checker else run_checks(item, uploads.check_in_process_max_bytes)
     finally:
         if sidecar_path is not None:
             sidecar_path.unlink(missing_ok=True)

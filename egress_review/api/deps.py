@@ -29,6 +29,16 @@ def get_session(svc: Annotated[EgressService, Depends(get_service)]) -> Iterator
         session.close()
 
 
+def get_read_session(svc: Annotated[EgressService, Depends(get_service)]) -> Iterator[Session]:
+    """A session for handlers that only read (it never takes SQLite's write lock)."""
+    session = svc.read_sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -45,7 +55,7 @@ def authenticate(request: Request, svc: EgressService) -> Principal:
             raise NotAuthenticated("project tokens are not enabled on this service")
         pp = verify_project_token(token, svc.project_token_key, max_ttl_seconds=svc.policy.tokens.project_token_max_ttl_seconds)
         # The token says who and which project; provisioning says whether that is still allowed.
-        with svc.sessions() as session:
+        with svc.read_sessions() as session:
             allowed = projects.can_access(session, pp.username, pp.project)
             session.rollback()
         if not allowed:
@@ -63,4 +73,5 @@ def get_principal(request: Request, svc: Annotated[EgressService, Depends(get_se
 
 ServiceDep = Annotated[EgressService, Depends(get_service)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

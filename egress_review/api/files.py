@@ -62,7 +62,7 @@ async def upload_content(request_id: str, file_id: str, request: Request, svc: S
     except Exception as exc:
         svc.metrics.refused.labels(exc.__class__.__name__).inc()
         raise
-    with svc.sessions() as session:
+    with svc.read_sessions() as session:
         req = load_visible(session, p, request_id)
         f = submission.get_file(req, file_id)
         version = next(v for v in f.versions if v.id == version_id)

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
 from egress_review import permissions
-from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
+from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import AuditEventOut, AuditOut, MeOut, Page
 from egress_review.models import EgressAuditEvent
@@ -20,7 +20,7 @@ router = APIRouter(tags=["service"], responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", response_class=PlainTextResponse, summary="Liveness and database reachability")
-def healthz(session: SessionDep) -> str:
+def healthz(session: ReadSessionDep) -> str:
     session.execute(text("SELECT 1"))
     return "ok"
 
@@ -37,7 +37,7 @@ def me(p: PrincipalDep) -> MeOut:
 
 
 @router.get("/api/v1/audit", response_model=AuditOut, summary="Audit events and chain status (admins)")
-def audit(svc: ServiceDep, session: SessionDep, p: PrincipalDep,
+def audit(svc: ServiceDep, session: ReadSessionDep, p: PrincipalDep,
           page: Annotated[int, Query(ge=1, le=1_000_000)] = 1, page_size: Annotated[int | None, Query(ge=1)] = None,
           object_id: Annotated[str | None, Query(max_length=255)] = None) -> AuditOut:
     permissions.check_admin(p)

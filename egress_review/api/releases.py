@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from egress_review import permissions
-from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
+from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, ReleasedFileOut, ReleaseOut, SignedManifest
 from egress_review.audit import Actor
@@ -37,7 +37,7 @@ def _load(session, p, release_id: str) -> Release:
 
 
 @router.get("/releases", response_model=Page[ReleaseOut], summary="Releases of the projects you are a member of")
-def list_releases(svc: ServiceDep, session: SessionDep, p: PrincipalDep,
+def list_releases(svc: ServiceDep, session: ReadSessionDep, p: PrincipalDep,
                   project: Annotated[str | None, Query(max_length=100)] = None,
                   page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                   page_size: Annotated[int | None, Query(ge=1)] = None) -> Page[ReleaseOut]:
@@ -53,12 +53,12 @@ def list_releases(svc: ServiceDep, session: SessionDep, p: PrincipalDep,
 
 
 @router.get("/releases/{release_id}", response_model=ReleaseOut, summary="One release")
-def get_release(release_id: str, session: SessionDep, p: PrincipalDep) -> ReleaseOut:
+def get_release(release_id: str, session: ReadSessionDep, p: PrincipalDep) -> ReleaseOut:
     return _out(_load(session, p, release_id))
 
 
 @router.get("/releases/{release_id}/manifest", response_model=SignedManifest, summary="The signed manifest")
-def get_manifest(release_id: str, session: SessionDep, p: PrincipalDep) -> SignedManifest:
+def get_manifest(release_id: str, session: ReadSessionDep, p: PrincipalDep) -> SignedManifest:
     return SignedManifest(**signed_document(_load(session, p, release_id)))
 
 

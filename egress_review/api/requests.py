@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from sqlalchemy import func, select
 
 from egress_review import permissions, submission
-from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
+from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, RequestCreate, RequestDetail, RequestSummary
 from egress_review.api.views import detail, summary
@@ -39,7 +39,7 @@ def create_request(body: RequestCreate, svc: ServiceDep, session: SessionDep, p:
 @router.get("", response_model=Page[RequestSummary], summary="List the release requests you may see")
 def list_requests(
     svc: ServiceDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     p: PrincipalDep,
     state: Annotated[list[RequestState] | None, Query(description="Only these states")] = None,
     project: Annotated[str | None, Query(max_length=100)] = None,
@@ -98,7 +98,7 @@ def load_visible(session, p, request_id: str) -> ReleaseRequest:
 
 
 @router.get("/{request_id}", response_model=RequestDetail, summary="One release request, as you may see it")
-def get_request(request_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
+def get_request(request_id: str, svc: ServiceDep, session: ReadSessionDep, p: PrincipalDep) -> RequestDetail:
     return detail(session, p, load_visible(session, p, request_id), svc.policy)
 
 

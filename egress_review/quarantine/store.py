@@ -96,8 +96,6 @@ class QuarantineStore:
                     encryptor.update(chunk)
                     plain_out.write(chunk)
                 encryptor.finish()
-                enc_out.flush()
-                os.fsync(enc_out.fileno())
         except BaseException:
             part.unlink(missing_ok=True)
             scratch.unlink(missing_ok=True)
@@ -117,6 +115,12 @@ class QuarantineStore:
         target = self.blobs / name
         if target.exists():  # versions are immutable: never overwrite
             raise FileExistsError(target)
+        # fsync here, not while receiving: receive() runs on the event loop, commit() in a thread.
+        fd = os.open(staged.part, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(staged.part, 0o400)
         os.rename(staged.part, target)
         _fsync_dir(self.blobs)

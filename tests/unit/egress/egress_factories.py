@@ -35,8 +35,15 @@ PROJECTS = {
 SAFE_CSV = "district,days\nGrefsen,120\nSagene,340\nFrogner,415\n"
 
 
-def egress_settings(tmp: Path, database_url: str | None = None) -> EgressSettings:
+def egress_settings(tmp: Path, database_url: str | None = None, check_workers: int = 0) -> EgressSettings:
+    """Settings on a fresh var dir; checks run in process unless ``check_workers`` (a worker pool per
+    service would spawn new processes in every test)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    policy = tmp / "egress.yaml"
+    text = (Path(__file__).resolve().parents[3] / "policies" / "egress.yaml").read_text()
+    policy.write_text(text.replace("check_workers: 2", f"check_workers: {check_workers}"))
     return EgressSettings(
+        egress_policy_file=policy,
         var_dir=tmp / "var",
         database_url=database_url or f"sqlite:///{tmp / 'sandkasse.db'}",
         master_key=base64.b64encode(os.urandom(32)).decode(),

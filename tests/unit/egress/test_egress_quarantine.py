@@ -193,3 +193,22 @@ def test_store_uses_a_fresh_data_key_per_version(tmp_path):
     a = anyio.run(store.receive, body(), 100)
     b = anyio.run(store.receive, body(), 100)
     assert a.wrapped_key != b.wrapped_key and a.part.read_bytes() != b.part.read_bytes()
+
+
+def test_checks_in_worker_processes_give_the_same_report(tmp_path):
+    """The service runs the engine in a spawned worker pool; the report must be the engine's own."""
+    import json
+
+    from egress_review.autocheck import CheckInput, CheckRunner, run_checks
+
+    table = tmp_path / "t.csv"
+    table.write_text("district,days\nGrefsen,3\nSagene,340\n")
+    runner = CheckRunner(workers=1, in_process_max_bytes=10_000_000)
+    try:
+        pooled = runner.run(CheckInput(path=table, declared_name="t.csv"))
+    finally:
+        runner.close()
+    direct = run_checks(CheckInput(path=table, declared_name="t.csv"), 10_000_000)
+    assert pooled.verdict == direct.verdict
+    assert json.loads(pooled.report_json) == json.loads(direct.report_json)
+    assert "automatic checks unavailable" not in pooled.report_json

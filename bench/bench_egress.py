@@ -1,0 +1,368 @@
+"""Egress service under load, on loopback only, bounded in count and time.
+
+50 researchers (each a project token, as from inside their notebook) create, upload a ~100 kB table
+and submit; 10 output checkers (real Keycloak tokens) list their queue, vote, submit reviews and
+approve. Run once on SQLite and once on PostgreSQL (a throw-away cluster), then print p50/p99
+latency per call, throughput, and submitted vs stored vs decided (zero lost).
+
+Baselines measured in the same run: the check engine on the same table in this process (the upload
+call includes it), and the same calls made by one client alone. Figures are printed as ratios to them.
+
+    .venv/bin/python bench/bench_egress.py [--researchers 50] [--reviewers 10] [--per-researcher 2]
+        [--time-limit 180] [--backends sqlite,postgresql]
+
+Needs Keycloak (the test bed's instance on 127.0.0.1:8181 is started if not running) and the
+PostgreSQL binaries. The service runs as a separate uvicorn process, stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from egress_review.identity.project_token import issue_project_token  # noqa: E402
+from sandkasse.stack.process import free_port  # noqa: E402
+
+KEYCLOAK_PORT = int(os.environ.get("SANDKASSE_TEST_KEYCLOAK_PORT", "8181"))
+
+
+def make_table(rows: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    lines = ["district,age_group,sex,days,people"]
+    for i in range(rows):
+        lines.append(f"district_{i % 60},{20 + 5 * (i % 9)}-{24 + 5 * (i % 9)},{'KM'[i % 2]},"
+                     f"{rng.randint(500, 5000)},{rng.randint(10, 400)}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def table_of_size(kb: int, seed: int) -> bytes:
+    rows = 100
+    while len(make_table(rows, seed)) < kb * 1000:
+        rows *= 2
+    lo, hi = rows // 2, rows
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(make_table(mid, seed)) < kb * 1000:
+            lo = mid + 1
+        else:
+            hi = mid
+    return make_table(lo, seed)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lat: dict[str, list[float]] = defaultdict(list)
+        self.failures: dict[str, int] = defaultdict(int)
+        self.benign: dict[str, int] = defaultdict(int)
+        self.errors: list[str] = []
+
+    async def call(self, client: httpx.AsyncClient, kind: str, method: str, url: str, *,
+                   benign: tuple[int, ...] = (), **kw) -> httpx.Response | None:
+        t = time.perf_counter()
+        try:
+            r = await client.request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            self.failures[kind] += 1
+            self.errors.append(f"{kind}: {exc!r}")
+            return None
+        self.lat[kind].append(time.perf_counter() - t)
+        if r.status_code >= 400:
+            if r.status_code in benign:
+                self.benign[kind] += 1
+            else:
+                self.failures[kind] += 1
+                self.errors.append(f"{kind}: {r.status_code} {r.text[:200]}")
+            return None
+        return r
+
+
+async def researcher(rec: Recorder, base: str, token: str, tables: list[bytes], submitted: list[str]) -> None:
+    h = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
+        for data in tables:
+            r = await rec.call(c, "create", "POST", "/api/v1/requests", json={"title": "bench"},
+                               headers={"Idempotency-Key": uuid.uuid4().hex})
+            if r is None:
+                continue
+            rid = r.json()["id"]
+            f = await rec.call(c, "add_file", "POST", f"/api/v1/requests/{rid}/files",
+                               json={"name": "table.csv", "context": "sick-leave days by district",
+                                     "controls": "people >= 10 in every cell"})
+            if f is None:
+                continue
+            up = await rec.call(c, "upload_100kB", "PUT", f"/api/v1/requests/{rid}/files/{f.json()['id']}/content",
+                                content=data, headers={"Content-Type": "application/octet-stream"})
+            if up is None:
+                continue
+            s = await rec.call(c, "submit", "POST", f"/api/v1/requests/{rid}/submit")
+            if s is not None:
+                submitted.append(rid)
+
+
+async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n: int, done: asyncio.Event,
+                   deadline: float) -> None:
+    h = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
+        while not done.is_set() and time.monotonic() < deadline:
+            worked = False
+            q = await rec.call(c, "list_queue", "GET", "/api/v1/requests", params={"to_review": "true", "page_size": 20})
+            items = q.json()["items"] if q is not None else []
+            random.shuffle(items)
+            for item in items[:2]:
+                rid = item["id"]
+                d = await rec.call(c, "get_request", "GET", f"/api/v1/requests/{rid}")
+                if d is None or d.json()["state"] != "submitted":
+                    continue
+                for f in d.json()["files"]:
+                    if f["kind"] == "output":
+                        await rec.call(c, "vote", "PUT", f"/api/v1/requests/{rid}/files/{f['id']}/vote",
+                                       json={"decision": "approve"}, benign=(409,))
+                await rec.call(c, "submit_review", "POST", f"/api/v1/requests/{rid}/reviews", benign=(409, 422))
+                worked = True
+            # decisions are shared out by request id so two checkers rarely race for the same one
+            rv = await rec.call(c, "list_reviewed", "GET", "/api/v1/requests", params={"state": "reviewed", "page_size": 50})
+            for item in (rv.json()["items"] if rv is not None else []):
+                if int(item["id"], 16) % n == index:
+                    await rec.call(c, "approve_release", "POST", f"/api/v1/requests/{item['id']}/approve", json={},
+                                   benign=(409,))
+                    worked = True
+            if not worked:
+                await asyncio.sleep(0.2)
+
+
+def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the service exited: see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit(f"the service did not answer within 60 s: see {log}")
+
+
+def provision(url: str, projects: dict[str, dict[str, str]]) -> None:
+    from provisioning import db as pdb
+    from provisioning import service
+    from sandkasse.db import make_engine, make_sessionmaker, session_scope
+
+    engine = make_engine(url)
+    pdb.migrate(engine=engine)
+    with session_scope(make_sessionmaker(engine)) as s:
+        for slug, members in projects.items():
+            service.create_open_project(s, slug, members)
+    engine.dispose()
+
+
+def counts(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from egress_review.models import ReleaseRequest
+    from sandkasse.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(ReleaseRequest.state, func.count()).group_by(ReleaseRequest.state)).all())
+    engine.dispose()
+    return rows
+
+
+def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], tables: list[bytes],
+                check_baseline: float) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-egress-{name}-"))
+    token_key = secrets.token_urlsafe(32)
+    researchers = [f"bench-r{i:02d}" for i in range(args.researchers)]
+    projects = {f"bench-p{p}": {r: "researcher" for r in researchers[p::5]} for p in range(5)}
+    provision(url, projects)
+    env = {**os.environ, "SANDKASSE_DATABASE_URL": url, "SANDKASSE_VAR_DIR": str(work / "var"),
+           "SANDKASSE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "SANDKASSE_PROJECT_TOKEN_KEY": token_key, "SANDKASSE_KEYCLOAK_URL": kc.url,
+           "SANDKASSE_KEYCLOAK_REALM": kc.realm}
+    port = free_port()
+    proc = start_service(env, port, work / "service.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        project_of = {r: slug for slug, ms in projects.items() for r in ms}
+        tokens = {r: issue_project_token(r, project_of[r], token_key.encode(), 3600) for r in researchers}
+
+        # baseline: one researcher alone, same calls
+        solo = Recorder()
+        solo_ids: list[str] = []
+        asyncio.run(researcher(solo, base, tokens[researchers[0]], tables[:3], solo_ids))
+
+        rec = Recorder()
+        submitted: list[str] = []
+
+        async def load() -> float:
+            done = asyncio.Event()
+            deadline = time.monotonic() + args.time_limit
+            t0 = time.perf_counter()
+            reviewers = [asyncio.create_task(reviewer(rec, base, checker_tokens[c], c, i, len(checker_tokens), done, deadline))
+                         for i, c in enumerate(checker_tokens)]
+            per = args.per_researcher
+            await asyncio.gather(*(researcher(rec, base, tokens[r], tables[i * per:(i + 1) * per] or tables[:per], submitted)
+                                   for i, r in enumerate(researchers)))
+            while time.monotonic() < deadline:
+                state = counts(url)
+                if state.get("submitted", 0) + state.get("reviewed", 0) + state.get("approved", 0) == 0:
+                    break
+                await asyncio.sleep(0.5)
+            done.set()
+            await asyncio.gather(*reviewers)
+            return time.perf_counter() - t0
+
+        elapsed = asyncio.run(load())
+        final = counts(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"name": name, "rec": rec, "solo": solo, "elapsed": elapsed, "submitted": len(submitted),
+            "solo_submitted": len(solo_ids), "attempted": args.researchers * args.per_researcher, "final": final,
+            "work": work,
+            "check_baseline": check_baseline}
+
+
+def report(res: dict) -> None:
+    rec, solo = res["rec"], res["solo"]
+    final = res["final"]
+    stored = sum(v for k, v in final.items() if k != "draft")
+    decided = final.get("released", 0) + final.get("returned", 0) + final.get("rejected", 0)
+    calls = sum(len(v) for v in rec.lat.values())
+    all_lat = [x for v in rec.lat.values() for x in v]
+    print(f"\n=== {res['name']} ===")
+    print(f"{'call':<16}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'solo p50':>10}{'p99/solo':>10}{'fail':>6}{'benign':>8}")
+    for kind in sorted(rec.lat):
+        v = rec.lat[kind]
+        s = solo.lat.get(kind, [])
+        sp50 = statistics.median(s) if s else float("nan")
+        print(f"{kind:<16}{len(v):>6}{pct(v, 50) * 1e3:>9.1f}{pct(v, 99) * 1e3:>9.1f}{max(v) * 1e3:>9.1f}"
+              f"{sp50 * 1e3:>10.1f}{(pct(v, 99) / sp50) if s else float('nan'):>10.1f}"
+              f"{rec.failures.get(kind, 0):>6}{rec.benign.get(kind, 0):>8}")
+    no_upload = [x for k, v in rec.lat.items() if k != "upload_100kB" for x in v]
+    print(f"all calls: n={calls} p50={pct(all_lat, 50) * 1e3:.1f} ms p99={pct(all_lat, 99) * 1e3:.1f} ms; "
+          f"without uploads p99={pct(no_upload, 99) * 1e3:.1f} ms; throughput {calls / res['elapsed']:.1f} calls/s "
+          f"over {res['elapsed']:.1f} s")
+    up = rec.lat.get("upload_100kB", [])
+    print(f"check engine alone on the same table (baseline, in process): {res['check_baseline'] * 1e3:.1f} ms; "
+          f"upload p50 / check = {pct(up, 50) / res['check_baseline']:.2f}x")
+    print(f"requests: attempted {res['attempted']}, submitted (client saw 200) {res['submitted']}, "
+          f"stored beyond draft (incl. {res['solo_submitted']} solo) {stored}, decided {decided}, by state {dict(sorted(final.items()))}")
+    lost = res["submitted"] + res["solo_submitted"] - stored
+    failed = sum(rec.failures.values())
+    print(f"lost: {lost}   failed calls: {failed}" + ("" if not rec.errors else f"   first errors: {rec.errors[:3]}"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--researchers", type=int, default=50)
+    parser.add_argument("--reviewers", type=int, default=10)
+    parser.add_argument("--per-researcher", type=int, default=2)
+    parser.add_argument("--table-kb", type=int, default=100)
+    parser.add_argument("--time-limit", type=float, default=180)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+
+    from egress_review.checks import CheckContext, check_file, load_disclosure_policy
+    from sandkasse.stack.keycloak_server import ensure_keycloak
+
+    tables = [table_of_size(args.table_kb, seed) for seed in range(args.researchers * args.per_researcher + 3)]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-egress-"))
+    sample = tmp / "table.csv"
+    sample.write_bytes(tables[0])
+    policy = load_disclosure_policy()
+    check_file(sample, declared_name="table.csv", context=CheckContext(), policy=policy)
+    check_times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        check_file(sample, declared_name="table.csv", context=CheckContext(), policy=policy)
+        check_times.append(time.perf_counter() - t)
+    check_baseline = statistics.median(check_times)
+
+    kc = ensure_keycloak("test", KEYCLOAK_PORT)
+    admin = kc.admin()
+    checker_tokens = {}
+    from keycloak import KeycloakOpenID
+
+    test_client = "sandkasse-test"
+    if admin.get_client_id(test_client) is None:
+        from tests.testbed.keycloak_fixtures import ensure_test_client
+
+        ensure_test_client(kc)
+    oid = KeycloakOpenID(server_url=kc.url, realm_name=kc.realm, client_id=test_client)
+    for i in range(args.reviewers):
+        user, password = f"bench-checker{i}", secrets.token_urlsafe(16)
+        uid = admin.get_user_id(user) or admin.create_user(
+            {"username": user, "enabled": True, "firstName": user, "lastName": "Bench",
+             "email": f"{user}@sandkasse.invalid", "emailVerified": True}, exist_ok=True)
+        admin.set_user_password(uid, password, temporary=False)
+        have = {r["name"] for r in admin.get_realm_roles_of_user(uid)}
+        if "output-checker" not in have:
+            admin.assign_realm_roles(uid, [admin.get_realm_role("output-checker")])
+        checker_tokens[user] = oid.token(user, password)["access_token"]
+
+    print(f"egress load: {args.researchers} researchers x {args.per_researcher} requests "
+          f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback")
+    results = []
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp / 'bench.db'}"
+            results.append(run_backend("SQLite", url, args, kc, checker_tokens, tables, check_baseline))
+        elif backend == "postgresql":
+            from sandkasse.stack.postgres_server import ensure_postgres
+
+            pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
+            pg_dir.chmod(0o755)
+            pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
+            try:
+                results.append(run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
+                                           check_baseline))
+            finally:
+                pg.stop()
+                pg.password_file.unlink(missing_ok=True)
+                shutil.rmtree(pg_dir, ignore_errors=True)
+    for res in results:
+        report(res)
+        shutil.rmtree(res["work"], ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
