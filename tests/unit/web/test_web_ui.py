@@ -214,3 +214,63 @@ def test_released_files_download_for_members_only_and_admin_pages_for_admins(env
         page = c.get("/admin/audit").text
         assert "intact" in page and "release.download" in page
         assert "alpha" in c.get("/admin/projects").text
+
+
+def _table_bytes(kind: str) -> bytes:
+    import io
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"district": ["Grefsen", "Sagene", "Frogner"], "women": [120, 7, 210], "men": [4, 95, 180]})
+    buf = io.BytesIO()
+    if kind == "xlsx":
+        frame.to_excel(buf, index=False)
+    elif kind == "parquet":
+        frame.to_parquet(buf, index=False)
+    else:
+        buf.write(frame.to_csv(index=False).encode())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx", "parquet"])
+def test_every_table_format_is_highlighted_cell_for_cell(env, kind):
+    req = env.make_request(RequestState.SUBMITTED, files={f"t.{kind}": _table_bytes(kind)})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        original = page[page.index('data-table="original"'):page.index('data-table="suggested"')]
+        cells = set(re.findall(r'<td class="fail"[^>]*data-row="([^"]+)" data-col="([^"]+)"', original))
+        assert cells == {("Grefsen", "men"), ("Sagene", "women")}
+
+
+def test_text_outputs_are_shown_as_text_never_as_markup(env):
+    md = b"# Notes\n<script>alert(1)</script>\n<img src=x onerror=alert(2)>\n"
+    req = env.make_request(RequestState.SUBMITTED, files={"notes.md": md})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        assert '<pre class="text-output">' in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<img src=x" not in page
+
+
+def test_queue_filters_by_waiting_time_and_sorts(env):
+    from datetime import timedelta
+
+    from egress_review.models import ReleaseRequest
+    from sandkasse.audit import utcnow
+
+    old = env.make_request(RequestState.SUBMITTED)
+    new = env.make_request(RequestState.SUBMITTED, requester="bob", project="beta")
+    with env.svc.sessions() as s:
+        s.get(ReleaseRequest, old).submitted_at = utcnow() - timedelta(days=2)
+        s.commit()
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get("/queue", params={"waiting": "1d"}).text
+        assert "Review queue (1)" in page and old in page and new not in page
+        page = c.get("/queue").text  # default: longest waiting first
+        assert page.index(old) < page.index(new)
+        page = c.get("/queue", params={"sort": "age", "order": "asc"}).text
+        assert page.index(new) < page.index(old)
+        page = c.get("/queue", params={"sort": "project", "order": "desc"}).text
+        assert page.index(new) < page.index(old)  # beta before alpha
