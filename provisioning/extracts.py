@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from provisioning import audit, rowfilter, transformations
@@ -21,7 +24,7 @@ from provisioning.keys import project_key
 from provisioning.lifecycle import project_dir
 from provisioning.models import ColumnRole, Entitlement, Extract, Project, ProjectStatus
 from provisioning.policy import ProvisioningPolicy, current
-from provisioning.pseudonymise import pseudonymise_series
+from provisioning.pseudonymise import pseudonymise_arrow, pseudonymise_series
 from provisioning.risk import risk_report, write_report
 from sandkasse.audit import utcnow
 
@@ -74,15 +77,31 @@ def minimised_frame(
     """The extract as a DataFrame and its column descriptions (name, role, transformation)."""
     ds = entitlement.dataset
     granted = [c for c in entitlement.columns if c.transformation != transformations.DROP]
-    needed = list(dict.fromkeys([c.column_name for c in granted]
-                                + sorted(rowfilter.validate(entitlement.row_filter, [c.name for c in ds.columns])
-                                         if entitlement.row_filter else [])))
-    df = rowfilter.apply(entitlement.row_filter, read_source(ds.source, needed))
+    filter_columns = sorted(rowfilter.validate(entitlement.row_filter, [c.name for c in ds.columns])) if entitlement.row_filter else []
+    # Columns only pseudonymised are read as Arrow strings straight from Parquet: converting ten million
+    # identifiers to Python objects and back would cost more than hashing them.
+    arrow_only = {c.column_name for c in granted if c.transformation == transformations.PSEUDONYMISE} - set(filter_columns)
+    if not str(ds.source).endswith(".parquet"):
+        arrow_only = set()
+    needed = list(dict.fromkeys([c.column_name for c in granted if c.column_name not in arrow_only] + filter_columns))
+    df = read_source(ds.source, needed) if needed else pd.DataFrame(index=pd.RangeIndex(pq.ParquetFile(ds.source).metadata.num_rows))
+    mask = rowfilter.mask(entitlement.row_filter, df)
+    if mask is not None:
+        df = df.loc[mask]
+    identifiers = pq.read_table(ds.source, columns=sorted(arrow_only)) if arrow_only else None
     out = {}
     described = []
     for c in granted:
         name = transformations.output_name(c.column_name, c.transformation)
-        out[name] = transform(df[c.column_name], c.transformation, key, policy, reference).reset_index(drop=True)
+        if c.column_name in arrow_only:
+            assert identifiers is not None and key is not None
+            column = identifiers.column(c.column_name)
+            if mask is not None:
+                column = pc.filter(column, pa.array(mask))
+            out[name] = pd.Series(pd.arrays.ArrowExtensionArray(
+                pseudonymise_arrow(column, key, policy.pseudonymisation.hex_chars)))
+        else:
+            out[name] = transform(df[c.column_name], c.transformation, key, policy, reference).reset_index(drop=True)
         role = ds.column(c.column_name).role if ds.column(c.column_name) else ColumnRole.other
         described.append({"name": name, "source": c.column_name, "role": role.value, "transformation": c.transformation})
     return pd.DataFrame(out), described

@@ -11,6 +11,7 @@ import ast
 import operator
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from provisioning.errors import ProvisioningError
@@ -101,9 +102,15 @@ def _mask(node: ast.AST, df: pd.DataFrame) -> pd.Series:
     return result.astype("boolean").mask(column.isna())
 
 
+def mask(text: str | None, df: pd.DataFrame) -> np.ndarray | None:
+    """Boolean array of the rows matching the filter, or None when there is no filter."""
+    if not text:
+        return None
+    tree = parse(text, df.columns)
+    return _mask(tree.body, df).fillna(False).to_numpy(dtype=bool)
+
+
 def apply(text: str | None, df: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``df`` matching the filter (all rows when there is none)."""
-    if not text:
-        return df
-    tree = parse(text, df.columns)
-    return df.loc[_mask(tree.body, df).fillna(False).to_numpy(dtype=bool)]
+    selected = mask(text, df)
+    return df if selected is None else df.loc[selected]
