@@ -23,11 +23,12 @@ def synth(
     out: str = typer.Option("var/data/sick-leave", help="Output folder"),
     employees: int = typer.Option(15000, help="Number of employees"),
     seed: int = typer.Option(2026, help="Random seed (same seed, same data)"),
+    years: int = typer.Option(1, help="Years of sick-leave episodes (about 2.8 episodes per employee and year)"),
 ) -> None:
     """Generate the synthetic sick-leave data set (no real personal data)."""
     from provisioning.synth.cli import synth_command
 
-    synth_command(out=out, employees=employees, seed=seed)
+    synth_command(out=out, employees=employees, seed=seed, years=years)
 
 
 @audit_app.command("verify")

@@ -55,5 +55,8 @@ def generate(birth: np.ndarray, female: np.ndarray, rng: np.random.Generator, ma
         out[order[repeat]] = 0
         todo = np.flatnonzero(out == 0)
     if todo.size:
-        raise RuntimeError(f"could not draw unique national identity numbers for {todo.size} people")
+        raise ValueError(
+            f"could not draw unique national identity numbers for {todo.size} people: only about 170 valid "
+            "numbers exist per birth date and gender; use fewer employees and more years of episodes"
+        )
     return np.char.zfill(out.astype(str), 11)
