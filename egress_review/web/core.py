@@ -143,6 +143,9 @@ def context(request: Request) -> Ctx:
         except AuthError:
             ctx.cookies_to_clear.append(SESSION_COOKIE)
             return ctx
+        if not principal.roles:  # every role withdrawn in Keycloak: the session ends here
+            ctx.cookies_to_clear.append(SESSION_COOKIE)
+            return ctx
         ctx.new_cookie = app.box.seal_session(session)
     ctx.session = session
     ctx.principal = oidc.principal_of(session, ctx.source)
