@@ -128,7 +128,7 @@ def test_failing_cells_and_rules_equal_acros_on_generated_tables():
                 mismatches.append((seed, ours.outcome.index[i], ours.outcome.columns[j], set(a[i][j]), set(o[i][j])))
     assert not mismatches, mismatches[:10]
     # the comparison must have exercised failing cells of every kind, not just agreed on "all ok"
-    assert compared > 3000 and flagged > 300
+    assert compared > 2500 and flagged > 300
     assert {"threshold", "zero", "nk", "p_percent"} <= seen
     assert sum(deviations.values()) < compared // 50, deviations
     print(f"{compared} cells compared, {flagged} flagged, deviations {deviations}")
