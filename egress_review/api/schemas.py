@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from egress_review.states import FileKind, Visibility, VoteDecision
 
 T = TypeVar("T")
+
+
+def _utc(value: datetime) -> datetime:
+    # Times are stored in UTC, but SQLite hands them back naive; RFC 3339 (the schema's date-time)
+    # needs the offset, so a client never has to guess the zone.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _In(BaseModel):
@@ -76,7 +85,7 @@ class VersionOut(BaseModel):
     detected_type: str
     verdict: str
     check_report: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class VoteOut(BaseModel):
@@ -84,7 +93,7 @@ class VoteOut(BaseModel):
     decision: VoteDecision
     comment: str
     visibility: Visibility
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class FileOut(BaseModel):
@@ -108,7 +117,7 @@ class CommentOut(BaseModel):
     text: str
     visibility: Visibility
     turn: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class RequestSummary(BaseModel):
@@ -119,10 +128,10 @@ class RequestSummary(BaseModel):
     state: str
     owner: str = Field(description="Who acts next: researcher, checkers or system")
     turn: int
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    decided_at: datetime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    submitted_at: UtcDateTime | None
+    decided_at: UtcDateTime | None
     file_count: int
     worst_verdict: str | None
 
@@ -152,7 +161,7 @@ class ReleaseOut(BaseModel):
     id: str
     request_id: str
     project: str
-    released_at: datetime
+    released_at: UtcDateTime
     files: list[ReleasedFileOut]
 
 
@@ -170,7 +179,7 @@ class MeOut(BaseModel):
 
 class AuditEventOut(BaseModel):
     seq: int
-    at: datetime
+    at: UtcDateTime
     actor: str
     role: str
     action: str
