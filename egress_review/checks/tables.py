@@ -53,7 +53,7 @@ def _frame_from_strings(raw: pd.DataFrame, index_levels: int | None) -> pd.DataF
         nums[retry] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float)
         blank_flat[retry] = cleaned.isin(_BLANKS).to_numpy(dtype=bool)
     numeric = pd.DataFrame(nums.reshape(raw.shape), columns=raw.columns, index=raw.index)
-    blank = pd.DataFrame(blank_flat.to_numpy().reshape(raw.shape), columns=raw.columns, index=raw.index)
+    blank = pd.DataFrame(blank_flat.reshape(raw.shape), columns=raw.columns, index=raw.index)
     is_num = (numeric.notna() | blank).all(axis=0) & numeric.notna().any(axis=0)
     if index_levels is None:
         index_levels = 0
