@@ -238,7 +238,7 @@ class ComposeStack:
                  "logs", "--no-color", f"--tail={lines}"],
                 capture_output=True, text=True, timeout=60, env=self.environment(), cwd=REPO_ROOT,
             )  # fmt: skip
-            return out.stdout[-8000:]
+            return out.stdout[-max(8000, lines * 300):]
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"(no logs: {exc})"
 

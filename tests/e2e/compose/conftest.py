@@ -74,6 +74,8 @@ def compose_stack(docker_client: docker.DockerClient) -> Iterator[ComposeStack]:
             stack.up(build=False)
         yield stack
     finally:
+        # Keep the services' logs for a failed run's post-mortem (var/log/compose-<project>.log).
+        (var_path("log") / f"compose-{project}-services.log").write_text(stack.logs_tail(5000))
         try:
             stack.down(volumes=True)
         finally:
