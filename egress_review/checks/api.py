@@ -96,7 +96,8 @@ def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags,
             continue
         seen.add(t)
         for hit in scanner.scan(t):
-            out.add("identifier", f"{where + ' ' if where else ''}{scanner.explain(hit)}".capitalize(), row=where)
+            text = f"{where + ' ' if where else ''}{scanner.explain(hit)}"
+            out.add("identifier", text[:1].upper() + text[1:], row=where)
 
 
 # --------------------------------------------------------------------------------------------------- tables
@@ -161,12 +162,12 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     if is_num.any():
         numeric[:, is_num] = cells.loc[:, is_num].to_numpy(dtype=float)
     blank = np.isnan(numeric)
-    if sc is not None and sc.kind == "table" and sc.cells is not None:
+    if sc is not None:
         problem = _sidecar_usable(sc, path, cells)
         if problem:
             out.add("unverifiable", f"{problem}; the table was checked without it", severity="review")
             sc = None
-    if sc is not None and sc.kind == "regression":
+    if sc is not None and (sc.kind == "regression" or sc.cells is None):
         if policy.dof.enabled and sc.dof is not None and sc.dof < policy.dof.min_dof:
             out.add("dof", f"the model has {sc.dof} residual degrees of freedom; the minimum is {policy.dof.min_dof}")
         return None, [["" for _ in cols] for _ in rows]

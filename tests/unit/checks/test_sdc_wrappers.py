@@ -216,3 +216,13 @@ def test_notebook_side_imports_only_the_allowed_packages(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["pass", "fail"]  # server: person-level policy wants entity= (default context)
+
+
+def test_regression_export_is_rechecked_for_dof(tmp_path):
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame({"x1": rng.normal(size=9), "x2": rng.normal(size=9)})
+    r = sdc.ols(x.x1 + rng.normal(size=9), x[["x2"]], policy=POLICY)
+    table, side = r.export(tmp_path / "coef.csv", protected=False)
+    report = check_file(table, declared_name="coef.csv", sidecar=side, policy=POLICY)
+    assert report.verdict == "fail"
+    assert [f.rule for f in report.flags] == ["dof"] and "7 residual degrees of freedom" in report.flags[0].message
