@@ -381,7 +381,7 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
         compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", ""},
                       "md": {"md", "markdown"}, "xlsx": {"xlsx"}, "parquet": {"parquet", "pq"}, "png": {"png"},
                       "svg": {"svg"}, "pdf": {"pdf"}, "ipynb": {"ipynb"}}
-        if suffix not in compatible.get(file_type, {file_type}):
+        if suffix and suffix not in compatible.get(file_type, {file_type}):
             out.add("file_type", f"the name ends in .{suffix} but the content is {file_type.upper()}; it was checked "
                     f"as {file_type.upper()}", severity="review")
         scanner = IdentifierScanner(policy.identifier, context.identifier_values)

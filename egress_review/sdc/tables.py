@@ -236,7 +236,11 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
             margin_mask[-1, :] = True
         if row_margin:
             margin_mask[:, -1] = True
-    cells = {"agg": list(aggs.ravel()), "count": cs.count, "rows": stats["rows"].ravel(),
+    rows = stats["rows"].ravel()
+    if "nonmissing" in stats:
+        # pandas' "count" of a value column counts the rows where the value is present
+        rows = np.where(aggs.ravel() == "count", stats["nonmissing"].ravel(), rows)
+    cells = {"agg": list(aggs.ravel()), "count": cs.count, "rows": rows,
              "total": cs.total, "top": cs.top, "negative": cs.negative, "missing": cs.missing,
              "margin": margin_mask.ravel()}
     return SDCResult(table=table, outcome=outcome, summary=Summary(status, reasons, flags), protected=protected,
@@ -395,7 +399,9 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     need_top = any(nm in LINEAR_AGGS for nm in names)
     by_value = {v: grid.stats(pd.to_numeric(data[v], errors="coerce").to_numpy(dtype=float), ent, n_ent, m, need_top)
                 for v in values_l}
-    table = data.groupby(by_l if len(by_l) > 1 else by_l[0], sort=True)[values_l].agg(list(stats))
+    # observed=False: every category of a categorical key gets a row, so an empty group is checked (and shown
+    # as such) rather than silently missing
+    table = data.groupby(by_l if len(by_l) > 1 else by_l[0], sort=True, observed=False)[values_l].agg(list(stats))
     col_value = [c[0] for c in table.columns]
     col_agg = [agg_name(c[1]) for c in table.columns]
     laid = _layout(grid, None, table, 0, col_value, by_value)

@@ -226,3 +226,14 @@ def test_regression_export_is_rechecked_for_dof(tmp_path):
     report = check_file(table, declared_name="coef.csv", sidecar=side, policy=POLICY)
     assert report.verdict == "fail"
     assert [f.rule for f in report.flags] == ["dof"] and "7 residual degrees of freedom" in report.flags[0].message
+
+
+def test_grouped_statistics_with_missing_values_round_trip(tmp_path):
+    d = sick_leave()
+    d.loc[d.index[::7], "dager"] = np.nan
+    r = sdc.describe_by(d, ["bydel", "kjonn"], "dager", stats=["count", "mean", "max"], entity="person",
+                        policy=POLICY)
+    table, side = r.export(tmp_path / "g.csv", protected=False)
+    report = check_file(table, declared_name="g.csv", sidecar=side, policy=POLICY)
+    assert not [f for f in report.flags if f.rule == "unverifiable"], report.flags[:3]
+    assert {f.rule for f in report.flags} == {"threshold"} and all(f.row.startswith("Bygdøy") for f in report.flags)
