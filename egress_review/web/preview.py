@@ -104,6 +104,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _number_text(value: str) -> str:
+    """A number as the original table shows it (the engine writes its suggestion as floats: 120.0)."""
+    try:
+        return _fmt(float(value)) if value.strip() else ""
+    except ValueError:
+        return value
+
+
 def _index_levels(svc: EgressService, version: FileVersion) -> int | None:
     if not version.sidecar:
         return None
@@ -152,7 +160,8 @@ def _suggested_view(csv_text: str, original: TableView, max_rows: int) -> TableV
         cells = []
         for j, value in enumerate(row.tolist()):
             shown = original.rows[i].cells[j].text if i < len(original.rows) and j < len(original.rows[i].cells) else ""
-            cells.append(Cell(str(value), suppressed=(str(value) == "" and shown != "")))
+            text = _number_text(str(value))
+            cells.append(Cell(text, suppressed=(text == "" and shown != "")))
         view.rows.append(Row(str(label), cells))
     return view
 

@@ -241,6 +241,10 @@ def test_every_table_format_is_highlighted_cell_for_cell(env, kind):
         original = page[page.index('data-table="original"'):page.index('data-table="suggested"')]
         cells = set(re.findall(r'<td class="fail"[^>]*data-row="([^"]+)" data-col="([^"]+)"', original))
         assert cells == {("Grefsen", "men"), ("Sagene", "women")}
+        suggested = page[page.index('data-table="suggested"'):]
+        suggested = suggested[:suggested.index("</table>")]
+        assert set(re.findall(r'<td class="suppressed" data-row="([^"]+)" data-col="([^"]+)"', suggested)) >= cells
+        assert '<td data-row="Frogner" data-col="women">210</td>' in suggested  # shown as in the original
 
 
 def test_text_outputs_are_shown_as_text_never_as_markup(env):
