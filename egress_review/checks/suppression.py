@@ -17,6 +17,7 @@ covers one-way tables with a total row and tables without margins (nothing to pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,13 +112,15 @@ def equations_for(shape: tuple[int, int], row_margin: bool, col_margin: bool) ->
 
 
 def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray,
-            line_total_min: float = 0.0, max_rounds: int | None = None) -> SuppressionPlan:
+            line_total_min: float = 0.0, max_rounds: int | None = None,
+            where: Callable[[int, int], str] | None = None) -> SuppressionPlan:
     """Add complementary suppressions to ``primary`` until no suppressed cell is recomputable.
 
-    ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``.
-    Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
+    ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``;
+    ``where(i, j)`` names a cell in the explanations (default "cell (i, j)"). Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
     (every recomputable cell of a pass, complements sought among the cheapest few of its row and column).
     """
+    where = where or (lambda i, j: f"cell ({i}, {j})")
     vals = np.nan_to_num(np.abs(np.asarray(values, dtype=float)), nan=0.0)
     sup = np.asarray(primary, dtype=bool).copy()
     n_rows, n_cols = sup.shape
@@ -155,9 +158,9 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                 if best is None:
                     # Nothing can close a cycle (e.g. a one-cell line): hide the whole line instead.
                     add([(i, jj) for jj in range(n_cols)] if row_eq[i] else [(ii, j) for ii in range(n_rows)],
-                        f"cell ({i}, {j}) could be recomputed and no complement exists")
+                        f"otherwise {where(i, j)} could be worked out from the totals (no smaller complement exists)")
                 else:
-                    add(best, f"cell ({i}, {j}) could otherwise be recomputed from the totals")
+                    add(best, f"otherwise {where(i, j)} could be worked out from the totals")
             continue
         # Every suppressed cell is on a cycle; now make each line hide enough in total.
         fixed = False
@@ -173,7 +176,8 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                         continue
                     k = int(np.argmin(cand))
                     cell = (int(line), k) if axis == 0 else (k, int(line))
-                    add([cell], "the suppressed cells of this line would otherwise total under the threshold")
+                    add([cell], f"otherwise the hidden cells of its {'row' if axis == 0 else 'column'} would add "
+                                f"up to less than {line_total_min:g}, which gives them away as small")
                     fixed = True
                     if not large:
                         break

@@ -60,6 +60,8 @@ class SDCResult:
     secondary: bool = False
     dof: int | None = None
     kind: str = "table"
+    # complementary cells (row, column) -> why they were suppressed although they pass every rule
+    secondary_reasons: dict = field(default_factory=dict)
 
     @property
     def status(self) -> str:

@@ -186,14 +186,19 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     for m in masks.values():
         failing |= m.reshape(shape)
     secondary = False
+    secondary_why: dict[tuple[str, str], str] = {}
     suppressed = failing
     if margins and additive and policy.secondary_suppression.enabled and failing.any():
         row_eq = np.full(shape[0], bool(row_margin))
         col_eq = np.full(shape[1], bool(col_margin))
+        r_lab = [label_text(r) for r in table.index]
+        c_lab = [label_text(c) for c in table.columns]
         plan = protect(np.nan_to_num(table.to_numpy(dtype=float)), failing, row_eq, col_eq,
-                       policy.secondary_suppression.line_total_min)
+                       policy.secondary_suppression.line_total_min,
+                       where=lambda i, j: f"cell ({r_lab[i]}, {c_lab[j]})")
         suppressed = plan.suppressed
         secondary = True
+        secondary_why = {(r_lab[i], c_lab[j]): why for (i, j), why in plan.reasons.items()}
     protected = table.mask(suppressed) if suppressed.any() else table.copy()
     if suppressed.any():
         # keep counts whole numbers in the exported file: "53", not "53.0"
@@ -229,6 +234,7 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     if n_secondary:
         reasons.append(f"{n_secondary} more cell{'s' if n_secondary != 1 else ''} suppressed so that the suppressed "
                        "cells cannot be worked out from the totals")
+        reasons += [f"cell ({r}, {c}) suppressed: {why}" for (r, c), why in list(secondary_why.items())[:cap]]
     status = severity_verdict(set(masks), policy)
     margin_mask = np.zeros(shape, dtype=bool)
     if margins:
@@ -246,7 +252,8 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     return SDCResult(table=table, outcome=outcome, summary=Summary(status, reasons, flags), protected=protected,
                      suppressed=pd.DataFrame(suppressed, index=table.index, columns=table.columns),
                      command=command, policy=policy, cells=cells, aggfuncs=aggnames, entity=entity_name,
-                     margins=margins, margins_name=margins_name, secondary=secondary)
+                     margins=margins, margins_name=margins_name, secondary=secondary,
+                     secondary_reasons=secondary_why)
 
 
 def _layout(grid: _Grid, stats: dict[str, np.ndarray], table: pd.DataFrame, n_col_keys: int,

@@ -132,6 +132,9 @@ def test_secondary_cells_are_few_and_explained():
     sup = result.suppressed.to_numpy()
     assert sup.sum() == 4  # the small cell and a rectangle closing a cycle: (x,u) (x,w) (z,w) (z,u)
     assert "cannot be worked out from the totals" in str(result.summary)
+    assert set(result.secondary_reasons) == {("x", "w"), ("z", "w"), ("z", "u")}
+    assert result.secondary_reasons[("z", "u")] == "otherwise cell (x, u) could be worked out from the totals"
+    assert "cell (z, u) suppressed: otherwise cell (x, u) could be worked out from the totals" in str(result.summary)
     plan = protect(result.table.to_numpy(dtype=float), result.outcome.to_numpy() != "",
                    np.ones(4, dtype=bool), np.ones(3, dtype=bool), 10)
-    assert len(plan.reasons) == 3 and all("recomputed" in r for r in plan.reasons.values())
+    assert len(plan.reasons) == 3 and all("worked out" in r for r in plan.reasons.values())
