@@ -4,6 +4,8 @@ that goes in (``sandkasse.stack.images.build_image``), so an unchanged image is 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from sandkasse.settings import REPO_ROOT
@@ -22,9 +24,14 @@ def notebook_requirements(path: Path = NOTEBOOK_REQUIREMENTS) -> list[str]:
 def ensure_notebook_image(base_image: str | None = None) -> str:
     """Tag of the notebook image, building it when missing (``base_image`` overrides BASE_IMAGE)."""
     wheels = ensure_wheelhouse(notebook_requirements(), "notebook")
-    project = var_path("cache", "project-wheel")
-    build_project_wheel(project)
-    args = {"BASE_IMAGE": base_image} if base_image else {}
-    # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
-    context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies"}
-    return build_image("notebook", build_args=args, context_files=context)
+    # A private folder for the wheel: other processes build theirs at the same time, and a shared
+    # folder would be emptied under our feet. The wheel is reproducible, so the tag stays the same.
+    project = Path(tempfile.mkdtemp(prefix="project-wheel-", dir=var_path("tmp")))
+    try:
+        build_project_wheel(project)
+        args = {"BASE_IMAGE": base_image} if base_image else {}
+        # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
+        context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies"}
+        return build_image("notebook", build_args=args, context_files=context)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)

@@ -48,6 +48,14 @@ JUPYTER_CONFIG_DIR = "/etc/sandkasse/jupyter"
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
 
 
+def refuse(status: int, message: str) -> web.HTTPError:
+    """An HTTP error whose message JupyterHub shows as it is, on its error page and in API replies
+    (the hub replaces a failed spawn's reason with a generic text otherwise)."""
+    error = web.HTTPError(status, message)
+    error.jupyterhub_message = message
+    return error
+
+
 def _short_hash(text: str, n: int = 10) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
@@ -151,15 +159,13 @@ class ProjectDockerSpawner(DockerSpawner):
         slug = self.project_slug
         asked = self.user_options.get("project")
         if not self.name:
-            raise web.HTTPError(
-                403, "Start a notebook per project: choose a project on the spawn page (its server is named after the project)."
-            )
+            raise refuse(403, "Start a notebook per project: choose a project on the spawn page (its server is named after the project).")
         if asked and asked != self.name:
-            raise web.HTTPError(403, f"This server belongs to project '{self.name}', not '{asked}'.")
+            raise refuse(403, f"This server belongs to project '{self.name}', not '{asked}'.")
         reason = await self.directory.refusal(self.user.name, slug)
         if reason:
             self.log.warning("refused %s for project %s: %s", self.user.name, slug, reason)
-            raise web.HTTPError(403, reason)
+            raise refuse(403, reason)
         return slug
 
     # ---- network ----------------------------------------------------------------------------
@@ -309,7 +315,7 @@ class ProjectDockerSpawner(DockerSpawner):
 
         extracts = extract_dir(slug)
         if not extracts.is_dir():
-            raise web.HTTPError(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
+            raise refuse(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
         await asyncio.to_thread(self.ensure_firewall)
         gateway = await self.ensure_project_network(slug)
         self.hub_connect_url = f"http://{gateway}:{self._hub_api_port()}"
