@@ -183,8 +183,8 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
             i, j = divmod(int(k), shape[1])
             out.add("unverifiable", f"{explain.where(rows[i], cols[j])} shows {numeric[i, j]:g}, which does not match "
                     "the statistics in its sidecar", row=rows[i], column=cols[j], severity="review")
-        row_margin = sc.margins and shape[1] > 1
-        col_margin = sc.margins
+        row_margin = sc.row_totals and sc.additive
+        col_margin = sc.column_totals and sc.additive
         if sc.cells.top is None and any(a in ("sum", "mean") for a in sc.cells.agg):
             unverifiable.append("dominance")
     else:

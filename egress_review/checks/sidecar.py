@@ -49,6 +49,11 @@ class Sidecar(BaseModel):
     column_labels: list[str]
     margins: bool = False
     margins_name: str = "All"
+    # The last column holds row totals / the last row holds column totals, and the cells add up to them
+    # (counts and sums): the equations secondary suppression protects.
+    row_totals: bool = False
+    column_totals: bool = False
+    additive: bool = False
     # True when the wrappers protected the margins' equations (secondary suppression was applied).
     secondary_suppression: bool = False
     policy: dict = Field(default_factory=dict)

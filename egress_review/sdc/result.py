@@ -62,6 +62,9 @@ class SDCResult:
     kind: str = "table"
     # complementary cells (row, column) -> why they were suppressed although they pass every rule
     secondary_reasons: dict = field(default_factory=dict)
+    row_totals: bool = False
+    column_totals: bool = False
+    additive: bool = False
 
     @property
     def status(self) -> str:
@@ -124,6 +127,7 @@ class SDCResult:
                      file_format=fmt, index_levels=frame.index.nlevels, shape=frame.shape,
                      row_labels=row_labels, column_labels=[label_text(x) for x in frame.columns],
                      margins=self.margins, margins_name=self.margins_name, secondary_suppression=self.secondary,
+                     row_totals=self.row_totals, column_totals=self.column_totals, additive=self.additive,
                      policy=self.policy.model_dump(mode="json"), cells=cells, dof=self.dof,
                      created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         side = sidecar_path(path)

@@ -253,7 +253,8 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
                      suppressed=pd.DataFrame(suppressed, index=table.index, columns=table.columns),
                      command=command, policy=policy, cells=cells, aggfuncs=aggnames, entity=entity_name,
                      margins=margins, margins_name=margins_name, secondary=secondary,
-                     secondary_reasons=secondary_why)
+                     secondary_reasons=secondary_why, row_totals=bool(margins and row_margin),
+                     column_totals=bool(margins and col_margin), additive=additive)
 
 
 def _layout(grid: _Grid, stats: dict[str, np.ndarray], table: pd.DataFrame, n_col_keys: int,

@@ -237,3 +237,29 @@ def test_grouped_statistics_with_missing_values_round_trip(tmp_path):
     report = check_file(table, declared_name="g.csv", sidecar=side, policy=POLICY)
     assert not [f for f in report.flags if f.rule == "unverifiable"], report.flags[:3]
     assert {f.rule for f in report.flags} == {"threshold"} and all(f.row.startswith("Bygdøy") for f in report.flags)
+
+
+def test_server_rechecks_blank_cells_against_the_totals(tmp_path):
+    d = sick_leave()
+    r = sdc.crosstab(d.bydel, d.alder, margins=True, policy=POLICY)
+    table, side = r.export(tmp_path / "p.csv")
+    meta = json.loads(side.read_text())
+    assert meta["row_totals"] and meta["column_totals"] and meta["additive"]
+    ok = check_file(table, declared_name="p.csv", sidecar=side, policy=POLICY,
+                    context=CheckContext(person_level=False))
+    assert ok.verdict == "pass", ok.flags
+    # undo the complementary suppression: the primary cells become recomputable and the server says so
+    leaky = r.table.astype(float).mask(r.outcome != "")
+    flat = r.flat_table(leaky)
+    flat.to_csv(table, index=False)
+    meta["sha256"] = __import__("hashlib").sha256(table.read_bytes()).hexdigest()
+    meta["cells"]["suppressed"] = [bool(x) for x in (r.outcome != "").to_numpy().ravel()]
+    side.write_text(json.dumps(meta))
+    bad = check_file(table, declared_name="p.csv", sidecar=side, policy=POLICY, context=CheckContext(person_level=False))
+    assert any("can be worked out" in f.message for f in bad.flags) and bad.verdict == "fail"
+    # a one-way table with several statistics has no row totals: no false alarm about its blanks
+    one = sdc.pivot_table(d, index="bydel", values="dager", aggfunc=["mean", "count"], margins=True, policy=POLICY)
+    t1, s1 = one.export(tmp_path / "one.csv")
+    assert not json.loads(s1.read_text())["row_totals"]
+    r1 = check_file(t1, declared_name="one.csv", sidecar=s1, policy=POLICY, context=CheckContext(person_level=False))
+    assert not any("worked out" in f.message for f in r1.flags)
