@@ -97,6 +97,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         can_read = permissions.can_read_quarantined(session, p, req, svc.policy)
         can_review = permissions.can_review(session, p, req, svc.policy)
         can_edit = permissions.can_edit_request(session, p, req)
+        can_download = permissions.can_download(session, p, req.project)
         conflict = permissions.conflict_of_interest(session, p, req, svc.policy) if p.is_checker else None
         previews: dict[str, preview.Preview] = {}
         reasons: dict[str, list[preview.Reason]] = {}
@@ -121,7 +122,8 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
     votes_open = can_review and state in VOTING_STATES and not (state == RequestState.SUBMITTED and d.my_review_submitted)
     return ctx.render(
         "request.html", d=d, previews=previews, reasons=reasons, history=history, earlier=earlier,
-        can_read=can_read, can_review=can_review, can_edit=can_edit, conflict=conflict, votes_open=votes_open,
+        can_read=can_read, can_review=can_review, can_edit=can_edit, can_download=can_download, conflict=conflict,
+        votes_open=votes_open,
         editable=can_edit and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
         output_kind=FileKind.OUTPUT.value,
