@@ -17,7 +17,7 @@ from egress_review.checks.identifiers import IdentifierScanner
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
-from egress_review.checks.sidecar import Sidecar, file_sha256, label_text, read_sidecar
+from egress_review.checks.sidecar import Sidecar, file_sha256, read_sidecar
 from egress_review.checks.suppression import find_recomputable, protect
 from egress_review.checks.tables import LoadedTable, count_like_columns, detect_margins, read_table_files
 
@@ -398,14 +398,12 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
                             severity="fail")
                 unverifiable.append("image_content")
         elif file_type == "png":
+            # Metadata chunks are no reason to refuse: release strips them (strip_image_metadata). A PNG whose
+            # chunks do not parse cannot be stripped, so it fails.
             try:
-                meta = png_metadata_chunks(path.read_bytes())
+                png_metadata_chunks(path.read_bytes())
             except ValueError as exc:
                 out.add("file_type", f"the PNG is damaged: {exc}", severity="fail")
-                meta = []
-            if meta:
-                # Not a flag against the output: the release path strips these chunks.
-                pass
             unverifiable.append("image_content")
         elif file_type == "pdf":
             raw = path.read_bytes().decode("latin-1")
