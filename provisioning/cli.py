@@ -237,8 +237,12 @@ def project_suspend(slug: str, reason: str = typer.Option(..., help="Why"), keyc
 @project_app.command("close")
 def project_close(slug: str, reason: str = typer.Option(..., help="Why"), keycloak: bool = True) -> None:
     """Close for good: access revoked, pseudonymisation key destroyed, extracts deleted or archived."""
+    from provisioning.keys import scrub_destroyed_keys
+
     with transaction() as s:
         lifecycle.close(s, slug, actor=state.actor, reason=reason, keycloak=_keycloak(keycloak))
+        engine = s.get_bind()
+    scrub_destroyed_keys(engine)
     console.print(f"project [bold]{slug}[/] closed; its key is destroyed")
 
 
@@ -388,6 +392,11 @@ def apply(
             done = apply_spec(s, spec, actor=state.actor, reason=reason, keycloak=sync,
                               progress=lambda what: progress.update(task, description=f"building {what}"))
             console.print(f"{spec.slug}: " + (", ".join(done) if done else "unchanged"))
+        engine = s.get_bind()
+    if any(spec.status.value == "closed" for spec in specs):
+        from provisioning.keys import scrub_destroyed_keys
+
+        scrub_destroyed_keys(engine)
 
 
 @audit_app.command("verify")

@@ -5,7 +5,7 @@ project row does not unwrap."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from provisioning.errors import KeyDestroyed
@@ -50,3 +50,17 @@ def destroy_project_key(session: Session, project: Project) -> bool:
     row.destroyed_at = utcnow()
     session.flush()
     return True
+
+
+def scrub_destroyed_keys(engine: Engine) -> None:
+    """After the commit that destroyed a key: make the database drop old copies of the row.
+
+    SQLite keeps the previous page in the write-ahead log until a checkpoint; PostgreSQL keeps the dead
+    row version until the table is vacuumed (FULL rewrites the small key table into a new file).
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM FULL {ProjectKey.__tablename__}")

@@ -1,6 +1,7 @@
 import hashlib
 import json
 import stat
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from provisioning import api, service
 from provisioning.errors import KeyDestroyed, ProvisioningError, RiskBelowThreshold
 from provisioning.extracts import build_project_extracts
-from provisioning.keys import project_key
+from provisioning.keys import project_key, scrub_destroyed_keys
 from provisioning.models import Dataset, Project, ProvisioningAuditEvent
 from provisioning.pseudonymise import pseudonym
 from sandkasse.db import session_scope
@@ -121,7 +122,14 @@ def test_closing_destroys_the_key_and_the_extracts(catalogue):
     assert (api.extract_dir("short") / "sick-leave.parquet").exists()
 
     with session_scope(catalogue) as s:
+        wrapped = service.get_project(s, "short").key.wrapped
         service.close(s, "short", actor="anne", reason="study finished")
+    engine = catalogue.kw["bind"]
+    scrub_destroyed_keys(engine)
+    if engine.dialect.name == "sqlite":  # not even the database files still hold the wrapped key
+        db = Path(engine.url.database)
+        stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+        assert len(wrapped) > 40 and wrapped not in stored
     with session_scope(catalogue) as s:
         project = service.get_project(s, "short")
         assert project.key.wrapped is None and project.key.destroyed_at is not None
