@@ -337,6 +337,8 @@ def main() -> int:
             admin.assign_realm_roles(uid, [admin.get_realm_role("output-checker")])
         checker_tokens[user] = oid.token(user, password)["access_token"]
 
+    print(f"machine load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other work on the machine inflates every figure; the solo columns are measured alongside)")
     print(f"egress load: {args.researchers} researchers x {args.per_researcher} requests "
           f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback")
     results = []
@@ -359,6 +361,8 @@ def main() -> int:
                 shutil.rmtree(pg_dir, ignore_errors=True)
     for res in results:
         report(res)
+    print(f"\nmachine load average at end: {os.getloadavg()[0]:.1f}")
+    for res in results:
         shutil.rmtree(res["work"], ignore_errors=True)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -1,0 +1,104 @@
+"""Streamed uploads: a large upload leaves the service's memory flat. The service runs as its own
+uvicorn process on loopback; its peak resident memory (VmHWM) is read from /proc after the upload.
+
+Size: SANDKASSE_EGRESS_RSS_TEST_MB (default 512)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.unit.egress.egress_factories import PROJECTS, TOKEN_KEY, egress_settings, project_token, provision
+
+pytestmark = pytest.mark.reliability
+
+LIMIT_MB = 200
+# What streaming must guarantee: receiving the upload adds at most this much to the service's memory.
+GROWTH_LIMIT_MB = 32
+SIZE_MB = int(os.environ.get("SANDKASSE_EGRESS_RSS_TEST_MB", "512"))
+LINE = b"Sykefravaer i kommunen er stabilt over perioden; se tabell 3 for detaljer.\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vm(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) // 1024  # MiB
+    raise AssertionError(field)
+
+
+def test_large_upload_keeps_service_memory_flat(tmp_path):
+    settings = egress_settings(tmp_path)
+    policy = settings.egress_policy_file
+    policy.write_text(policy.read_text().replace("max_file_bytes: 104857600", f"max_file_bytes: {(SIZE_MB + 1) << 20}"))
+    provision(settings.effective_database_url, PROJECTS)
+    env = {**os.environ, "SANDKASSE_DATABASE_URL": settings.effective_database_url,
+           "SANDKASSE_VAR_DIR": str(settings.var_dir), "SANDKASSE_MASTER_KEY": settings.master_key,
+           "SANDKASSE_PROJECT_TOKEN_KEY": TOKEN_KEY, "SANDKASSE_EGRESS_POLICY_FILE": str(policy),
+           "SANDKASSE_KEYCLOAK_URL": "http://127.0.0.1:9"}
+    port = _free_port()
+    log = (tmp_path / "service.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "service.log").read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "service did not start"
+            time.sleep(0.3)
+        idle = _vm(proc.pid, "VmRSS")
+        h = {"Authorization": f"Bearer {project_token('alice', 'alpha')}"}
+        with httpx.Client(base_url=base, headers=h, timeout=900) as c:
+            rid = c.post("/api/v1/requests", json={}).json()["id"]
+            fid = c.post(f"/api/v1/requests/{rid}/files", json={"name": "big.txt", "context": "c", "controls": "k"}).json()["id"]
+            total = (SIZE_MB << 20) // len(LINE) * len(LINE)
+
+            def body():
+                block = LINE * ((1 << 20) // len(LINE) + 1)
+                sent = 0
+                while sent < total:
+                    piece = block[: total - sent]
+                    sent += len(piece)
+                    yield piece
+
+            t = time.perf_counter()
+            r = c.put(f"/api/v1/requests/{rid}/files/{fid}/content", content=body(),
+                      headers={"Content-Type": "application/octet-stream"})
+            elapsed = time.perf_counter() - t
+            assert r.status_code == 200, r.text
+            assert r.json()["version"]["size"] == total
+        peak = _vm(proc.pid, "VmHWM")
+        print(f"\nupload {total >> 20} MiB in {elapsed:.1f} s; service RSS idle {idle} MiB, peak {peak} MiB, "
+              f"growth {peak - idle} MiB (target: peak < {LIMIT_MB} MiB; growth/upload = "
+              f"{(peak - idle) / (total >> 20):.3f})")
+        # The idle figure is mostly imports (about 95 MiB of it pandas/pyarrow, pulled in by provisioning),
+        # so the test holds the part the upload path controls: memory must not grow with the upload.
+        assert peak - idle < GROWTH_LIMIT_MB, f"service grew by {peak - idle} MiB while receiving {total >> 20} MiB"
+        blob = next((settings.quarantine_dir / "blobs").iterdir())
+        assert blob.stat().st_size > total  # stored whole (encrypted, with per-chunk tags)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
