@@ -17,7 +17,7 @@ from egress_review.checks.sidecar import label_text
 _MEASURE_HINT = re.compile(
     r"(mean|avg|average|snitt|gjennomsnitt|median|std|sd\b|var\b|percent|pct|prosent|andel|share|rate|ratio|"
     r"proportion|min\b|max\b|sum\b|coef|estimate|p[-_ ]?value|%)", re.IGNORECASE)
-_BLANKS = ["", "NaN", "nan", "NA", "-", ".", ".."]
+_BLANKS = ["", "NaN", "nan", "NA", "<NA>", "None", "-", ".", ".."]
 MARGIN_NAMES = frozenset({"all", "total", "totalt", "sum", "i alt", "alle"})
 
 

@@ -59,3 +59,35 @@ def test_rule_boundaries():
     assert "p_percent" not in m
     stats.top[5] = [60.0, 35.0]  # the rest, 5, is 8.3 % of the largest
     assert list(np.flatnonzero(evaluate(stats, POLICY)["p_percent"])) == [5]
+
+
+def test_policy_switches_and_review_severities():
+    d = pd.DataFrame({"g": ["x"] * 20 + ["y"] * 20, "k": "all",
+                      "v": [1.0] * 19 + [np.nan] + [2.0] * 19 + [-1.0]})
+    default = sdc.crosstab(d.g, d.k, values=d.v, aggfunc="mean", policy=POLICY)
+    assert default.outcome["all"].tolist() == ["", "negative"]
+    assert default.summary.status == "review"  # negative values go to a checker; they do not fail
+    with_missing = POLICY.model_copy(update={"missing": POLICY.missing.model_copy(update={"enabled": True})})
+    r = sdc.crosstab(d.g, d.k, values=d.v, aggfunc="mean", policy=with_missing)
+    assert r.outcome["all"].tolist() == ["missing", "negative"] and r.summary.status == "review"
+    small = pd.DataFrame({"g": ["x"] * 3, "k": "all"})
+    no_threshold = POLICY.model_copy(update={"threshold": POLICY.threshold.model_copy(update={"enabled": False})})
+    assert sdc.crosstab(small.g, small.k, policy=no_threshold).summary.status == "pass"
+    stricter = POLICY.model_copy(update={"threshold": POLICY.threshold.model_copy(update={"min_count": 2})})
+    assert sdc.crosstab(small.g, small.k, policy=stricter).summary.status == "pass"
+    assert sdc.crosstab(small.g, small.k, policy=POLICY).summary.status == "fail"
+
+
+def test_policy_file_is_the_source_of_the_thresholds(tmp_path):
+    from egress_review.checks.policy import load_disclosure_policy
+
+    repo = load_disclosure_policy()
+    assert repo == DisclosurePolicy()  # the shipped YAML states ACRO's defaults explicitly
+    custom = tmp_path / "disclosure.yaml"
+    custom.write_text("threshold:\n  min_count: 5\nnk:\n  n: 3\n  k: 0.8\n")
+    p = load_disclosure_policy(custom)
+    assert (p.threshold.min_count, p.nk.n, p.nk.k) == (5, 3, 0.8)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("threshold:\n  min_cont: 5\n")
+    with pytest.raises(Exception, match="min_cont"):
+        load_disclosure_policy(bad)
