@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 from keycloak.exceptions import KeycloakError
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,22 @@ def _keycloak(use: bool):  # noqa: ANN202
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _extract_steps(progress: Progress, task, total: int):  # noqa: ANN001, ANN202
+    """A callback for the extract builder: each call starts the next extract, so the bar shows the
+    ones finished before it."""
+    progress.update(task, total=total, completed=0)
+    calls = 0
+
+    def step(what: str) -> None:
+        nonlocal calls
+        progress.update(task, description=f"building extract {what}", completed=calls)
+        calls += 1
+
+    return step
 
 
 # -- datasets ---------------------------------------------------------------------------------------
@@ -221,8 +236,8 @@ def project_activate(
     """Build the extracts, check their risk, activate, and sync Keycloak."""
     with transaction() as s, _progress() as progress:
         task = progress.add_task(f"activating {slug}", total=None)
-        lifecycle.activate(s, slug, actor=state.actor, reason=reason, keycloak=_keycloak(keycloak),
-                           progress=lambda what: progress.update(task, description=f"building extract {what}"))
+        steps = _extract_steps(progress, task, len(projects.get_project(s, slug).entitlements))
+        lifecycle.activate(s, slug, actor=state.actor, reason=reason, keycloak=_keycloak(keycloak), progress=steps)
     console.print(f"project [bold]{slug}[/] active")
 
 
@@ -326,8 +341,8 @@ def extract_build(slug: str) -> None:
     with transaction() as s, _progress() as progress:
         task = progress.add_task("building extracts", total=None)
         project = projects.get_project(s, slug)
-        built = build_project_extracts(s, project, actor=state.actor,
-                                       progress=lambda what: progress.update(task, description=f"building {what}"))
+        steps = _extract_steps(progress, task, len(project.entitlements))
+        built = build_project_extracts(s, project, actor=state.actor, progress=steps)
     for ex in built:
         console.print(f"{ex.dataset.name}: {ex.rows:,} rows, k={ex.min_k} ({'meets policy' if ex.risk_ok else '[red]below policy minimum[/]'})")
 

@@ -112,7 +112,7 @@ def activate(
     master_key: bytes | None = None,
     var_dir: Path | None = None,
     policy: ProvisioningPolicy | None = None,
-    progress=None,  # noqa: ANN001 - optional rich-style callback(description, done, total)
+    progress=None,  # noqa: ANN001 - optional callback(what), called before each extract is built
 ) -> Project:
     """Build the extracts, check their risk, make the project active and sync Keycloak.
 
