@@ -300,6 +300,11 @@ def test_returned_request_is_changed_and_resubmitted_by_the_researcher(login, eg
     original = chris.page.locator("section.file[data-file='sick_leave_by_sex.csv'] table[data-table=original]")
     assert original.locator("td.fail").count() == 0
     assert "Version 2" in chris.page.inner_text("section.file[data-file='sick_leave_by_sex.csv'] .meta")
+    # the project's earlier release is listed for context, and the history shows the round trip
+    earlier = chris.page.inner_text("section[aria-labelledby=er-h]")
+    assert submitted["safe"][:8] in earlier and "sick_leave_by_district.csv" in earlier
+    history = chris.page.inner_text("section[aria-labelledby=hist-h]")
+    assert "request.return" in history and "request.resubmit" in history
 
 
 def test_keyboard_skip_link_and_logout(login, egress_ui, submitted):
