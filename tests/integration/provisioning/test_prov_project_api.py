@@ -80,3 +80,17 @@ def test_a_closed_project_stays_closed(catalogue):
         with pytest.raises(InvalidTransition, match="closed"):
             with session_scope(catalogue) as s:
                 step(s, "done", actor="anne")
+
+
+def test_committed_events_are_shipped_as_json_lines_and_rolled_back_ones_are_not(catalogue):
+    path = audit.jsonl_path()
+    make_project(catalogue, "shipped", {"ingrid": "lead"}, {}, status="draft")
+    with pytest.raises(RuntimeError):
+        with session_scope(catalogue) as s:
+            service.add_member(s, "shipped", "ola", actor="anne")
+            raise RuntimeError("abort")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    with session_scope(catalogue) as s:
+        rows = audit.events(s)
+    assert [(e["seq"], e["hash"]) for e in lines] == [(r.seq, r.hash) for r in rows]
+    assert not any(e["detail"] and "ola" in e["detail"] for e in lines)
