@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import json
 import os
 import re
 import time
@@ -36,9 +37,11 @@ from dockerspawner import DockerSpawner
 from tornado import web
 from traitlets import Float, Int, Unicode, default
 
+from hub.audit import append_record
 from hub.firewall import SandboxFirewall, drop_default_route
 from hub.policy import SecurityPolicy, security_policy
 from hub.projects import ProjectDirectory
+from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
 
 HOME = "/home/researcher"
@@ -85,9 +88,14 @@ class ProjectDockerSpawner(DockerSpawner):
     ready_poll_interval = Float(0.02, help="Seconds between readiness polls of a starting notebook server.").tag(config=True)
     ready_timeout = Float(60.0, help="Seconds a notebook server may take to answer after its container started.").tag(config=True)
     policy_file = Unicode("", help="Security policy file; empty means policies/security.yaml.").tag(config=True)
+    audit_file = Unicode(help="The hub's hash-chained audit file (output volume per session).").tag(config=True)
 
     _firewalls_installed: set[frozenset[int]] = set()
     _network_locks: dict[str, asyncio.Lock] = {}
+
+    @default("audit_file")
+    def _audit_file_default(self) -> str:
+        return str(HubSettings().state_dir / "audit" / "hub.jsonl")
 
     @default("egress_port")
     def _egress_port_default(self) -> int:
@@ -333,6 +341,37 @@ class ProjectDockerSpawner(DockerSpawner):
         await self.wait_until_ready(ip, port)
         self.log.info("sandbox %s for %s/%s ready in %.2fs", self.container_name, self.user.name, slug, time.perf_counter() - t0)
         return ip, port
+
+    async def stop(self, now=False):
+        await self.audit_output_volume()
+        await super().stop(now=now)
+
+    async def audit_output_volume(self) -> None:
+        """Record the session's kernel output volume (the server logs its running total) before the
+        container, and its log, go away."""
+        if not self.container_id:
+            return
+        try:
+            logs = await self.docker("logs", self.container_id, stdout=True, stderr=True, tail=2000)
+        except docker.errors.APIError:
+            return
+        marker = "sandkasse-output-volume "
+        lines = [ln for ln in logs.decode(errors="replace").splitlines() if marker in ln]
+        totals = {"bytes": 0, "messages": 0}
+        if lines:
+            try:
+                totals = json.loads(lines[-1].split(marker, 1)[1])
+            except ValueError:
+                totals = {"unreadable": lines[-1][-200:]}
+        project = self.name or str(self.user_options.get("project") or "")
+        await asyncio.to_thread(
+            append_record,
+            Path(self.audit_file),
+            actor=self.user.name,
+            action="notebook.output_volume",
+            object_id=f"{self.user.name}/{project}",
+            detail={"user": self.user.name, "project": project, "container": self.container_name, **totals},
+        )
 
     async def wait_until_ready(self, ip: str, port: int) -> None:
         """Poll the server's API at a fine grain (as the hub would, but without its backoff)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 
 import httpx
@@ -32,7 +33,7 @@ def server(hub, provisioner):
         with hub.api() as api:
             if not (api.get("/users/dora").json().get("servers") or {}).get(slug):
                 break
-        asyncio.run(asyncio.sleep(0.1))
+        time.sleep(0.1)
     container = hub.start_server("dora", slug)
     return {"slug": slug, "container": container, "url": hub.server_url("dora", slug)}
 
@@ -150,3 +151,21 @@ def test_a_kernel_runs_reads_the_extract_and_its_output_is_counted(hub, browser,
     logs = docker_client.containers.get(server["container"]).logs().decode(errors="replace")
     lines = [json.loads(ln.split("sandkasse-output-volume ", 1)[1]) for ln in logs.splitlines() if "sandkasse-output-volume " in ln]
     assert lines and lines[-1]["bytes"] > 0 and lines[-1]["project"] == server["slug"] and lines[-1]["user"] == "dora"
+
+
+def test_output_volume_is_audited_when_the_server_stops(hub, server):
+    from hub.audit import verify_file
+
+    audit = hub.process.log_path.parent / "audit" / "hub.jsonl"
+    hub.stop_server("dora", server["slug"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if audit.exists() and any(server["slug"] in ln for ln in audit.read_text().splitlines()):
+            break
+        time.sleep(0.1)
+    records = [json.loads(ln) for ln in audit.read_text().splitlines() if server["slug"] in ln]
+    assert records, "no output-volume record for the stopped server"
+    detail = json.loads(records[-1]["detail"])
+    assert detail["user"] == "dora" and detail["project"] == server["slug"] and detail["bytes"] > 0
+    ok, count, problem = verify_file(audit)
+    assert ok, problem
