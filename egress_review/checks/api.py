@@ -195,9 +195,10 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
         # Only count-like columns can be judged without the sidecar; the rest cannot be checked for dominance.
         stats = CellStats(count=counts.ravel(), agg=agg.ravel())
         unit = ""
-        if len(count_cols) < shape[1] and shape[1] > 0:
+        if _has_magnitudes(cells, count_cols) and "dominance" not in unverifiable:
             unverifiable.append("dominance")
-        if count_cols and context.person_level and policy.entity.require_for_person_level:
+        if count_cols and context.person_level and policy.entity.require_for_person_level \
+                and "entity" not in unverifiable:
             unverifiable.append("entity")
         row_margin, col_margin = detect_margins(cells)
     masks = _evaluate_partial(stats, policy)
@@ -311,10 +312,12 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
         s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
         if suggested is None:
             suggested, outcome = s, o
-    if not unverifiable and sc is None and sidecar is None and any(
-            len(count_like_columns(t.cells)) < t.cells.shape[1] for t in tables):
-        unverifiable.append("dominance")
     return suggested, outcome
+
+
+def _has_magnitudes(cells: pd.DataFrame, count_cols: list[str]) -> bool:
+    """Numbers that are not counts (sums, means, ...): their dominance needs the sidecar."""
+    return any(pd.api.types.is_numeric_dtype(cells[c]) and c not in count_cols for c in cells.columns)
 
 
 # ------------------------------------------------------------------------------------------------ notebooks

@@ -36,14 +36,16 @@ class Sniffed:
 def _looks_like_text(head: bytes) -> str | None:
     if b"\x00" in head:
         return None
-    for enc in ("utf-8", "utf-8-sig"):
-        try:
-            return head.decode(enc)
-        except UnicodeDecodeError as exc:
-            # a multi-byte character cut at the end of the sample is still text
-            if exc.start >= len(head) - 3:
-                return head[: exc.start].decode(enc, errors="ignore")
-    return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is still text
+        if exc.start >= len(head) - 3:
+            return head[: exc.start].decode("utf-8", errors="ignore")
+    # Windows-1252 (Excel's "CSV" in Norway): accept when it is printable text once decoded
+    text = head.decode("cp1252", errors="replace")
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return text if printable >= 0.98 * len(text) else None
 
 
 def _delimited(text: str, sep: str) -> bool:
@@ -99,8 +101,9 @@ def sniff(path: Path, declared_name: str) -> Sniffed:
         return Sniffed("svg")
     if suffix in ("tsv", "tab") and _delimited(text, "\t"):
         return Sniffed("tsv")
-    if suffix == "csv" and (_delimited(text, ",") or _delimited(text, ";") or len(text.splitlines()) <= 2):
-        return Sniffed("csv")
+    if suffix == "csv":
+        # any text is a valid CSV (a single column has no delimiter); what matters is that it is text
+        return Sniffed("tsv") if _delimited(text, "\t") and not _delimited(text, ",") else Sniffed("csv")
     if suffix in ("md", "markdown"):
         return Sniffed("md")
     if suffix in ("csv", "tsv") and _delimited(text, "\t"):
@@ -134,7 +137,8 @@ def _png_chunks(data: bytes):
         yield ctype, chunk
         pos = end
         if ctype == b"IEND":
-            break
+            return
+    raise ValueError("the PNG has no end chunk (truncated or not a PNG)")
 
 
 def strip_image_metadata(path: Path) -> bytes:

@@ -226,3 +226,28 @@ def test_command_line_prints_the_report_as_json(tmp_path):
     report = json.loads(out.stdout)
     assert report["verdict"] == "fail" and report["cell_outcome"][1][0] == "threshold"
     assert report["flags"][0]["row"] == "Sagene" and report["flags"][0]["column"] == "K"
+
+
+ODD_FILES = {
+    "empty.csv": b"", "header.csv": b"a,b,c\n", "one.csv": b"a\n1\n2\n", "dupcols.csv": b"a,a,b\nx,1,2\ny,3,4\n",
+    "semicolon.csv": "bydel;K;M\nGrefsen;40;3\nSagene;12;31\n".encode("cp1252"),
+    "latin1.csv": "bydel,K\nBygdøy,4\nÅsen,40\n".encode("latin-1"), "ragged.csv": b"a,b\n1,2,3\n4\n",
+    "quotes.csv": b'"a, b",c\n"x, y",5\n', "big.csv": b"g,v\nx,1e308\ny,12\n",
+    "minus.csv": "g,v\nx,\u22125\ny,12\n".encode(), "bom.csv": "\ufeffg,v\nx,5\ny,12\n".encode(),
+    "crlf.csv": b"g,v\r\nx,5\r\ny,12\r\n", "bad.xlsx": b"PK\x03\x04garbage", "bad.parquet": b"PAR1garbage",
+    "bad.png": b"\x89PNG\r\n\x1a\ngarbage", "notjson.ipynb": b"{not json", "bin.dat": bytes(range(256)),
+    "widget.ipynb": b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "outputs": [{"output_type": '
+                    b'"display_data", "data": {"application/vnd.widget": {}}}]}]}',
+    "blanks.csv": b"g,K,M,All\nx,,5,12\ny,3,,20\nAll,10,22,32\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_FILES))
+def test_odd_files_get_a_report_not_a_crash(tmp_path, name):
+    r = check_file(write(tmp_path, name, ODD_FILES[name]), declared_name=name, policy=POLICY,
+                   context=CheckContext(person_level=False))
+    assert r.verdict in ("pass", "review", "fail")
+    expected = {"bad.png": "fail", "bad.parquet": "fail", "bad.xlsx": "fail", "bin.dat": "fail", "empty.csv": "fail",
+                "widget.ipynb": "fail", "latin1.csv": "fail", "semicolon.csv": "fail", "minus.csv": "review"}
+    if name in expected:
+        assert r.verdict == expected[name], r.flags
