@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -106,6 +106,12 @@ class Ctx:
 
     def url(self, route: str, /, **params: Any) -> str:
         return (self.request.scope.get("root_path") or "").rstrip("/") + self.request.app.url_path_for(route, **params)
+
+    def with_query(self, **params: str) -> str:
+        """This page's query string with ``params`` replaced (e.g. the language links keep the filters)."""
+        query = dict(self.request.query_params)
+        query.update(params)
+        return "?" + urlencode(query)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         tpl = self.app.templates.get_template(template)

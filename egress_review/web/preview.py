@@ -34,6 +34,7 @@ class Cell:
     text: str
     rules: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    reason_numbers: list[int] = field(default_factory=list)  # positions in the file's reason list
     suppressed: bool = False  # blank in the suggested version although the original shows a value
 
     @property
@@ -131,17 +132,18 @@ def _table_view(frame: pd.DataFrame, sheet: str, max_rows: int, outcome: list[li
     rows = [str(r) for r in frame.index]
     cols = [str(c) for c in frame.columns]
     fits = outcome is not None and len(outcome) == len(rows) and all(len(o) == len(cols) for o in outcome)
-    by_cell: dict[tuple[str, str], list[str]] = {}
-    for r in reasons:
+    by_cell: dict[tuple[str, str], list[int]] = {}
+    for n, r in enumerate(reasons):
         if r.row is not None and r.column is not None:
-            by_cell.setdefault((r.row, r.column), []).append(r.message)
+            by_cell.setdefault((r.row, r.column), []).append(n)
     values = frame.to_numpy(dtype=object)
     out_rows = []
     for i, label in enumerate(rows[:max_rows]):
         cells = []
         for j, col in enumerate(cols):
             rules = [x.strip() for x in outcome[i][j].split(";") if x.strip()] if fits else []
-            cells.append(Cell(_fmt(values[i, j]), rules, by_cell.get((prefix + label, col), []) if rules else []))
+            numbers = by_cell.get((prefix + label, col), []) if rules else []
+            cells.append(Cell(_fmt(values[i, j]), rules, [reasons[n].message for n in numbers], numbers))
         out_rows.append(Row(label, cells))
     return TableView(sheet, str(frame.index.name or ""), cols, out_rows, max(0, len(rows) - max_rows),
                      highlighted=fits)

@@ -278,3 +278,17 @@ def test_queue_filters_by_waiting_time_and_sorts(env):
         assert page.index(new) < page.index(old)
         page = c.get("/queue", params={"sort": "project", "order": "desc"}).text
         assert page.index(new) < page.index(old)  # beta before alpha
+
+
+def test_failing_cells_point_screen_readers_to_their_reasons_and_language_links_keep_filters(env):
+    req = env.make_request(RequestState.SUBMITTED, files={"t.csv": b"district,women,men\nGrefsen,120,4\nSagene,7,95\n"})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        for ids in re.findall(r'<td class="fail"[^>]*aria-describedby="([^"]+)"', page):
+            for ref in ids.split():
+                reason = re.search(rf'<li[^>]*id="{ref}"[^>]*>(.*?)</li>', page, re.S)
+                assert reason and "minimum" in reason.group(1)
+        assert len(re.findall(r'<td class="fail"[^>]*aria-describedby=', page)) == 2
+        page = c.get("/queue", params={"verdict": "fail", "lang": "nb"}).text
+        assert "Kontrollkø" in page and 'href="?verdict=fail&amp;lang=en"' in page
