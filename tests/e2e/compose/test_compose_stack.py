@@ -139,7 +139,11 @@ def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(com
     browser = hub_login(stack, ca, RESEARCHER, password)
     browser.get(f"/hub/spawn/{RESEARCHER}/{PROJECT}", follow_redirects=True)
     _wait_for_server(stack, ca, RESEARCHER, PROJECT)
-    status = browser.get(f"/user/{RESEARCHER}/{PROJECT}/api/status", follow_redirects=True)
+    lab = browser.get(f"/user/{RESEARCHER}/{PROJECT}/lab", follow_redirects=True)
+    assert lab.status_code == 200 and "JupyterLab" in lab.text, (lab.status_code, str(lab.url))
+    # The server's API answers the researcher's session (cookie + XSRF token, as JupyterLab sends them).
+    xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and c.path.startswith(f"/user/{RESEARCHER}/"))
+    status = browser.get(f"/user/{RESEARCHER}/{PROJECT}/api/status", headers={"X-XSRFToken": xsrf})
     assert status.status_code == 200 and "started" in status.json(), (status.status_code, status.text[:300])
 
     # Inside the sandbox, the researcher's code sends a table to the egress service.
