@@ -144,7 +144,11 @@ class ProjectDockerSpawner(DockerSpawner):
         default server: one button per open project, each starting that project's named server."""
         if self.name:
             return ""
-        projects = await self.directory.open_projects(self.user.name)
+        try:
+            projects = await self.directory.open_projects(self.user.name)
+        except Exception:
+            self.log.exception("project directory unavailable for %s", self.user.name)
+            return "<p>The project directory cannot be reached just now, so no notebook can be started. Please try again shortly.</p>"
         if not projects:
             return (
                 "<p>You are not a member of any project that is open today, so there is no notebook to start. "
