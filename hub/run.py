@@ -103,6 +103,26 @@ def start_hub(env: dict[str, str] | None = None, *, timeout: float = 90.0, log_p
     raise RuntimeError(f"JupyterHub did not answer on {url} within {timeout:.0f} s; see {log_path}")
 
 
+def stop_hub(state_dir: Path | None = None, timeout: float = 30.0) -> bool:
+    """Stop a hub started earlier (e.g. by a detached demo) through its pid file; True if one ran.
+    JupyterHub stops its servers on the way out (``cleanup_servers``)."""
+    pid_file = (state_dir or HubSettings().state_dir) / "jupyterhub.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
 def main() -> None:
     """Foreground hub with the settings of the environment."""
     env = hub_environment()
