@@ -8,8 +8,11 @@ from fastapi import APIRouter
 
 from egress_review.web import admin, login, queue, request_page, researcher
 
+# Every module with UI routes (tests walk this to probe each route).
+MODULES = (login, queue, request_page, researcher, admin)
+
 router = APIRouter(include_in_schema=False)
-for _module in (login, queue, request_page, researcher, admin):
+for _module in MODULES:
     router.include_router(_module.router)
 
-__all__ = ["router"]
+__all__ = ["MODULES", "router"]

@@ -292,3 +292,43 @@ def test_failing_cells_point_screen_readers_to_their_reasons_and_language_links_
         assert len(re.findall(r'<td class="fail"[^>]*aria-describedby=', page)) == 2
         page = c.get("/queue", params={"verdict": "fail", "lang": "nb"}).text
         assert "Kontrollkø" in page and 'href="?verdict=fail&amp;lang=en"' in page
+
+
+def test_researcher_of_another_project_is_refused_on_every_ui_route(env):
+    """Every UI route (read from the app, so a new one is covered automatically), with bob of project
+    beta logged in, against alpha's objects: refused, and nothing changes."""
+    from fastapi.routing import APIRoute
+    from sqlalchemy import func, select
+
+    from egress_review.models import EgressAuditEvent, Release, ReleaseRequest, Vote
+
+    req = env.make_request(RequestState.RELEASED)
+    returned = env.make_request(RequestState.RETURNED)
+    with env.svc.sessions() as s:
+        rel = s.execute(select(Release.id).where(Release.request_id == req)).scalar_one()
+
+    def snapshot():
+        with env.svc.sessions() as s:
+            return (dict(s.execute(select(ReleaseRequest.id, ReleaseRequest.state)).all()),
+                    s.execute(select(func.count()).select_from(Vote)).scalar_one(),
+                    s.execute(select(func.count()).select_from(EgressAuditEvent)).scalar_one())
+
+    open_routes = {"/", "/login", "/auth/callback", "/static/{name}", "/logout", "/my"}
+    with _client(env) as c:
+        from egress_review.web import MODULES
+
+        routes = [r for m in MODULES for r in m.router.routes if isinstance(r, APIRoute) and r.path not in open_routes]
+        assert len(routes) >= 15
+        s = _login(c, "bob", ["researcher"])
+        before = snapshot()
+        for route in routes:
+            for request_id in (req, returned):
+                f = env.get(request_id).files[0]
+                path = route.path.format(request_id=request_id, file_id=f.id, release_id=rel, name="table.csv")
+                for method in route.methods:
+                    r = c.request(method, path, data={"csrf": s.csrf, "decision": "approve", "comment": "x",
+                                                      "visibility": "shared", "text": "x", "action": "approve",
+                                                      "context": "x", "controls": "x"} if method == "POST" else None)
+                    assert r.status_code in (403, 404), f"{method} {path}: {r.status_code}"
+                    assert request_id not in r.text or route.path.startswith("/admin"), f"{method} {path} leaks"
+        assert snapshot() == before
