@@ -332,3 +332,25 @@ def test_researcher_of_another_project_is_refused_on_every_ui_route(env):
                     assert r.status_code in (403, 404), f"{method} {path}: {r.status_code}"
                     assert request_id not in r.text or route.path.startswith("/admin"), f"{method} {path} leaks"
         assert snapshot() == before
+
+
+def test_png_outputs_are_shown_as_images_and_pdfs_only_offered_for_download(env):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    req = env.make_request(RequestState.SUBMITTED, files={"plot.png": buf.getvalue(), "report.pdf": pdf})
+    files = {f.name: f.id for f in env.get(req).files}
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        assert f'<img class="output" src="/requests/{req}/files/{files["plot.png"]}/raw" alt="Image output plot.png">' in page
+        raw = c.get(f"/requests/{req}/files/{files['plot.png']}/raw")
+        assert raw.headers["content-type"] == "image/png" and raw.content == buf.getvalue()
+        assert raw.headers["content-disposition"].startswith("inline")
+        raw = c.get(f"/requests/{req}/files/{files['report.pdf']}/raw")
+        assert raw.headers["content-type"] == "application/octet-stream"
+        assert raw.headers["content-disposition"].startswith("attachment")
