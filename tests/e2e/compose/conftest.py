@@ -50,6 +50,16 @@ def _remove_spawned(client: docker.DockerClient, deployment: str) -> None:
             v.remove(force=True)
 
 
+def _close_firewall_ports(stack: ComposeStack) -> None:
+    """The hub added this run's hub API and egress ports to the host's sandbox chain; take them out."""
+    from hub.firewall import SandboxFirewall
+    from hub.policy import security_policy
+
+    net = security_policy().network
+    ports = {int(stack.settings[k]) for k in ("SANDKASSE_HUB_API_PORT", "SANDKASSE_EGRESS_PORT")}
+    SandboxFirewall(net.chain, net.bridge_prefix).remove_ports(ports)
+
+
 @pytest.fixture(scope="package")
 def compose_stack(docker_client: docker.DockerClient) -> Iterator[ComposeStack]:
     project = f"skcompose{secrets.token_hex(3)}"
@@ -82,6 +92,7 @@ def compose_stack(docker_client: docker.DockerClient) -> Iterator[ComposeStack]:
             stack.down(volumes=True)
         finally:
             _remove_spawned(docker_client, project)
+            _close_firewall_ports(stack)
             shutil.rmtree(root, ignore_errors=True)
 
 
