@@ -60,7 +60,7 @@ def callback(request: Request, ctx: Annotated[Ctx, Depends(context)], code: str 
     ctx.cookies_to_clear.append(LOGIN_COOKIE)
     if error:
         raise AuthError(f"Keycloak did not log you in: {error}")
-    if login_state is None or not state or not secrets.compare_digest(state, login_state["state"]):
+    if login_state is None or not state or not secrets.compare_digest(state.encode(), login_state["state"].encode()):
         raise AuthError(ctx.t("error.login_state"))
     session, principal = oidc.finish(ctx.app.endpoints, ctx.app.web, ctx.svc.keycloak, login_state, code, ctx.source)
     if not principal.roles:
@@ -68,8 +68,9 @@ def callback(request: Request, ctx: Annotated[Ctx, Depends(context)], code: str 
     ctx.session, ctx.principal = session, principal
     ctx.new_cookie = ctx.app.box.seal_session(session)
     ctx.cookies_to_clear = [c for c in ctx.cookies_to_clear if c != SESSION_COOKIE]
-    return ctx.redirect((ctx.request.scope.get("root_path") or "").rstrip("/") + login_state["next"]
-                        if login_state.get("next") else landing(ctx))
+    if login_state.get("next"):
+        return ctx.redirect((ctx.request.scope.get("root_path") or "").rstrip("/") + login_state["next"])
+    return ctx.redirect(landing(ctx))
 
 
 @router.post("/logout", name="ui_logout")

@@ -127,7 +127,7 @@ def finish(endpoints: Endpoints, web: WebSettings, validator: KeycloakValidator,
     if not isinstance(id_token, str):
         raise AuthError("Keycloak's answer has no ID token")
     id_claims = validator.validate(id_token)  # same signature, issuer and audience checks as the API
-    if not secrets.compare_digest(str(id_claims.get("nonce", "")), login["nonce"]):
+    if not secrets.compare_digest(str(id_claims.get("nonce", "")).encode(), login["nonce"].encode()):
         raise AuthError("the ID token's nonce does not match this login")
     session, principal = _session_from(tokens, validator, web, source, None, None)
     access_sub = validator.validate(tokens["access_token"]).get("sub")

@@ -123,4 +123,4 @@ def is_loopback(host: str) -> bool:
 
 
 def csrf_ok(session: WebSession | None, submitted: str | None) -> bool:
-    return bool(session and submitted) and hmac.compare_digest(session.csrf, str(submitted))
+    return bool(session and submitted) and hmac.compare_digest(session.csrf.encode(), str(submitted).encode())
