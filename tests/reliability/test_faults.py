@@ -26,7 +26,7 @@ pytestmark = pytest.mark.reliability
 PROJECTS = {"faults": {"rita": "researcher"}}
 # Moments after the request is sent at which the service is killed: before it has read the request,
 # inside the transaction, and after the answer; the same outcome rules must hold at every one.
-KILL_AFTER = (0.0, 0.02, 0.06, 0.15)
+KILL_AFTER = (0.0, 0.03, 0.12)
 
 
 @pytest.fixture
