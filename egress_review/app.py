@@ -9,6 +9,7 @@ reading the same :class:`~egress_review.service.EgressService` from ``app.state.
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -39,9 +40,16 @@ def recover(svc: EgressService) -> None:
 def create_app(settings: EgressSettings | None = None) -> FastAPI:
     svc = build_service(settings or EgressSettings())
     recover(svc)
-    if svc.checker is not None:
-        svc.checker.warm()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if svc.checker is not None:
+            svc.checker.warm()  # start the check workers now, not on the first upload
+        yield
+        svc.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Sandkasse egress review",
         version="1",
         description="Quarantine, automatic disclosure checks, independent two-person review, signed release, "

@@ -84,7 +84,9 @@ class CheckRunner:
                 from concurrent.futures import ProcessPoolExecutor
 
                 # spawn, not fork: the service has threads, and a forked copy of a lock is a deadlock
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+                )
             return self._pool
 
     def run(self, item: CheckInput) -> CheckOutcome:
@@ -115,6 +117,23 @@ class CheckRunner:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the service (a killed service would otherwise leave orphans). The
+    parent is watched by polling: PR_SET_PDEATHSIG fires when the *thread* that spawned the worker
+    ends, and the pool spawns from whichever request thread submits."""
+    import os
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _warm() -> None:
