@@ -254,7 +254,9 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     suggested = None
     if visible_fail.any() or blank.any():
         plan = protect(np.where(blank, 0.0, numeric), failing | blank, row_eq, col_eq,
-                       policy.secondary_suppression.line_total_min if policy.secondary_suppression.enabled else 0.0)
+                       policy.secondary_suppression.line_total_min if policy.secondary_suppression.enabled else 0.0,
+                       min_interval=policy.secondary_suppression.min_interval
+                       if policy.secondary_suppression.enabled else 0.0)
         protected = cells.copy().astype(object)
         protected.iloc[:, :] = np.where(plan.suppressed, "", cells.to_numpy(dtype=object))
         protected.index.name = cells.index.name

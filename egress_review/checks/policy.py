@@ -77,6 +77,7 @@ class SecondarySuppression(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     line_total_min: int = 10
+    min_interval: float = 5
 
 
 class DifferencingRule(_Rule):

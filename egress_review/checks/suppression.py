@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 GROUND = -1
+INTERVAL_MAX_HIDDEN = 80  # interval bounds cost two small LPs per hidden cell
 
 
 @dataclass
@@ -113,11 +114,13 @@ def equations_for(shape: tuple[int, int], row_margin: bool, col_margin: bool) ->
 
 def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray,
             line_total_min: float = 0.0, max_rounds: int | None = None,
-            where: Callable[[int, int], str] | None = None) -> SuppressionPlan:
+            where: Callable[[int, int], str] | None = None, min_interval: float = 0.0) -> SuppressionPlan:
     """Add complementary suppressions to ``primary`` until no suppressed cell is recomputable.
 
     ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``;
-    ``where(i, j)`` names a cell in the explanations (default "cell (i, j)"). Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
+    ``where(i, j)`` names a cell in the explanations (default "cell (i, j)"). With ``min_interval``, every
+    primary cell must also keep an attacker's interval (linear programming on everything published) at
+    least that wide; checked on tables with up to ``INTERVAL_MAX_HIDDEN`` hidden cells. Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
     (every recomputable cell of a pass, complements sought among the cheapest few of its row and column).
     """
     where = where or (lambda i, j: f"cell ({i}, {j})")
@@ -183,6 +186,9 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                         break
                 if fixed:
                     break
+        if not fixed and min_interval > 0 and not large and sup.sum() <= INTERVAL_MAX_HIDDEN:
+            fixed = _widen_narrow_intervals(vals, np.asarray(primary, dtype=bool), sup, cost, row_eq, col_eq,
+                                            min_interval, add, where)
         if not fixed:
             break
     secondary = sup & ~np.asarray(primary, dtype=bool)
@@ -216,3 +222,32 @@ def _complement(cost: np.ndarray, i: int, j: int, row_eq: np.ndarray, col_eq: np
         cand[i] = np.inf
         return [(int(np.argmin(cand)), j)] if np.isfinite(cand).any() else None
     return None
+
+
+def _widen_narrow_intervals(vals: np.ndarray, primary: np.ndarray, sup: np.ndarray, cost: np.ndarray,
+                            row_eq: np.ndarray, col_eq: np.ndarray, min_interval: float,
+                            add: Callable[[list[tuple[int, int]], str], None],
+                            where: Callable[[int, int], str]) -> bool:
+    """Hide one more cell next to the first primary cell an attacker could bracket too narrowly."""
+    from egress_review.checks.intervals import cell_bounds
+
+    targets = [tuple(map(int, c)) for c in np.argwhere(primary & sup)]
+    bounds = cell_bounds(vals, sup, row_eq, col_eq, targets)
+    for (i, j), (lo, hi) in bounds.items():
+        if hi - lo >= min_interval - 1e-9:
+            continue
+        line_cells = ([(i, jj) for jj in range(sup.shape[1])] if row_eq[i] else []) + \
+                     ([(ii, j) for ii in range(sup.shape[0])] if col_eq[j] else [])
+        # prefer a cell of its own row or column big enough to give room; failing that any non-zero one there;
+        # failing that the cheapest non-zero cell anywhere (so every round hides one more cell and this ends)
+        cand = [c for c in line_cells if not sup[c] and vals[c] >= min_interval]
+        if not cand:
+            cand = [c for c in line_cells if not sup[c] and vals[c] > 0]
+        if not cand:
+            cand = [tuple(map(int, c)) for c in np.argwhere(~sup & (vals > 0))]
+        if not cand:
+            continue
+        best = min(cand, key=lambda c: cost[c])
+        add([best], f"otherwise {where(i, j)} could be narrowed down to between {lo:g} and {hi:g}")
+        return True
+    return False

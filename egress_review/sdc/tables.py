@@ -195,7 +195,8 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
         c_lab = [label_text(c) for c in table.columns]
         plan = protect(np.nan_to_num(table.to_numpy(dtype=float)), failing, row_eq, col_eq,
                        policy.secondary_suppression.line_total_min,
-                       where=lambda i, j: f"cell ({r_lab[i]}, {c_lab[j]})")
+                       where=lambda i, j: f"cell ({r_lab[i]}, {c_lab[j]})",
+                       min_interval=policy.secondary_suppression.min_interval)
         suppressed = plan.suppressed
         secondary = True
         secondary_why = {(r_lab[i], c_lab[j]): why for (i, j), why in plan.reasons.items()}
