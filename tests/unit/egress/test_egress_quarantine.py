@@ -212,3 +212,37 @@ def test_checks_in_worker_processes_give_the_same_report(tmp_path):
     assert pooled.verdict == direct.verdict
     assert json.loads(pooled.report_json) == json.loads(direct.report_json)
     assert "automatic checks unavailable" not in pooled.report_json
+
+
+def test_check_workers_do_not_outlive_a_killed_service(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    table = tmp_path / "t.csv"
+    table.write_text("district,days\nGrefsen,30\n")
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from egress_review.autocheck import CheckInput, CheckRunner\n"
+        "r = CheckRunner(1, 10**9)\n"
+        f"r.run(CheckInput(path=Path({str(table)!r}), declared_name='t.csv'))\n"
+        "print(*[p.pid for p in r._pool._processes.values()], flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert pids
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
+            time.sleep(0.2)
+        assert not alive, f"check workers {alive} outlived the service"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
