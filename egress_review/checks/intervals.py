@@ -13,6 +13,12 @@ import numpy as np
 _EPS = 1e-9
 
 
+def _pivot(T: np.ndarray, row: int, col: int) -> None:
+    pivot_row = T[row] / T[row, col]
+    T -= np.outer(T[:, col], pivot_row)
+    T[row] = pivot_row
+
+
 def _simplex_min(c: np.ndarray, A: np.ndarray, b: np.ndarray, max_iter: int = 5000) -> float | None:
     """min c.x subject to A x = b, x >= 0. Returns the optimum, -inf if unbounded, None if infeasible."""
     m, n = A.shape
@@ -48,10 +54,7 @@ def _simplex_min(c: np.ndarray, A: np.ndarray, b: np.ndarray, max_iter: int = 50
             best = ratios.min()
             cands = np.flatnonzero(np.abs(ratios - best) <= _EPS * max(1.0, abs(best)))
             leave = int(min(cands, key=lambda r: basis[r]))
-            T[leave] /= T[leave, e]
-            for r in range(T.shape[0]):
-                if r != leave and abs(T[r, e]) > _EPS:
-                    T[r] -= T[r, e] * T[leave]
+            _pivot(T, leave, e)
             basis[leave] = e
         raise RuntimeError("simplex did not converge")
 
@@ -65,10 +68,7 @@ def _simplex_min(c: np.ndarray, A: np.ndarray, b: np.ndarray, max_iter: int = 50
             nz = np.flatnonzero(np.abs(T[i, :n]) > 1e-7)
             if nz.size:
                 e = int(nz[0])
-                T[i] /= T[i, e]
-                for r in range(m + 1):
-                    if r != i and abs(T[r, e]) > _EPS:
-                        T[r] -= T[r, e] * T[i]
+                _pivot(T, i, e)
                 basis[i] = e
                 keep.append(i)
         else:
