@@ -61,6 +61,7 @@ REFUSED = [
     ("GET", "api/contents/blob.bin?content=1&format=base64", None),
     ("GET", "api/contents/small.txt?content=1&format=base64", None),
     ("POST", "api/contents", {"copy_from": f"datalink/{EXTRACT}"}),
+    ("POST", "api/terminals", {}),  # terminals are off by policy
 ]
 
 
