@@ -19,6 +19,9 @@ Rules are added idempotently; allowed ports are added to (never replaced in) the
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -41,23 +44,77 @@ def _has(binary: str, *rule: str) -> bool:
     return _ipt(binary, "-C", *rule, check=False).returncode == 0
 
 
+def _pid_namespace() -> int:
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+def owner_tag(hub_pid: int | None = None) -> str:
+    """The comment on the port rules a hub adds: its pid and pid namespace, so rules of hubs that are
+    gone (a crashed test run) can be told from live ones and pruned."""
+    return f"sandkasse hub {_pid_namespace()}:{hub_pid or os.getpid()}"
+
+
+_OWNED = re.compile(r'--comment "?sandkasse hub (\d+):(\d+)"?')
+_DPORT = re.compile(r"--dport (\d+)\b")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class SandboxFirewall:
     chain: str
     bridge_prefix: str
     ports: set[int] = field(default_factory=set)
+    # Ports the policy names stay for good; others belong to the hub process that added them.
+    policy_ports: set[int] = field(default_factory=set)
+    owner: str = field(default_factory=owner_tag)
 
     @classmethod
-    def from_policy(cls, extra_ports: set[int] | None = None) -> "SandboxFirewall":
+    def from_policy(cls, extra_ports: set[int] | None = None, hub_pid: int | None = None) -> "SandboxFirewall":
         net = security_policy().network
-        return cls(net.chain, net.bridge_prefix, {net.hub_api_port, net.egress_port} | set(extra_ports or ()))
+        fixed = {net.hub_api_port, net.egress_port}
+        return cls(net.chain, net.bridge_prefix, fixed | set(extra_ports or ()), fixed, owner_tag(hub_pid))
 
     @property
     def interface_match(self) -> str:
         return f"{self.bridge_prefix}+"
 
     def _port_rule(self, port: int) -> list[str]:
-        return [self.chain, "-p", "tcp", "-m", "tcp", "--dport", str(port), "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"]
+        tag = "sandkasse policy" if port in self.policy_ports else self.owner
+        return [
+            self.chain, "-p", "tcp", "-m", "tcp", "--dport", str(port), "-m", "conntrack", "--ctstate", "NEW",
+            "-m", "comment", "--comment", tag, "-j", "ACCEPT",
+        ]  # fmt: skip
+
+    def _chain_rules(self, binary: str = "iptables") -> list[str]:
+        proc = _ipt(binary, "-S", self.chain, check=False)
+        return [ln for ln in proc.stdout.splitlines() if ln.startswith("-A ")] if proc.returncode == 0 else []
+
+    def accepted_ports(self) -> set[int]:
+        return {int(m.group(1)) for ln in self._chain_rules() if "-j ACCEPT" in ln and (m := _DPORT.search(ln))}
+
+    def _delete(self, line: str) -> None:
+        _ipt("iptables", "-D", *shlex.split(line)[1:], check=False)
+
+    def prune_stale(self) -> list[int]:
+        """Remove port rules whose hub (same pid namespace) no longer runs; returns their ports."""
+        ns = _pid_namespace()
+        gone = []
+        for line in self._chain_rules():
+            m = _OWNED.search(line)
+            if m and int(m.group(1)) == ns and not _alive(int(m.group(2))):
+                self._delete(line)
+                if (p := _DPORT.search(line)) is not None:
+                    gone.append(int(p.group(1)))
+        return gone
 
     def _established_rule(self) -> list[str]:
         return [self.chain, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]
@@ -80,9 +137,10 @@ class SandboxFirewall:
             _ipt(ipt, "-A", self.chain, "-j", "DROP")
         if not _has(ipt, *self._established_rule()):
             _ipt(ipt, "-I", self.chain, "1", *self._established_rule()[1:])
-        for port in sorted(self.ports):
-            if not _has(ipt, *self._port_rule(port)):
-                _ipt(ipt, "-I", self.chain, "2", *self._port_rule(port)[1:])
+        self.prune_stale()
+        have = self.accepted_ports()
+        for port in sorted(self.ports - have):
+            _ipt(ipt, "-I", self.chain, "2", *self._port_rule(port)[1:])
         jump = ["INPUT", "-i", self.interface_match, "-j", self.chain]
         if not _has(ipt, *jump):
             _ipt(ipt, "-I", "INPUT", "1", *jump[1:])
@@ -106,9 +164,11 @@ class SandboxFirewall:
                 _ipt(ipt, "-I", hook, "1", *jump[1:])
 
     def remove_ports(self, ports: set[int]) -> None:
-        for port in ports:
-            while _has("iptables", *self._port_rule(port)):
-                _ipt("iptables", "-D", *self._port_rule(port))
+        """Take ports out of the chain, whoever added them (tests remove their own ports this way)."""
+        for line in self._chain_rules():
+            m = _DPORT.search(line)
+            if m and int(m.group(1)) in ports:
+                self._delete(line)
 
     def problems(self) -> list[str]:
         """What is missing, in words an operator can act on; empty when the firewall is in place."""
@@ -123,9 +183,9 @@ class SandboxFirewall:
             found.append(f"chain {self.chain} does not end with DROP")
         if not _has("iptables", *self._established_rule()):
             found.append(f"chain {self.chain} does not accept established traffic")
-        for port in sorted(self.ports):
-            if not _has("iptables", *self._port_rule(port)):
-                found.append(f"chain {self.chain} does not accept port {port}")
+        have = self.accepted_ports()
+        for port in sorted(self.ports - have):
+            found.append(f"chain {self.chain} does not accept port {port}")
         if not _has("iptables", "INPUT", "-i", self.interface_match, "-j", self.chain):
             found.append(f"INPUT does not send traffic from {self.interface_match} bridges to {self.chain}")
         for direction in ("-i", "-o"):

@@ -90,7 +90,8 @@ async def run(interval: float, once: bool = False) -> None:
     hub_port = httpx.URL(api_url).port
     egress_port = HubSettings().egress_port
     ports = {p for p in (hub_port, egress_port) if p}
-    firewall = SandboxFirewall.from_policy(ports) if os.geteuid() == 0 else None
+    # Port rules carry the hub's pid (this service is the hub's child) so they are pruned once it is gone.
+    firewall = SandboxFirewall.from_policy(ports, hub_pid=os.getppid()) if os.geteuid() == 0 else None
     async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"token {token}"}, timeout=30, trust_env=False) as client:
         while True:
             try:

@@ -222,7 +222,7 @@ class ProjectDockerSpawner(DockerSpawner):
         if ports in self._firewalls_installed:
             return
         net = self.policy.network
-        fw = SandboxFirewall(net.chain, net.bridge_prefix, set(ports))
+        fw = SandboxFirewall(net.chain, net.bridge_prefix, set(ports), policy_ports={net.hub_api_port, net.egress_port} & ports)
         fw.install()
         fw.verify()
         self._firewalls_installed.add(ports)
