@@ -130,6 +130,9 @@ def _snapshot(stack: ComposeStack) -> dict[str, set[tuple]]:
         return {t: {tuple(map(str, row)) for row in conn.execute(f'SELECT * FROM "{t}"')} for t in tables}
 
 
+# Building the images and two cold starts of the whole stack (Keycloak's first start creates its
+# schema) take minutes on a busy 2-core machine; the default per-test timeout is for ordinary tests.
+@pytest.mark.timeout(3000)
 def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(compose_stack: ComposeStack, tls_ca: Path) -> None:
     stack, ca = compose_stack, tls_ca
     password = stack.settings["SANDKASSE_DEMO_PASSWORD"]
