@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egress_review.audit import Actor, AuditLog
@@ -24,7 +25,12 @@ def apply(
     actor: Actor,
     detail: dict[str, Any] | None = None,
 ) -> RequestState:
-    source = RequestState(req.state)
+    # Lock the request's row and judge the transition on its committed state: two checkers approving
+    # at the same moment must give one approval and one refusal, not two approvals (lost update).
+    current = session.execute(
+        select(ReleaseRequest.state).where(ReleaseRequest.id == req.id).with_for_update()
+    ).scalar_one()
+    source = RequestState(current)
     target = check_transition(source, action)  # raises before anything changes
     if actor.role != ACTOR_ROLE[ACTION_ACTOR[action]]:
         raise Forbidden(f"{action.value} is done by {ACTION_ACTOR[action].value}, not by {actor.role}")
