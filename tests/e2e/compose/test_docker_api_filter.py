@@ -106,8 +106,7 @@ def test_other_endpoints_are_refused(filtered: docker.DockerClient, docker_clien
     with pytest.raises(docker.errors.APIError) as macvlan_refused:
         filtered.networks.create(f"sk-filter-{secrets.token_hex(3)}", driver="macvlan")
     assert macvlan_refused.value.status_code == 403
-    build = filtered.api.build(fileobj=io.BytesIO(b"FROM scratch\n"), decode=True)
     with pytest.raises(docker.errors.APIError) as build_refused:
-        list(build)
+        list(filtered.api.build(fileobj=io.BytesIO(b"FROM scratch\n"), decode=True))
     assert build_refused.value.status_code == 403
     assert Path("/var/run/docker.sock").exists()  # the refusals came from the filter, not a missing engine
