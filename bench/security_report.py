@@ -51,7 +51,7 @@ def categorise(name: str) -> str:
 def run_suites(extra: list[str]) -> Path:
     xml = Path(tempfile.mkdtemp(prefix="sandkasse-security-")) / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
-           "-o", "junit_logging=system-out", "-s", *extra]
+           "-o", "junit_logging=system-out", *extra]
     print("running:", " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=False)
     return xml
