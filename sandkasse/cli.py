@@ -55,5 +55,18 @@ def init(env_file: str = typer.Option(".env", help="Where to write the generated
     raise typer.Exit(write_env(env_file))
 
 
+@app.command()
+def compose(
+    action: str = typer.Argument(..., help="build | up | down | ps | logs"),
+    project: str = typer.Option("sandkasse", "--project", "-p", help="docker-compose project name"),
+    env_file: str = typer.Option(".env", help="The .env written by `sandkasse init`"),
+    volumes: bool = typer.Option(False, "--volumes", help="down: also remove the volumes (all data!)"),
+) -> None:
+    """The production stack (docker-compose.yml): build every image locally, then run docker-compose."""
+    from sandkasse.stack.compose import main
+
+    raise typer.Exit(main([action, "-p", project, "--env-file", env_file, *(["--volumes"] if volumes else [])]))
+
+
 if __name__ == "__main__":
     app()
