@@ -24,7 +24,7 @@ from provisioning.keys import project_key
 from provisioning.lifecycle import project_dir
 from provisioning.models import ColumnRole, Entitlement, Extract, Project, ProjectStatus
 from provisioning.policy import ProvisioningPolicy, current
-from provisioning.pseudonymise import pseudonymise_arrow, pseudonymise_series
+from provisioning.pseudonymise import pseudonymise_series, pseudonymise_to_series
 from provisioning.risk import risk_report, write_report
 from sandkasse.audit import utcnow
 
@@ -98,8 +98,7 @@ def minimised_frame(
             column = identifiers.column(c.column_name)
             if mask is not None:
                 column = pc.filter(column, pa.array(mask))
-            out[name] = pd.Series(pd.arrays.ArrowExtensionArray(
-                pseudonymise_arrow(column, key, policy.pseudonymisation.hex_chars)))
+            out[name] = pseudonymise_to_series(column, key, policy.pseudonymisation.hex_chars)
         else:
             out[name] = transform(df[c.column_name], c.transformation, key, policy, reference).reset_index(drop=True)
         role = ds.column(c.column_name).role if ds.column(c.column_name) else ColumnRole.other

@@ -55,3 +55,25 @@ def test_nulls_stay_null_and_types_are_accepted():
 def test_rejects_odd_lengths():
     with pytest.raises(ValueError):
         pseudonymise_arrow(pa.array(["a"]), os.urandom(32), hex_chars=15)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["01018012345", "31129912345", None, "01018012345", "00000000001"],  # fixed-width digits (integer path)
+        ["0123", "123", "00123"],  # digits of different lengths: leading zeros matter
+        ["+1234567890", "01234567890"],  # a sign is not a digit
+        ["١٢٣", "123"],  # non-ASCII digits
+    ],
+)
+def test_every_path_gives_the_plain_hmac(values):
+    key = os.urandom(32)
+    out = pseudonymise_arrow(pa.array(values), key).to_pylist()
+    assert out == [None if v is None else hmac.new(key, v.encode(), "sha256").hexdigest()[:16] for v in values]
+
+
+def test_colliding_short_pseudonyms_still_come_out_right():
+    key = os.urandom(32)
+    values = pd.Series([f"person-{i}" for i in range(1000)])  # 1000 people, only 256 two-hex-digit pseudonyms
+    out = pseudonymise_series(values, key, hex_chars=2)
+    assert out.tolist() == [hmac.new(key, v.encode(), "sha256").hexdigest()[:2] for v in values]
