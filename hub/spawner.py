@@ -157,11 +157,22 @@ class ProjectDockerSpawner(DockerSpawner):
         base = self.user.url.replace("/user/", "/hub/spawn/", 1).rstrip("/")
         buttons = "\n".join(
             f'<li style="margin:0.5em 0"><button type="submit" class="btn btn-primary" name="project" '
-            f'value="{html.escape(p.slug)}" formaction="{html.escape(base)}/{html.escape(p.slug)}">'
+            f'value="{html.escape(p.slug)}" data-spawn-url="{html.escape(base)}/{html.escape(p.slug)}">'
             f"{html.escape(p.title)}</button> <code>{html.escape(p.slug)}</code>, open until {p.end_date.isoformat()}</li>"
             for p in projects
         )
-        return f"<p>Choose the project to work in. Each project has its own notebook and its own data.</p><ul style='list-style:none;padding:0'>{buttons}</ul>"
+        # Each button posts to its project's named server. The hub's CSRF token travels in the spawn
+        # form's action URL (JupyterHub puts it there), so each button's formaction reuses that query;
+        # the generic Start button would start no project, so it is hidden.
+        script = (
+            "<script>document.addEventListener('DOMContentLoaded',function(){var f=document.getElementById('spawn_form');var q=new URL(f.action).search;"
+            "f.querySelectorAll('button[data-spawn-url]').forEach(function(b){b.formAction=b.dataset.spawnUrl+q;});"
+            "var s=f.querySelector('.feedback-container');if(s){s.style.display='none';}});</script>"
+        )
+        return (
+            "<p>Choose the project to work in. Each project has its own notebook and its own data.</p>"
+            f"<ul style='list-style:none;padding:0'>{buttons}</ul>{script}"
+        )
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
         chosen = (formdata.get("project") or [""])[0]

@@ -6,13 +6,15 @@ reuses what is already up. ``--stop`` stops a detached demo.
 
 The demo is a list of :class:`Step`\\ s; each starts (or reuses) one component, records what later
 steps need in the shared :class:`DemoContext`, and says where it runs. Add a step by appending to
-:data:`STEPS` (hub, egress service, provisioning of demo projects and users come later).
+:data:`STEPS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import shutil
 import signal
 import sys
 import time
@@ -30,6 +32,8 @@ from sandkasse.stack.process import StackError, log_path, var_path
 KEYCLOAK_PORT = 8180
 POSTGRES_PORT = 55432
 DEMO_DATABASE = "sandkasse"
+HUB_PORT = 8000
+EGRESS_PORT = 8010
 
 
 @dataclass
@@ -83,10 +87,10 @@ def start_keycloak(ctx: DemoContext) -> list[Where]:
     ctx.parts["keycloak"] = kc
     ctx.env["SANDKASSE_KEYCLOAK_URL"] = kc.url
     ctx.env["SANDKASSE_KEYCLOAK_REALM"] = kc.realm
-    secrets = var_path("secrets")
+    secrets_dir = var_path("secrets")
     return [
-        Where("Keycloak admin console", f"{kc.url}/admin/", f"user sandkasse-admin, password in {secrets}/keycloak-demo-admin-password"),
-        Where("Keycloak realm", f"{kc.url}/realms/{kc.realm}", f"client secrets in {secrets}/keycloak-demo-client-*; log {kc.log}"),
+        Where("Keycloak admin console", f"{kc.url}/admin/", f"user sandkasse-admin, password in {secrets_dir}/keycloak-demo-admin-password"),
+        Where("Keycloak realm", f"{kc.url}/realms/{kc.realm}", f"client secrets in {secrets_dir}/keycloak-demo-client-*; log {kc.log}"),
     ]  # fmt: skip
 
 
@@ -116,11 +120,106 @@ def stop_postgres(ctx: DemoContext) -> None:
     PostgresServer("demo", ctx.demo_dir / "postgres" / "data", POSTGRES_PORT).stop()
 
 
+def _demo_secret(ctx: DemoContext, name: str, make: Callable[[], str]) -> str:
+    """A demo secret kept (mode 600) under var/demo/secrets, so a restarted demo keeps its keys."""
+    path = ctx.demo_dir / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+def start_provisioning(ctx: DemoContext) -> list[Where]:
+    from egress_review.db import migrate as migrate_egress
+    from provisioning.db import migrate as migrate_provisioning
+    from provisioning.demo import seed_demo
+    from sandkasse.keys import decode_key, encode_key, generate_key
+
+    url = ctx.parts["database_url"]
+    master = _demo_secret(ctx, "master-key", lambda: encode_key(generate_key()))
+    ctx.env["SANDKASSE_MASTER_KEY"] = master
+    ctx.env["SANDKASSE_PROJECT_TOKEN_KEY"] = _demo_secret(ctx, "project-token-key", lambda: secrets.token_urlsafe(48))
+    ctx.env["SANDKASSE_VAR_DIR"] = str(ctx.settings.var_dir)
+    migrate_provisioning(url)
+    migrate_egress(url)
+    kc = ctx.parts["keycloak"]
+    info = seed_demo(url, ctx.settings.var_dir, keycloak=kc.admin(), master_key=decode_key(master))
+    ctx.parts["demo_users"] = info.users
+    where = [Where("demo data", str(info.data_dir), "synthetic sick-leave records (no real person)")]
+    for slug, folder in info.projects.items():
+        where.append(Where(f"project {slug}", str(folder), "extracts, read-only; mounted at /data in its notebooks"))
+    return where
+
+
+def start_notebook_image(ctx: DemoContext) -> list[Where]:
+    from hub.images import ensure_notebook_image
+
+    ctx.parts["notebook_image"] = tag = ensure_notebook_image(ctx.parts.get("base_image"))
+    return [Where("notebook image", tag, "JupyterLab, pandas, statsmodels, sdc wrappers, sandkasse-export; built offline")]
+
+
+def start_egress_service(ctx: DemoContext) -> list[Where]:
+    from egress_review.run import start_egress, stop_egress
+
+    kc = ctx.parts["keycloak"]
+    env = {
+        **ctx.env,
+        "SANDKASSE_EGRESS_CLIENT_SECRET": kc.client_secret("sandkasse-egress"),
+        "SANDKASSE_SESSION_SECRET": _demo_secret(ctx, "session-secret", lambda: secrets.token_urlsafe(48)),
+        # plain HTTP on loopback only: the demo has no TLS proxy (docker-compose.yml has one)
+        "SANDKASSE_WEB_INSECURE_LOOPBACK": "true",
+    }
+    pid_file = ctx.demo_dir / "egress.pid"
+    stop_egress(pid_file)  # a restarted demo replaces the old service (new settings, new code)
+    # 0.0.0.0: sandboxes reach it at their network's gateway; the sandbox firewall admits only this port
+    ctx.parts["egress"] = start_egress(env, port=EGRESS_PORT, host="0.0.0.0", log_path=log_path("demo-egress"), pid_file=pid_file)
+    return [Where("egress review (output checkers, researchers, admins)", f"http://127.0.0.1:{EGRESS_PORT}/",
+                  f"log in through Keycloak; API docs /docs; log {log_path('demo-egress')}")]  # fmt: skip
+
+
+def stop_egress_service(ctx: DemoContext) -> None:
+    from egress_review.run import stop_egress
+
+    stop_egress(ctx.demo_dir / "egress.pid")
+
+
+def start_hub_step(ctx: DemoContext) -> list[Where]:
+    from hub.run import start_hub, stop_hub
+
+    kc = ctx.parts["keycloak"]
+    state_dir = ctx.demo_dir / "hub"
+    stop_hub(state_dir)
+    env = {
+        **ctx.env,
+        "SANDKASSE_HUB_STATE_DIR": str(state_dir),
+        "SANDKASSE_HUB_PORT": str(HUB_PORT),
+        "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
+        "SANDKASSE_HUB_CLIENT_SECRET": kc.client_secret("sandkasse-hub"),
+        "SANDKASSE_HUB_NOTEBOOK_IMAGE": ctx.parts["notebook_image"],
+        "SANDKASSE_HUB_EGRESS_PORT": str(EGRESS_PORT),
+    }
+    ctx.parts["hub"] = start_hub(env, log_path=log_path("demo-hub"))
+    return [Where("JupyterHub (researchers)", f"http://127.0.0.1:{HUB_PORT}/",
+                  f"log in through Keycloak; one server per project; log {log_path('demo-hub')}")]  # fmt: skip
+
+
+def stop_hub_step(ctx: DemoContext) -> None:
+    from hub.run import stop_hub
+
+    stop_hub(ctx.demo_dir / "hub")
+
+
 STEPS: list[Step] = [
     Step("Docker engine", start_docker),  # shared with other users of this machine: never stopped here
     Step("base image", start_base_image),
     Step("Keycloak", start_keycloak, stop_keycloak),
     Step("PostgreSQL", start_postgres, stop_postgres),
+    Step("demo projects, data and users", start_provisioning),
+    Step("notebook image", start_notebook_image),
+    Step("egress review service", start_egress_service, stop_egress_service),
+    Step("JupyterHub", start_hub_step, stop_hub_step),
 ]
 
 
@@ -165,6 +264,15 @@ def print_where(ctx: DemoContext, where: list[Where], env_file: Path) -> None:
     for w in where:
         table.add_row(w.component, w.address, w.notes)
     ctx.console.print(table)
+    users = ctx.parts.get("demo_users") or {}
+    if users:
+        people = Table(title="Demo users (demo passwords, new on every start; never use them elsewhere)")
+        for col in ("user", "password", "roles", "projects"):
+            people.add_column(col)
+        for u in users.values():
+            projects = ", ".join(f"{slug} ({role})" for slug, role in u.projects.items()) or "-"
+            people.add_row(u.username, u.password or "-", ", ".join(u.roles), projects)
+        ctx.console.print(people)
     ctx.console.print(f"settings for other processes: {env_file} (source it, or `set -a; . {env_file}`)")
 
 
@@ -174,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop", action="store_true", help="stop a detached demo")
     args = parser.parse_args(argv)
 
-    ctx = DemoContext(settings=get_settings(), demo_dir=var_path("demo"), console=Console())
+    ctx = DemoContext(settings=get_settings(), demo_dir=var_path("demo"), console=Console(width=shutil.get_terminal_size((160, 24)).columns))
     if args.stop:
         stop_all(ctx, STEPS)
         return 0

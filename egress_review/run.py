@@ -1,0 +1,93 @@
+"""Start the egress service on this host in the background (the demo and the end-to-end tests), and
+stop one started earlier through its pid file. Production runs it from ``images/egress``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class EgressProcess:
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+    pid_file: Path | None = None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
+
+
+def start_egress(
+    env: dict[str, str],
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    log_path: Path,
+    pid_file: Path | None = None,
+    timeout: float = 60.0,
+) -> EgressProcess:
+    """Run ``uvicorn egress_review.app:create_app --factory`` with ``env`` on top of this process's
+    environment and wait (bounded) until ``/healthz`` answers."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", host, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    handle = EgressProcess(proc, f"http://127.0.0.1:{port}", log_path, pid_file)
+    if pid_file is not None:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"egress service exited with {proc.returncode}; see {log_path}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if client.get(f"{handle.url}/healthz").status_code == 200:
+                    return handle
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    handle.stop()
+    raise RuntimeError(f"egress service did not answer on {handle.url} within {timeout:.0f} s; see {log_path}")
+
+
+def stop_egress(pid_file: Path, timeout: float = 20.0) -> bool:
+    """Stop an egress service started with a pid file (e.g. by a detached demo); True if one ran."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True
