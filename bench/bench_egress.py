@@ -155,10 +155,10 @@ async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n:
                 await asyncio.sleep(0.2)
 
 
-def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+def start_service(env: dict[str, str], port: int, log: Path, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
         env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
@@ -208,16 +208,29 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
     researchers = [f"bench-r{i:02d}" for i in range(args.researchers)]
     projects = {f"bench-p{p}": {r: "researcher" for r in researchers[p::5]} for p in range(5)}
     provision(url, projects)
+    from egress_review.db import migrate
+
+    migrate(url)  # before the workers start, as the deployment's init step does
     env = {**os.environ, "SANDKASSE_DATABASE_URL": url, "SANDKASSE_VAR_DIR": str(work / "var"),
            "SANDKASSE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
            "SANDKASSE_PROJECT_TOKEN_KEY": token_key, "SANDKASSE_KEYCLOAK_URL": kc.url,
            "SANDKASSE_KEYCLOAK_REALM": kc.realm}
     port = free_port()
-    proc = start_service(env, port, work / "service.log")
+    proc = start_service(env, port, work / "service.log", args.service_workers)
     base = f"http://127.0.0.1:{port}"
     try:
         project_of = {r: slug for slug, ms in projects.items() for r in ms}
         tokens = {r: issue_project_token(r, project_of[r], token_key.encode(), 3600) for r in researchers}
+
+        # warm-up, not measured: every service worker has started its check processes
+        warm = Recorder()
+
+        async def warm_up() -> None:
+            await asyncio.gather(*(researcher(warm, base, tokens[r], tables[:1], []) for r in researchers[:4 * args.service_workers]))
+
+        asyncio.run(warm_up())
+        if warm.failures:
+            print(f"warm-up failures: {dict(warm.failures)} {warm.errors[:2]}")
 
         # baseline: one researcher alone, same calls
         solo = Recorder()
@@ -254,7 +267,7 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
         except subprocess.TimeoutExpired:
             proc.kill()
     return {"name": name, "rec": rec, "solo": solo, "elapsed": elapsed, "submitted": len(submitted),
-            "solo_submitted": len(solo_ids), "attempted": args.researchers * args.per_researcher, "final": final,
+            "solo_submitted": len(solo_ids), "warm_submitted": 4 * args.service_workers, "attempted": args.researchers * args.per_researcher, "final": final,
             "work": work,
             "check_baseline": check_baseline}
 
@@ -262,7 +275,7 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
 def report(res: dict) -> None:
     rec, solo = res["rec"], res["solo"]
     final = res["final"]
-    stored = sum(v for k, v in final.items() if k != "draft")
+    stored = sum(v for k, v in final.items() if k != "draft") - res["warm_submitted"]
     decided = final.get("released", 0) + final.get("returned", 0) + final.get("rejected", 0)
     calls = sum(len(v) for v in rec.lat.values())
     all_lat = [x for v in rec.lat.values() for x in v]
@@ -297,6 +310,7 @@ def main() -> int:
     parser.add_argument("--table-kb", type=int, default=100)
     parser.add_argument("--time-limit", type=float, default=180)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--service-workers", type=int, default=2, help="uvicorn worker processes of the service")
     args = parser.parse_args()
 
     from egress_review.checks import CheckContext, check_file, load_disclosure_policy
@@ -340,7 +354,8 @@ def main() -> int:
     print(f"machine load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(other work on the machine inflates every figure; the solo columns are measured alongside)")
     print(f"egress load: {args.researchers} researchers x {args.per_researcher} requests "
-          f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback")
+          f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback; "
+          f"service: uvicorn --workers {args.service_workers}")
     results = []
     for backend in args.backends.split(","):
         if backend == "sqlite":

@@ -10,6 +10,7 @@ complete release, never half a release.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +27,9 @@ from egress_review.release.signing import ReleaseSigner
 from egress_review.review import current_votes
 from egress_review.states import Action, FileDecision, FileKind, RequestState, check_transition
 from sandkasse.audit import utcnow
+
+
+log = logging.getLogger(__name__)
 
 
 class ReleaseFailed(Exception):
@@ -104,13 +108,18 @@ def release_pending(sessions, audit: AuditLog, store: QuarantineStore, signer: R
     with sessions() as session:
         ids = list(session.execute(select(ReleaseRequest.id).where(ReleaseRequest.state == RequestState.APPROVED)).scalars())
     for request_id in ids:
-        with sessions() as session:
-            req = session.get(ReleaseRequest, request_id)
-            if req is None or req.state != RequestState.APPROVED:
-                continue
-            release(session, audit, store, signer, release_root, req)
-            session.commit()
-            done.append(request_id)
+        try:
+            with sessions() as session:
+                req = session.get(ReleaseRequest, request_id)
+                if req is None or req.state != RequestState.APPROVED:
+                    continue
+                release(session, audit, store, signer, release_root, req)
+                session.commit()
+                done.append(request_id)
+        except Exception:
+            # e.g. another worker of the service released it first (unique release per request):
+            # the request stays consistent either way; log and go on with the next one.
+            log.exception("could not finish the release of request %s", request_id)
     return done
 
 
