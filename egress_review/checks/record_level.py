@@ -39,14 +39,15 @@ def record_level_reasons(cells: pd.DataFrame, rule: RecordLevelRule, count_colum
     columns = label_columns + [(str(c), cells[c]) for c in cells.columns]
     if n >= rule.distinct_label_min_rows:
         for name, values in columns:
-            distinct = values.nunique(dropna=True) / max(values.notna().sum(), 1)
-            if distinct < rule.distinct_label_fraction:
-                continue
+            # the cheap "looks like an identifier" tests first; counting distinct values only for those
             numeric = pd.api.types.is_numeric_dtype(values)
             id_like = _ID_NAME.search(name) or (not numeric and _looks_like_ids(values)) or (
-                numeric and name != "row labels" and np.all(np.mod(values.dropna().to_numpy(dtype=float), 1) == 0)
-                and values.dropna().abs().min() >= 1e6)
-            if id_like:
+                numeric and name != "row labels" and values.notna().any()
+                and values.dropna().abs().min() >= 1e6 and np.all(np.mod(values.dropna().to_numpy(dtype=float), 1) == 0))
+            if not id_like:
+                continue
+            distinct = values.nunique(dropna=True) / max(values.notna().sum(), 1)
+            if distinct >= rule.distinct_label_fraction:
                 reasons.append(f"column {name!r} has a different value on every one of its {n} rows, like a "
                                "person or record identifier")
                 break

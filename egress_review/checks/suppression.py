@@ -34,59 +34,55 @@ class SuppressionPlan:
 
 
 def _bridges(edges: list[tuple[int, int]]) -> set[int]:
-    """Indices of bridge edges in an undirected multigraph (iterative Tarjan)."""
-    adj: dict[int, list[tuple[int, int]]] = {}
+    """Indices of bridge edges in an undirected multigraph (iterative Tarjan, list-based for speed)."""
+    if not edges:
+        return set()
+    ids = {}
+    for u, v in edges:
+        ids.setdefault(u, len(ids))
+        ids.setdefault(v, len(ids))
+    n = len(ids)
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     for i, (u, v) in enumerate(edges):
         if u == v:
             continue  # a self-loop (both ends on ground) is never a bridge
-        adj.setdefault(u, []).append((v, i))
-        adj.setdefault(v, []).append((u, i))
-    disc: dict[int, int] = {}
-    low: dict[int, int] = {}
+        a, b = ids[u], ids[v]
+        adj[a].append((b, i))
+        adj[b].append((a, i))
+    disc = [-1] * n
+    low = [0] * n
     result: set[int] = set()
     counter = 0
-    for root in adj:
-        if root in disc:
+    for root in range(n):
+        if disc[root] >= 0 or not adj[root]:
             continue
         disc[root] = low[root] = counter
         counter += 1
-        stack = [(root, -1, iter(adj[root]))]
+        stack = [(root, -1, 0)]
         while stack:
-            node, via, it = stack[-1]
-            advanced = False
-            for nxt, eid in it:
+            node, via, k = stack[-1]
+            nbrs = adj[node]
+            if k < len(nbrs):
+                stack[-1] = (node, via, k + 1)
+                nxt, eid = nbrs[k]
                 if eid == via:
                     continue
-                if nxt in disc:
-                    low[node] = min(low[node], disc[nxt])
+                if disc[nxt] >= 0:
+                    if disc[nxt] < low[node]:
+                        low[node] = disc[nxt]
                 else:
                     disc[nxt] = low[nxt] = counter
                     counter += 1
-                    stack.append((nxt, eid, iter(adj[nxt])))
-                    advanced = True
-                    break
-            if not advanced:
+                    stack.append((nxt, eid, 0))
+            else:
                 stack.pop()
                 if stack:
                     parent = stack[-1][0]
-                    low[parent] = min(low[parent], low[node])
+                    if low[node] < low[parent]:
+                        low[parent] = low[node]
                     if low[node] > disc[parent]:
                         result.add(via)
     return result
-
-
-class _Layout:
-    """Maps table cells (i, j) to graph vertices: row vertex i, column vertex n_rows + j, or ground."""
-
-    def __init__(self, shape: tuple[int, int], row_eq: np.ndarray, col_eq: np.ndarray):
-        self.shape = shape
-        self.row_eq = row_eq  # per table row: does that row have an equation (a published row total)?
-        self.col_eq = col_eq
-
-    def vertices(self, i: int, j: int) -> tuple[int, int]:
-        u = i if self.row_eq[i] else GROUND
-        v = self.shape[0] + j if self.col_eq[j] else GROUND
-        return u, v
 
 
 def _edges(cells: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray, n_rows: int) -> list[tuple[int, int]]:
