@@ -213,7 +213,6 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     failing = np.zeros(shape, dtype=bool)
     for m in masks.values():
         failing |= m.reshape(shape)
-    visible_fail = failing & ~blank
     for rule, m in masks.items():
         hits = np.argwhere(m.reshape(shape) & ~blank)
         keep = out.room(rule)
@@ -240,7 +239,9 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     col_eq = np.full(shape[1], bool(col_margin))
     if blank.any() and (row_margin or col_margin):
         for i, j in find_recomputable(blank, row_eq, col_eq):
-            out.add("threshold" if failing[i, j] or sc is None else "differencing",
+            if sc is not None and not failing[i, j]:
+                continue  # a complementary blank that passes every rule reveals nothing by being worked out
+            out.add("threshold",
                     f"{explain.where(rows[i], cols[j])} is blank but can be worked out from its row and column "
                     "totals and the other published cells", row=rows[i], column=cols[j])
     # Record-level data and differencing.
@@ -262,7 +263,7 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
                     rows.index(prefix + d.row) * shape[1] + cols.index(d.column)] = True
     outcome = outcome_strings({r: m & ~blank.ravel() for r, m in masks.items()}, failing.size).reshape(shape)
     suggested = None
-    if visible_fail.any() or blank.any():
+    if (failing & ~blank).any() or blank.any():
         plan = protect(np.where(blank, 0.0, numeric), failing | blank, row_eq, col_eq,
                        policy.secondary_suppression.line_total_min if policy.secondary_suppression.enabled else 0.0,
                        min_interval=policy.secondary_suppression.min_interval
