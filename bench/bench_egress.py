@@ -158,8 +158,10 @@ async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n:
 def start_service(env: dict[str, str], port: int, log: Path, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+         "--timeout-graceful-shutdown", "5"],
         env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the teardown stops the workers and their checkers too
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -171,8 +173,25 @@ def start_service(env: dict[str, str], port: int, log: Path, workers: int) -> su
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    proc.terminate()
+    stop_service(proc)
     raise SystemExit(f"the service did not answer within 60 s: see {log}")
+
+
+def stop_service(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group is still there
+    except ProcessLookupError:
+        pass
+    proc.wait(5)
 
 
 def provision(url: str, projects: dict[str, dict[str, str]]) -> None:
@@ -261,11 +280,7 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
         elapsed = asyncio.run(load())
         final = counts(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_service(proc)
     return {"name": name, "rec": rec, "solo": solo, "elapsed": elapsed, "submitted": len(submitted),
             "solo_submitted": len(solo_ids), "warm_submitted": 4 * args.service_workers, "attempted": args.researchers * args.per_researcher, "final": final,
             "work": work,
@@ -356,29 +371,32 @@ def main() -> int:
     print(f"egress load: {args.researchers} researchers x {args.per_researcher} requests "
           f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback; "
           f"service: uvicorn --workers {args.service_workers}")
-    results = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp / 'bench.db'}"
-            results.append(run_backend("SQLite", url, args, kc, checker_tokens, tables, check_baseline))
-        elif backend == "postgresql":
-            from sandkasse.stack.postgres_server import ensure_postgres
+        try:
+            if backend == "sqlite":
+                res = run_backend("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, kc, checker_tokens, tables,
+                                  check_baseline)
+            elif backend == "postgresql":
+                from sandkasse.stack.postgres_server import ensure_postgres
 
-            pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
-            pg_dir.chmod(0o755)
-            pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
-            try:
-                results.append(run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
-                                           check_baseline))
-            finally:
-                pg.stop()
-                pg.password_file.unlink(missing_ok=True)
-                shutil.rmtree(pg_dir, ignore_errors=True)
-    for res in results:
+                pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
+                pg_dir.chmod(0o755)
+                pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
+                try:
+                    res = run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
+                                      check_baseline)
+                finally:
+                    pg.stop()
+                    pg.password_file.unlink(missing_ok=True)
+                    shutil.rmtree(pg_dir, ignore_errors=True)
+            else:
+                raise SystemExit(f"unknown backend {backend}")
+        except (SystemExit, Exception) as exc:  # one backend failing must not hide the other's figures
+            print(f"\n=== {backend}: FAILED: {exc}")
+            continue
         report(res)
-    print(f"\nmachine load average at end: {os.getloadavg()[0]:.1f}")
-    for res in results:
         shutil.rmtree(res["work"], ignore_errors=True)
+    print(f"\nmachine load average at end: {os.getloadavg()[0]:.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
