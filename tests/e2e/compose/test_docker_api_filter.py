@@ -23,10 +23,13 @@ DATA_DIR = "/var/lib/sandkasse-filter-test"
 def filtered(docker_client: docker.DockerClient, base_image: str) -> Iterator[docker.DockerClient]:
     image = build_docker_api_filter_image()
     port = free_port()
+    name = f"sk-docker-api-test-{secrets.token_hex(3)}"
+    network = docker_client.networks.create(name, driver="bridge")  # its own, not the default bridge
     container = docker_client.containers.run(
         image,
         detach=True,
-        name=f"sk-docker-api-test-{secrets.token_hex(3)}",
+        name=name,
+        network=name,
         environment={"SANDKASSE_DATA_DIR": DATA_DIR},
         volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
         ports={"2375/tcp": ("127.0.0.1", port)},
@@ -42,6 +45,7 @@ def filtered(docker_client: docker.DockerClient, base_image: str) -> Iterator[do
     finally:
         client.close()
         container.remove(force=True)
+        network.remove()
 
 
 def _create(client: docker.DockerClient, image: str, **kwargs) -> int:
