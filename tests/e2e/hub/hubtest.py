@@ -97,7 +97,7 @@ class Hub:
     def api(self):
         return self.process.api()
 
-    def start_server(self, user: str, project: str, timeout: float = 120) -> str:
+    def start_server(self, user: str, project: str, timeout: float = 240) -> str:
         """Start ``user``'s server for ``project`` through the REST API; returns the container name."""
         with self.api() as api:
             if api.get(f"/users/{user}").status_code == 404:

@@ -183,7 +183,7 @@ def test_egress_reachable_and_accepts_this_user_and_project_only(hub, sandboxes,
         algorithm="HS256",
     )
     foreign = issue_project_token("alice", sandboxes["b"], project_token_key.encode(), 600)
-    out = run_probe(sandboxes["alice"], "export", {"extract": "iso-a-extract.parquet", "other_tokens": {"forged": forged, "foreign": foreign}}, timeout=120)
+    out = run_probe(sandboxes["alice"], "export", {"extract": "iso-a-extract.parquet", "other_tokens": {"forged": forged, "foreign": foreign}}, timeout=300)
     assert out["me"]["username"] == "alice" and out["me"]["project"] == sandboxes["a"], out
     assert out["state"] == "submitted", out
     assert out["forged"] == 401, out

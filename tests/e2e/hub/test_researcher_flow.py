@@ -99,7 +99,7 @@ def test_researcher_flow(kc_hub, people, provisioner, docker_client):
     assert out["write_data"] in {"EROFS", "EACCES"} and out["uid"] == 1000 and int(out["cap_eff"], 16) == 0
     assert out["default_routes"] == [] and out["docker_sock"] == [] and out["other_paths_exist"] == []
 
-    exported = run_probe(container, "export", {"extract": "flow-a-extract.parquet"}, timeout=120)
+    exported = run_probe(container, "export", {"extract": "flow-a-extract.parquet"}, timeout=300)
     assert exported["state"] == "submitted" and exported["verdicts"], exported
     from egress_review.models import FileVersion, ReleaseRequest, RequestFile
 
