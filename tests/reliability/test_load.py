@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import httpx
 import pytest
@@ -35,6 +35,7 @@ class Recorder:
         self.reviews: set[tuple[str, str]] = set()
         self.approved: set[str] = set()
         self.races = 0
+        self.researchers_active = RESEARCHERS
 
     def call(self, client: httpx.Client, op: str, method: str, path: str, ok=(200,), race=(), **kw):
         t0 = time.perf_counter()
@@ -57,6 +58,14 @@ class Recorder:
 
 
 def _researcher(url: str, h: dict, rec: Recorder, stop: float, seed: int) -> None:
+    try:
+        _submit_until(url, h, rec, stop, seed)
+    finally:
+        with rec.lock:
+            rec.researchers_active -= 1
+
+
+def _submit_until(url: str, h: dict, rec: Recorder, stop: float, seed: int) -> None:
     with httpx.Client(base_url=url, headers=h, timeout=120, trust_env=False) as c:
         for n in range(MAX_PER_RESEARCHER):
             if time.monotonic() > stop:
@@ -88,8 +97,8 @@ def _checker(url: str, name: str, token: str, index: int, rec: Recorder, stop_su
                 continue
             mine = [i for i in r.json()["items"] if int(i["id"], 16) % (len(CHECKERS) // 2) == pair]
             if not mine:
-                if time.monotonic() > stop_submit and not rec.submitted - rec.approved - _reviewed_by(rec, name):
-                    return
+                if rec.researchers_active == 0:
+                    return  # nothing waits for me, and nothing more will come
                 time.sleep(0.2)
                 continue
             for item in mine[:5]:
@@ -103,15 +112,12 @@ def _checker(url: str, name: str, token: str, index: int, rec: Recorder, stop_su
                 if rec.call(c, "submit review", "POST", f"/api/v1/requests/{req}/reviews") is not None:
                     with rec.lock:
                         rec.reviews.add((req, name))
-                    # the second of the pair to review finds it reviewed and approves (the first gets 409)
-                    if rec.call(c, "approve + release", "POST", f"/api/v1/requests/{req}/approve", json={}, race=(409,)) is not None:
+                    # whoever of the pair finds both reviews in approves (if both do, one gets 409)
+                    s = rec.call(c, "open request", "GET", f"/api/v1/requests/{req}")
+                    if s is not None and s.json()["state"] == "reviewed" and rec.call(
+                            c, "approve + release", "POST", f"/api/v1/requests/{req}/approve", json={}, race=(409,)) is not None:
                         with rec.lock:
                             rec.approved.add(req)
-
-
-def _reviewed_by(rec: Recorder, name: str) -> set[str]:
-    with rec.lock:
-        return {r for r, n in rec.reviews if n == name}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -144,17 +150,23 @@ def test_fifty_researchers_and_ten_checkers(tmp_path, keycloak, token_key, rel_u
     state = _state(settings)
     stored = {r for r, s in state["requests"].items() if s != "draft"}
     released = {r for r, s in state["requests"].items() if s == "released"}
+    waiting = Counter(s for r, s in state["requests"].items() if r in rec.submitted and s != "released")
     all_lat = [x for v in rec.latency.values() for x in v]
     lines = [f"load: {RESEARCHERS} researchers, {len(CHECKERS)} checkers, {elapsed:.1f} s "
              f"({SUBMIT_SECONDS:.0f} s submitting + drain)",
              f"  submitted (acknowledged) {len(rec.submitted)}, stored {len(stored & rec.submitted)}, "
-             f"reviews {len(rec.reviews)}, decided (approved and released) {len(rec.approved)}, released in store {len(released)}",
+             f"reviews {len(rec.reviews)}, decided (approved and released) {len(rec.approved)}, released in store {len(released)}, "
+             f"still waiting at the time limit {dict(waiting)}",
              f"  requests {len(all_lat)}, throughput {len(all_lat) / elapsed:.1f} req/s, "
              f"p50 {_pct(all_lat, 50) * 1000:.0f} ms, p99 {_pct(all_lat, 99) * 1000:.0f} ms, errors {len(rec.errors)}, "
              f"approve races (409, expected) {rec.races}"]
     for op, v in sorted(rec.latency.items()):
         lines.append(f"  {op:18s} n={len(v):5d}  p50 {_pct(v, 50) * 1000:7.0f} ms  p99 {_pct(v, 99) * 1000:7.0f} ms")
     lines += [f"  error: {e}" for e in rec.errors[:10]]
+    if rec.errors:  # the service's side of the story
+        log = (tmp_path / "egress.log").read_text(errors="replace")
+        i = log.find("Traceback")
+        lines += ["  service log:", log[max(0, i - 500): i + 4000] if i >= 0 else log[-2000:]]
     print("\n" + "\n".join(lines))
     assert stuck == 0, f"{stuck} client threads did not finish in time"
     assert rec.errors == [], rec.errors[:10]
