@@ -216,7 +216,6 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
     for rule, m in masks.items():
         hits = np.argwhere(m.reshape(shape) & ~blank)
         keep = out.room(rule)
-        out.count_only(rule, max(len(hits) - keep, 0))
         for i, j in hits[:keep]:
             k = i * shape[1] + j
             kw = {}
@@ -234,6 +233,7 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
                 kw["missing"] = float(stats.missing[k])
             out.add(rule, explain.cell_message(rule, rows[i], cols[j], policy, unit=unit, **kw), row=rows[i],
                     column=cols[j])
+        out.count_only(rule, max(len(hits) - keep, 0))  # the rest only appear in the summary flag
     # Suppressed (blank) cells must not be recomputable from the published totals.
     row_eq = np.full(shape[0], bool(row_margin))
     col_eq = np.full(shape[1], bool(col_margin))

@@ -251,3 +251,14 @@ def test_odd_files_get_a_report_not_a_crash(tmp_path, name):
                 "widget.ipynb": "fail", "latin1.csv": "fail", "semicolon.csv": "fail", "minus.csv": "review"}
     if name in expected:
         assert r.verdict == expected[name], r.flags
+
+
+def test_many_failing_cells_are_capped_with_a_summary_flag(tmp_path):
+    rows = "\n".join(f"område {i},{3 + i % 5},{50 + i}" for i in range(300))
+    p = write(tmp_path, "t.csv", "område,K,M\n" + rows + "\n")
+    cap = POLICY.files.max_flags_per_rule
+    r = check_file(p, declared_name="t.csv", policy=POLICY, context=CheckContext(person_level=False))
+    threshold = [f for f in r.flags if f.rule == "threshold"]
+    assert len(threshold) == cap + 1 and threshold[-1].row is None
+    assert threshold[-1].message.startswith(f"{300 - cap} more cells fail the threshold rule")
+    assert sum(c == "threshold" for row in r.cell_outcome for c in row) == 300
