@@ -117,7 +117,8 @@ def _sidecar_usable(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
     if sc.sha256 and sc.sha256 != file_sha256(path):
         return "the sidecar was written for a different version of this file"
     if tuple(sc.shape) != cells.shape:
-        return f"the sidecar describes a {sc.shape[0]}x{sc.shape[1]} table but the file has {cells.shape[0]}x{cells.shape[1]} cells"
+        return (f"the sidecar describes a {sc.shape[0]}x{sc.shape[1]} table but the file has "
+                f"{cells.shape[0]}x{cells.shape[1]} cells")
     if [str(x) for x in cells.index] != sc.row_labels or [str(x) for x in cells.columns] != sc.column_labels:
         return "the sidecar's row or column labels differ from the file's"
     return None

@@ -21,7 +21,9 @@ PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # PNG chunks that carry pixels or are needed to show them; everything else (tEXt, iTXt, zTXt, eXIf, tIME,
 # and private chunks) is dropped on release.
-PNG_KEEP_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs"})
+PNG_KEEP_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP",
+                             b"sBIT", b"pHYs"})
+OTHER_IMAGE_MAGIC = (b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")  # JPEG, GIF, TIFF
 
 
 class Sniffed:
@@ -72,7 +74,7 @@ def sniff(path: Path, declared_name: str) -> Sniffed:
         return Sniffed("pdf")
     if head.startswith(PARQUET_MAGIC):
         return Sniffed("parquet")
-    if head[:8] in (b"\xff\xd8\xff\xe0\x00\x10JF", ) or head.startswith((b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")):
+    if head.startswith(OTHER_IMAGE_MAGIC):
         return Sniffed("unknown", detail="an image format other than PNG")
     if head.startswith(ZIP_MAGIC):
         try:

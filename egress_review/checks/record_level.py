@@ -41,9 +41,10 @@ def record_level_reasons(cells: pd.DataFrame, rule: RecordLevelRule, count_colum
         for name, values in columns:
             # the cheap "looks like an identifier" tests first; counting distinct values only for those
             numeric = pd.api.types.is_numeric_dtype(values)
+            present = values.dropna()
             id_like = _ID_NAME.search(name) or (not numeric and _looks_like_ids(values)) or (
-                numeric and name != "row labels" and values.notna().any()
-                and values.dropna().abs().min() >= 1e6 and np.all(np.mod(values.dropna().to_numpy(dtype=float), 1) == 0))
+                numeric and name != "row labels" and len(present) > 0 and present.abs().min() >= 1e6
+                and np.all(np.mod(present.to_numpy(dtype=float), 1) == 0))
             if not id_like:
                 continue
             distinct = values.nunique(dropna=True) / max(values.notna().sum(), 1)

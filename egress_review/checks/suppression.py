@@ -116,8 +116,9 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
     ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``;
     ``where(i, j)`` names a cell in the explanations (default "cell (i, j)"). With ``min_interval``, every
     primary cell must also keep an attacker's interval (linear programming on everything published) at
-    least that wide; checked on tables with up to ``INTERVAL_MAX_HIDDEN`` hidden cells. Small tables are fixed one recomputable cell at a time (fewest extra cells); large ones in batches
-    (every recomputable cell of a pass, complements sought among the cheapest few of its row and column).
+    least that wide; checked on tables with up to ``INTERVAL_MAX_HIDDEN`` hidden cells. Small tables are
+    fixed one recomputable cell at a time (fewest extra cells); large ones in batches (every recomputable
+    cell of a pass, complements sought among the cheapest few of its row and column).
     """
     where = where or (lambda i, j: f"cell ({i}, {j})")
     vals = np.nan_to_num(np.abs(np.asarray(values, dtype=float)), nan=0.0)

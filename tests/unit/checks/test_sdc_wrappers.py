@@ -255,7 +255,8 @@ def test_server_rechecks_blank_cells_against_the_totals(tmp_path):
     meta["sha256"] = __import__("hashlib").sha256(table.read_bytes()).hexdigest()
     meta["cells"]["suppressed"] = [bool(x) for x in (r.outcome != "").to_numpy().ravel()]
     side.write_text(json.dumps(meta))
-    bad = check_file(table, declared_name="p.csv", sidecar=side, policy=POLICY, context=CheckContext(person_level=False))
+    bad = check_file(table, declared_name="p.csv", sidecar=side, policy=POLICY,
+                     context=CheckContext(person_level=False))
     assert any("can be worked out" in f.message for f in bad.flags) and bad.verdict == "fail"
     # a one-way table with several statistics has no row totals: no false alarm about its blanks
     one = sdc.pivot_table(d, index="bydel", values="dager", aggfunc=["mean", "count"], margins=True, policy=POLICY)
