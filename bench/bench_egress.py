@@ -325,7 +325,8 @@ def main() -> int:
     parser.add_argument("--table-kb", type=int, default=100)
     parser.add_argument("--time-limit", type=float, default=180)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--service-workers", type=int, default=2, help="uvicorn worker processes of the service")
+    parser.add_argument("--service-workers", type=int, default=1,
+                        help="uvicorn worker processes (more than 1 on a 2-core machine made things worse: lock and connection contention)")
     args = parser.parse_args()
 
     from egress_review.checks import CheckContext, check_file, load_disclosure_policy
