@@ -125,7 +125,7 @@ def test_kill_during_the_second_approval(live, flow):
     first, second = CHECKERS[0], CHECKERS[1]
     reqs = []
     for i in range(len(KILL_AFTER)):
-        req, files = flow.submitted(h, {f"t{j}.csv": table(40, seed=i * 10 + j) for j in range(3)})
+        req, files = flow.submitted(h, {f"t{j}.csv": table(40, seed=i * 10 + j) for j in range(2)})
         flow.vote_all(first, req, files)
         flow.review(first, req)
         flow.vote_all(second, req, files)
@@ -152,7 +152,7 @@ def test_kill_during_release(live, flow):
     a, b = CHECKERS[2], CHECKERS[3]
     reqs = []
     for i in range(len(KILL_AFTER)):
-        req, files = flow.submitted(h, {f"r{j}.csv": table(300, seed=i * 10 + j) for j in range(4)})
+        req, files = flow.submitted(h, {f"r{j}.csv": table(200, seed=i * 10 + j) for j in range(3)})
         for c in (a, b):
             flow.vote_all(c, req, files)
             flow.review(c, req)
@@ -169,7 +169,7 @@ def test_kill_during_release(live, flow):
             flow.call("POST", f"/api/v1/requests/{req}/approve", flow.users.headers(a), json={})
             after = _state(live.settings)
         document, paths = after["releases"][req]
-        assert len(paths) == 4 and all(p.is_file() for p in paths), paths
+        assert len(paths) == 3 and all(p.is_file() for p in paths), paths
         manifest = live.settings.var_dir / f"manifest-{req}.json"
         manifest.write_text(json.dumps(document))
         assert verify_release(manifest, paths, after["public_key"]) == [], req

@@ -91,7 +91,7 @@ def api(keycloak: KeycloakTestbed, kc_users: KeycloakUsers, tmp_path_factory: py
 # ---- generated requests (schemathesis) ------------------------------------------------------------
 
 ROLES = ("alice@alpha", "sec-chris", "sec-ada")
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 CASES = {"generated": 0, "calls": 0, "operations": set()}
 
 
