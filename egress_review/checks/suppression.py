@@ -110,7 +110,8 @@ def equations_for(shape: tuple[int, int], row_margin: bool, col_margin: bool) ->
 
 def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq: np.ndarray,
             line_total_min: float = 0.0, max_rounds: int | None = None,
-            where: Callable[[int, int], str] | None = None, min_interval: float = 0.0) -> SuppressionPlan:
+            where: Callable[[int, int], str] | None = None, min_interval: float = 0.0,
+            fixed: np.ndarray | None = None) -> SuppressionPlan:
     """Add complementary suppressions to ``primary`` until no suppressed cell is recomputable.
 
     ``values`` are the published cell values (non-negative counts or sums), same shape as ``primary``;
@@ -118,7 +119,8 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
     primary cell must also keep an attacker's interval (linear programming on everything published) at
     least that wide; checked on tables with up to ``INTERVAL_MAX_HIDDEN`` hidden cells. Small tables are
     fixed one recomputable cell at a time (fewest extra cells); large ones in batches (every recomputable
-    cell of a pass, complements sought among the cheapest few of its row and column).
+    cell of a pass, complements sought among the cheapest few of its row and column). ``fixed`` cells are
+    never suppressed (totals that are known without being printed).
     """
     where = where or (lambda i, j: f"cell ({i}, {j})")
     vals = np.nan_to_num(np.abs(np.asarray(values, dtype=float)), nan=0.0)
@@ -130,13 +132,15 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
     big = float(vals.sum()) + 1.0
     # Suppressed non-zero cells are free complements; zeros are poor ones (they cannot go down).
     cost = np.where(sup, np.where(vals > 0, 0.0, big / 2), np.where(vals > 0, vals, big))
+    frozen = np.zeros(sup.shape, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    cost[frozen] = np.inf
     large = sup.size > 20_000
     touched_rows: set[int] = set()
     touched_cols: set[int] = set()
 
     def add(cells: list[tuple[int, int]], why: str) -> None:
         for c in cells:
-            if not sup[c]:
+            if not sup[c] and not frozen[c]:
                 sup[c] = True
                 cost[c] = 0.0 if vals[c] > 0 else big / 2
                 reasons[c] = why
@@ -149,6 +153,7 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
         rounds += 1
         bridges = find_recomputable(sup, row_eq, col_eq)
         if bridges:
+            before = int(sup.sum())
             touched_rows.clear()
             touched_cols.clear()
             for i, j in (bridges if large else bridges[:1]):
@@ -161,6 +166,8 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                         f"otherwise {where(i, j)} could be worked out from the totals (no smaller complement exists)")
                 else:
                     add(best, f"otherwise {where(i, j)} could be worked out from the totals")
+            if int(sup.sum()) == before:
+                break  # nothing left that may be hidden: the caller sees the plan as it stands
             continue
         # Every suppressed cell is on a cycle; now make each line hide enough in total.
         fixed = False
@@ -171,7 +178,8 @@ def protect(values: np.ndarray, primary: np.ndarray, row_eq: np.ndarray, col_eq:
                 for line in np.flatnonzero(eq & has & (hidden < line_total_min)):
                     line_vals = vals[line, :] if axis == 0 else vals[:, line]
                     line_sup = sup[line, :] if axis == 0 else sup[:, line]
-                    cand = np.where(~line_sup & (line_vals > 0), line_vals, np.inf)
+                    line_fixed = frozen[line, :] if axis == 0 else frozen[:, line]
+                    cand = np.where(~line_sup & ~line_fixed & (line_vals > 0), line_vals, np.inf)
                     if not np.isfinite(cand).any():
                         continue
                     k = int(np.argmin(cand))
@@ -207,6 +215,8 @@ def _complement(cost: np.ndarray, i: int, j: int, row_eq: np.ndarray, col_eq: np
             rows = rows[np.argpartition(cost[rows, j], min(k, len(rows) - 1))[:k]]
             cols = cols[np.argpartition(cost[i, cols], min(k, len(cols) - 1))[:k]]
         total = cost[i, cols][None, :] + cost[rows, j][:, None] + cost[np.ix_(rows, cols)]
+        if not np.isfinite(total).any():
+            return None
         a, b = np.unravel_index(int(np.argmin(total)), total.shape)
         i2, j2 = int(rows[a]), int(cols[b])
         return [(i, j2), (i2, j2), (i2, j)]
@@ -237,11 +247,12 @@ def _widen_narrow_intervals(vals: np.ndarray, primary: np.ndarray, sup: np.ndarr
                      ([(ii, j) for ii in range(sup.shape[0])] if col_eq[j] else [])
         # prefer a cell of its own row or column big enough to give room; failing that any non-zero one there;
         # failing that the cheapest non-zero cell anywhere (so every round hides one more cell and this ends)
-        cand = [c for c in line_cells if not sup[c] and vals[c] >= min_interval]
+        free = ~sup & np.isfinite(cost)
+        cand = [c for c in line_cells if free[c] and vals[c] >= min_interval]
         if not cand:
-            cand = [c for c in line_cells if not sup[c] and vals[c] > 0]
+            cand = [c for c in line_cells if free[c] and vals[c] > 0]
         if not cand:
-            cand = [tuple(map(int, c)) for c in np.argwhere(~sup & (vals > 0))]
+            cand = [tuple(map(int, c)) for c in np.argwhere(free & (vals > 0))]
         if not cand:
             continue
         best = min(cand, key=lambda c: cost[c])

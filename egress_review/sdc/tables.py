@@ -171,7 +171,8 @@ def _entity_codes(entity: Any, data: pd.DataFrame | None, n: int) -> tuple[np.nd
 
 def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray, policy: DisclosurePolicy,
             command: str, aggnames: list[str], entity_name: str | None, margins: bool, margins_name: str,
-            row_margin: bool, col_margin: bool, additive: bool, kind_unit: str) -> SDCResult:
+            row_margin: bool, col_margin: bool, additive: bool, kind_unit: str,
+            normalize: Any = False) -> SDCResult:
     """Evaluate the rules on statistics already laid out like ``table`` and wrap the result."""
     shape = table.shape
     cs = CellStats(count=stats["units"].ravel(), agg=aggs.ravel(),
@@ -188,18 +189,28 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     secondary = False
     secondary_why: dict[tuple[str, str], str] = {}
     suppressed = failing
-    if margins and additive and policy.secondary_suppression.enabled and failing.any():
-        row_eq = np.full(shape[0], bool(row_margin))
-        col_eq = np.full(shape[1], bool(col_margin))
-        r_lab = [label_text(r) for r in table.index]
-        c_lab = [label_text(c) for c in table.columns]
-        plan = protect(np.nan_to_num(table.to_numpy(dtype=float)), failing, row_eq, col_eq,
-                       policy.secondary_suppression.line_total_min,
+    protect_normalized = bool(normalize) and policy.secondary_suppression.enabled and failing.any()
+    if (margins and additive or protect_normalized) and policy.secondary_suppression.enabled and failing.any():
+        r_lab = [label_text(r) for r in table.index] + ["(row total)"]
+        c_lab = [label_text(c) for c in table.columns] + ["(column total)"]
+        if protect_normalized:
+            # Proportions add up to known totals (1 per row, per column, or overall) even where no margin is
+            # printed: protect as if every total were published, on the counts behind the proportions, and
+            # never "suppress" a total that is not in the table.
+            values, primary, fixed = _with_virtual_totals(stats["rows"], failing, normalize, margins)
+            row_eq = np.ones(values.shape[0], dtype=bool)
+            col_eq = np.ones(values.shape[1], dtype=bool)
+        else:
+            values, primary, fixed = np.nan_to_num(table.to_numpy(dtype=float)), failing, None
+            row_eq = np.full(shape[0], bool(row_margin))
+            col_eq = np.full(shape[1], bool(col_margin))
+        plan = protect(values, primary, row_eq, col_eq, policy.secondary_suppression.line_total_min,
                        where=lambda i, j: f"cell ({r_lab[i]}, {c_lab[j]})",
-                       min_interval=policy.secondary_suppression.min_interval)
-        suppressed = plan.suppressed
+                       min_interval=policy.secondary_suppression.min_interval, fixed=fixed)
+        suppressed = plan.suppressed[: shape[0], : shape[1]]
         secondary = True
-        secondary_why = {(r_lab[i], c_lab[j]): why for (i, j), why in plan.reasons.items()}
+        secondary_why = {(r_lab[i], c_lab[j]): why for (i, j), why in plan.reasons.items()
+                         if i < shape[0] and j < shape[1]}
     protected = table.mask(suppressed) if suppressed.any() else table.copy()
     if suppressed.any():
         # keep counts whole numbers in the exported file: "53", not "53.0"
@@ -256,6 +267,29 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
                      margins=margins, margins_name=margins_name, secondary=secondary,
                      secondary_reasons=secondary_why, row_totals=bool(margins and row_margin),
                      column_totals=bool(margins and col_margin), additive=additive)
+
+
+def _with_virtual_totals(counts: np.ndarray, failing: np.ndarray, normalize: Any, margins: bool
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counts behind a normalised table, with a total column and row appended where pandas does not
+    print them (``fixed``: those cells exist only as equations and can never be suppressed)."""
+    counts = np.nan_to_num(np.asarray(counts, dtype=float))
+    R, C = counts.shape
+    has_row_totals = margins and normalize in ("all", True, "columns", 1)  # an "All" column is printed
+    has_col_totals = margins and normalize in ("all", True, "index", 0)  # an "All" row is printed
+    body = counts[: R - has_col_totals, : C - has_row_totals]
+    full = np.zeros((body.shape[0] + 1, body.shape[1] + 1))
+    full[:-1, :-1] = body
+    full[:-1, -1] = body.sum(axis=1)
+    full[-1, :-1] = body.sum(axis=0)
+    full[-1, -1] = body.sum()
+    # The printed cells (body and any printed totals) are the top-left R x C block of ``full``; whatever lies
+    # beyond is a total that exists only as an equation.
+    fixed = np.ones(full.shape, dtype=bool)
+    fixed[:R, :C] = False
+    primary = np.zeros(full.shape, dtype=bool)
+    primary[:R, :C] = failing
+    return full, primary, fixed
 
 
 def _layout(grid: _Grid, stats: dict[str, np.ndarray], table: pd.DataFrame, n_col_keys: int,
@@ -337,7 +371,7 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     aggs = np.full(table.shape, agg, dtype=object)
     return _finish(table, laid, aggs, policy, "crosstab", [agg], ent_name, margins, margins_name,
                    row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
-                   kind_unit="people" if ent is not None else "rows")
+                   kind_unit="people" if ent is not None else "rows", normalize=normalize)
 
 
 def _has_nan(keys: list[pd.Series]) -> bool:

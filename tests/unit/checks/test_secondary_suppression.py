@@ -164,3 +164,30 @@ def test_secondary_cells_are_few_and_explained():
     plan = protect(result.table.to_numpy(dtype=float), result.outcome.to_numpy() != "",
                    np.ones(4, dtype=bool), np.ones(3, dtype=bool), 10)
     assert len(plan.reasons) == 3 and all("worked out" in r for r in plan.reasons.values())
+
+
+@pytest.mark.parametrize("normalize", ["index", "columns", "all"])
+@pytest.mark.parametrize("margins", [False, True])
+def test_normalised_tables_are_protected_by_their_implicit_totals(normalize, margins):
+    # rows of a normalize="index" table add up to 1 whether or not a total is printed, so one hidden
+    # proportion in a row would be 1 minus the others; likewise columns and the whole table
+    checked = 0
+    for seed in range(25):
+        df = random_table(seed)
+        r = sdc.crosstab(df.a, df.b, normalize=normalize, margins=margins, policy=POLICY)
+        sup = r.suppressed.to_numpy()
+        if not sup.any():
+            continue
+        checked += 1
+        body = sup[: sup.shape[0] - (margins and normalize != "columns"),
+                   : sup.shape[1] - (margins and normalize != "index")]
+        if normalize == "index":
+            assert all(row.sum() != 1 for row in body), seed
+        elif normalize == "columns":
+            assert all(col.sum() != 1 for col in body.T), seed
+        else:
+            assert body.sum() != 1 and all(row.sum() != 1 for row in body) and all(c.sum() != 1 for c in body.T)
+        if normalize == "all" and margins:
+            published = r.protected.to_numpy(dtype=float)
+            assert all(hi - lo > 1e-9 for lo, hi in attack(published).values()), seed
+    assert checked > 10
