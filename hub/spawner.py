@@ -333,19 +333,28 @@ class ProjectDockerSpawner(DockerSpawner):
 
     async def start(self):
         t0 = time.perf_counter()
+        marks: list[tuple[str, float]] = []
+
+        def mark(phase: str) -> None:
+            marks.append((phase, time.perf_counter()))
+
         slug = await self._check_project()
         from provisioning.api import extract_dir
 
         extracts = extract_dir(slug)
         if not extracts.is_dir():
             raise refuse(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
+        mark("access check")
         await asyncio.to_thread(self.ensure_firewall)
         gateway = await self.ensure_project_network(slug)
         self.hub_connect_url = f"http://{gateway}:{self._hub_api_port()}"
+        mark("network")
         await self.prepare_volumes(slug, extracts)
+        mark("volumes+welcome")
         self._apply_policy()
         self.environment = {**self._sandbox_env(slug, gateway)}
         ip, port = await super().start()
+        mark("container")
         info = await self.docker("inspect_container", self.container_id)
         try:
             await asyncio.to_thread(drop_default_route, int(info["State"]["Pid"]))
@@ -353,8 +362,17 @@ class ProjectDockerSpawner(DockerSpawner):
             self.log.error("could not isolate %s; stopping it", self.container_name)
             await self.stop(now=True)
             raise
+        mark("isolation")
         await self.wait_until_ready(ip, port)
-        self.log.info("sandbox %s for %s/%s ready in %.2fs", self.container_name, self.user.name, slug, time.perf_counter() - t0)
+        mark("server answers")
+        phases, prev = [], t0
+        for phase, at in marks:
+            phases.append(f"{phase} {at - prev:.2f}s")
+            prev = at
+        self.log.info(
+            "sandbox %s for %s/%s ready in %.2fs (%s)",
+            self.container_name, self.user.name, slug, time.perf_counter() - t0, ", ".join(phases),
+        )
         return ip, port
 
     async def stop(self, now=False):
