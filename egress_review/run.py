@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from sandkasse.stack.process import StackError, start_background, wait_until
+
 
 @dataclass
 class EgressProcess:
@@ -44,32 +46,22 @@ def start_egress(
 ) -> EgressProcess:
     """Run ``uvicorn egress_review.app:create_app --factory`` with ``env`` on top of this process's
     environment and wait (bounded) until ``/healthz`` answers."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", host, "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_background(
+        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", host, "--port", str(port)],
+        log_path,
+        env={**os.environ, **env},
+    )
     handle = EgressProcess(proc, f"http://127.0.0.1:{port}", log_path, pid_file)
     if pid_file is not None:
         pid_file.parent.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"egress service exited with {proc.returncode}; see {log_path}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if client.get(f"{handle.url}/healthz").status_code == 200:
-                    return handle
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    handle.stop()
-    raise RuntimeError(f"egress service did not answer on {handle.url} within {timeout:.0f} s; see {log_path}")
+    try:
+        wait_until(lambda: httpx.get(f"{handle.url}/healthz", timeout=2.0, trust_env=False).status_code == 200,
+                   timeout=timeout, what="egress service", log=log_path, process=proc, interval=0.2)
+    except StackError:
+        handle.stop()
+        raise
+    return handle
 
 
 def stop_egress(pid_file: Path, timeout: float = 20.0) -> bool:

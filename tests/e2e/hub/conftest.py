@@ -129,3 +129,17 @@ def hub(hub_factory, egress_service) -> Hub:
     """A hub with JupyterHub's NullAuthenticator: these tests start servers through the REST API with
     an admin token; the Keycloak login has its own test (test_keycloak_flow.py)."""
     return hub_factory("null", egress_port=egress_service)
+
+
+@pytest.fixture(scope="module")
+def kc_hub(hub_factory, egress_service, keycloak) -> Hub:
+    """A hub that logs people in through the real Keycloak (authorization code flow)."""
+    return hub_factory(
+        "sandkasse-keycloak",
+        egress_port=egress_service,
+        extra_env={
+            "SANDKASSE_KEYCLOAK_URL": keycloak.url,
+            "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,
+            "SANDKASSE_HUB_CLIENT_SECRET": keycloak.client_secret("sandkasse-hub"),
+        },
+    )

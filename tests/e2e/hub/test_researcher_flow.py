@@ -20,19 +20,6 @@ PASSWORD = "correct horse battery staple 6"
 
 
 @pytest.fixture(scope="module")
-def kc_hub(hub_factory, egress_service, keycloak):
-    return hub_factory(
-        "sandkasse-keycloak",
-        egress_port=egress_service,
-        extra_env={
-            "SANDKASSE_KEYCLOAK_URL": keycloak.url,
-            "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,
-            "SANDKASSE_HUB_CLIENT_SECRET": keycloak.client_secret("sandkasse-hub"),
-        },
-    )
-
-
-@pytest.fixture(scope="module")
 def people(keycloak, provisioner):
     kari, ola, nils = f"kari{RUN}", f"ola{RUN}", f"nils{RUN}"
     keycloak.create_user(kari, PASSWORD, realm_roles=["researcher"])

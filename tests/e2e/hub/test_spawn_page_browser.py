@@ -14,19 +14,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PASSWORD = "correct horse battery staple 8"
 
 
-@pytest.fixture(scope="module")
-def kc_hub(hub_factory, egress_service, keycloak):
-    return hub_factory(
-        "sandkasse-keycloak",
-        egress_port=egress_service,
-        extra_env={
-            "SANDKASSE_KEYCLOAK_URL": keycloak.url,
-            "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,
-            "SANDKASSE_HUB_CLIENT_SECRET": keycloak.client_secret("sandkasse-hub"),
-        },
-    )
-
-
 def test_project_button_starts_that_projects_server(kc_hub, keycloak, provisioner):
     from playwright.sync_api import sync_playwright
 
