@@ -105,6 +105,26 @@ class CheckRunner:
             log.exception("automatic checks failed on %s", item.declared_name)
             return _unavailable(f"{exc.__class__.__name__}: {exc}")
 
+    async def run_async(self, item: CheckInput) -> CheckOutcome:
+        """Like :meth:`run`, awaiting the worker process instead of blocking a thread."""
+        import asyncio
+
+        if self.workers <= 0 or item.path.stat().st_size > self.in_process_max_bytes:
+            from fastapi.concurrency import run_in_threadpool
+
+            return await run_in_threadpool(self.run, item)
+        try:
+            future = self._executor().submit(_run_guarded, item)
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=600)
+        except Exception as exc:
+            from concurrent.futures.process import BrokenProcessPool
+
+            if isinstance(exc, BrokenProcessPool):
+                with self._lock:
+                    self._pool = None
+            log.exception("automatic checks failed on %s", item.declared_name)
+            return _unavailable(f"{exc.__class__.__name__}: {exc}")
+
     def warm(self) -> None:
         """Start the workers and load the engine now, in the background, not on the first upload."""
         if self.workers > 0:

@@ -46,32 +46,38 @@ def _prepare(svc: EgressService, p: Principal, request_id: str, file_id: str) ->
     return info
 
 
-def _inspect(svc: EgressService, staged: StagedBlob, info: dict, file_id: str) -> tuple[str, CheckOutcome]:
+def _intake(svc: EgressService, staged: StagedBlob, info: dict, file_id: str) -> tuple[str, CheckInput]:
+    """The gate (name, content by type) and the input for the automatic checks."""
     uploads = svc.policy.uploads
     kind = check_name(info["name"], uploads)
     check_content(staged.scratch, kind, uploads)
     sidecar_path = None
+    if info["sidecar"]:
+        fd, name = tempfile.mkstemp(dir=svc.store.scratch, suffix=".sidecar.json")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(svc.store.unseal(submission.sidecar_context(file_id), info["sidecar"]).decode())
+        sidecar_path = Path(name)
+    item = CheckInput(
+        path=staged.scratch,
+        declared_name=info["name"],
+        sidecar=sidecar_path,
+        identifier_values=info["identifiers"],
+        released_tables=info["released"],
+        policy=svc.disclosure_policy,
+    )
+    return kind, item
+
+
+async def _check(svc: EgressService, item: CheckInput) -> CheckOutcome:
     try:
-        if info["sidecar"]:
-            fd, name = tempfile.mkstemp(dir=svc.store.scratch, suffix=".sidecar.json")
-            with open(fd, "w", encoding="utf-8") as fh:
-                fh.write(svc.store.unseal(submission.sidecar_context(file_id), info["sidecar"]).decode())
-            sidecar_path = Path(name)
-        item = (
-            CheckInput(
-                path=staged.scratch,
-                declared_name=info["name"],
-                sidecar=sidecar_path,
-                identifier_values=info["identifiers"],
-                released_tables=info["released"],
-                policy=svc.disclosure_policy,
-            )
-        )
-        outcome = svc.checker.run(item) if svc.checker else run_checks(item, uploads.check_in_process_max_bytes)
+        if svc.checker is not None:
+            # awaited, not waited for in a thread: a queue of uploads must not use up the threads
+            # that every other request needs
+            return await svc.checker.run_async(item)
+        return await run_in_threadpool(run_checks, item, svc.policy.uploads.check_in_process_max_bytes)
     finally:
-        if sidecar_path is not None:
-            sidecar_path.unlink(missing_ok=True)
-    return kind, outcome
+        if item.sidecar is not None:
+            item.sidecar.unlink(missing_ok=True)
 
 
 def _record(svc: EgressService, p: Principal, request_id: str, file_id: str, staged: StagedBlob,
@@ -98,7 +104,8 @@ async def receive_file(
     info = await run_in_threadpool(_prepare, svc, p, request_id, file_id)
     staged = await svc.store.receive(body, svc.policy.uploads.max_file_bytes, Path(info["name"]).suffix.lower())
     try:
-        kind, outcome = await run_in_threadpool(_inspect, svc, staged, info, file_id)
+        kind, item = await run_in_threadpool(_intake, svc, staged, info, file_id)
+        outcome = await _check(svc, item)
         svc.store.drop_scratch(staged)
         result = await run_in_threadpool(_record, svc, p, request_id, file_id, staged, kind, outcome)
         svc.metrics.uploads.labels(outcome.verdict).inc()

@@ -246,3 +246,18 @@ def test_check_workers_do_not_outlive_a_killed_service(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_async_check_in_worker_pool(tmp_path):
+    import anyio
+
+    from egress_review.autocheck import CheckInput, CheckRunner
+
+    table = tmp_path / "t.csv"
+    table.write_text("district,days\nGrefsen,3\nSagene,340\n")
+    runner = CheckRunner(workers=1, in_process_max_bytes=10_000_000)
+    try:
+        out = anyio.run(runner.run_async, CheckInput(path=table, declared_name="t.csv"))
+    finally:
+        runner.close()
+    assert out.verdict in ("review", "fail") and "automatic checks unavailable" not in out.report_json
