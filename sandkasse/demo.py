@@ -33,7 +33,6 @@ KEYCLOAK_PORT = 8180
 POSTGRES_PORT = 55432
 DEMO_DATABASE = "sandkasse"
 HUB_PORT = 8000
-EGRESS_PORT = 8010
 
 
 @dataclass
@@ -160,6 +159,13 @@ def start_notebook_image(ctx: DemoContext) -> list[Where]:
     return [Where("notebook image", tag, "JupyterLab, pandas, statsmodels, sdc wrappers, sandkasse-export; built offline")]
 
 
+def egress_port() -> int:
+    """The port the sandbox firewall admits for exports (policies/security.yaml), so notebooks reach it."""
+    from hub.policy import security_policy
+
+    return security_policy().network.egress_port
+
+
 def start_egress_service(ctx: DemoContext) -> list[Where]:
     from egress_review.run import start_egress, stop_egress
 
@@ -174,8 +180,8 @@ def start_egress_service(ctx: DemoContext) -> list[Where]:
     pid_file = ctx.demo_dir / "egress.pid"
     stop_egress(pid_file)  # a restarted demo replaces the old service (new settings, new code)
     # 0.0.0.0: sandboxes reach it at their network's gateway; the sandbox firewall admits only this port
-    ctx.parts["egress"] = start_egress(env, port=EGRESS_PORT, host="0.0.0.0", log_path=log_path("demo-egress"), pid_file=pid_file)
-    return [Where("egress review (output checkers, researchers, admins)", f"http://127.0.0.1:{EGRESS_PORT}/",
+    ctx.parts["egress"] = start_egress(env, port=egress_port(), host="0.0.0.0", log_path=log_path("demo-egress"), pid_file=pid_file)
+    return [Where("egress review (output checkers, researchers, admins)", f"http://127.0.0.1:{egress_port()}/",
                   f"log in through Keycloak; API docs /docs; log {log_path('demo-egress')}")]  # fmt: skip
 
 
@@ -198,7 +204,7 @@ def start_hub_step(ctx: DemoContext) -> list[Where]:
         "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
         "SANDKASSE_HUB_CLIENT_SECRET": kc.client_secret("sandkasse-hub"),
         "SANDKASSE_HUB_NOTEBOOK_IMAGE": ctx.parts["notebook_image"],
-        "SANDKASSE_HUB_EGRESS_PORT": str(EGRESS_PORT),
+        "SANDKASSE_HUB_EGRESS_PORT": str(egress_port()),
     }
     ctx.parts["hub"] = start_hub(env, log_path=log_path("demo-hub"))
     return [Where("JupyterHub (researchers)", f"http://127.0.0.1:{HUB_PORT}/",
