@@ -24,6 +24,10 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         "", help="Keycloak base URL as browsers reach it (authorize endpoint); default keycloak_url."
     ).tag(config=True)
     realm = Unicode(help="Keycloak realm; default SANDKASSE_KEYCLOAK_REALM.").tag(config=True)
+    issuer = Unicode(
+        help="Expected `iss` of access tokens. Keycloak names the address browsers use (behind a TLS proxy: "
+        "the public one), so the default is the realm at keycloak_public_url, else at keycloak_url."
+    ).tag(config=True)
     researcher_role = Unicode("researcher", help="Realm role that admits a user to the hub.").tag(config=True)
     admin_role = Unicode("admin", help="Realm role that admits a user as hub admin.").tag(config=True)
 
@@ -36,6 +40,10 @@ class KeycloakAuthenticator(GenericOAuthenticator):
     @default("realm")
     def _realm_default(self) -> str:
         return get_settings().keycloak_realm
+
+    @default("issuer")
+    def _issuer_default(self) -> str:
+        return f"{(self.keycloak_public_url or self.keycloak_url).rstrip('/')}/realms/{self.realm}"
 
     @property
     def realm_url(self) -> str:
@@ -94,7 +102,7 @@ class KeycloakAuthenticator(GenericOAuthenticator):
             access_token,
             key.key,
             algorithms=["RS256"],
-            issuer=self.realm_url,
+            issuer=self.issuer,
             options={"verify_aud": False, "require": ["exp", "iss"]},
         )
 

@@ -22,8 +22,6 @@ c.JupyterHub.cookie_secret_file = ""
 # engine (a demo and a test run, or staging and production) never share a project network, a
 # workspace volume or a container name. The bridge name hashes the network name (not only the
 # project slug) for the same reason; it keeps the policy's prefix, which the host firewall matches.
-import jwt  # noqa: E402
-from hub.authenticator import KeycloakAuthenticator  # noqa: E402
 from hub.spawner import ProjectDockerSpawner, _short_hash  # noqa: E402
 
 deployment = os.environ.get("SANDKASSE_DEPLOYMENT", "sandkasse")
@@ -41,21 +39,5 @@ c.ProjectDockerSpawner.volume_name_prefix = f"{deployment}-"
 c.ProjectDockerSpawner.name_template = f"{deployment}-{{username}}--{{servername}}"
 
 
-# Behind the TLS proxy, tokens carry the public issuer (https://<public host>/auth/realms/sandkasse),
-# while the hub fetches keys and tokens from Keycloak on loopback: check the issuer browsers saw.
-class ComposeKeycloakAuthenticator(KeycloakAuthenticator):
-    def _verified_claims(self, access_token: str) -> dict:
-        client = self._jwks.get(self.realm_url)
-        if client is None:
-            client = self._jwks[self.realm_url] = jwt.PyJWKClient(f"{self.realm_url}/protocol/openid-connect/certs", cache_keys=True)
-        key = client.get_signing_key_from_jwt(access_token)
-        return jwt.decode(
-            access_token,
-            key.key,
-            algorithms=["RS256"],
-            issuer=os.environ["SANDKASSE_KEYCLOAK_ISSUER"],
-            options={"verify_aud": False, "require": ["exp", "iss"]},
-        )
-
-
-c.JupyterHub.authenticator_class = ComposeKeycloakAuthenticator
+# Behind the TLS proxy, tokens carry the public issuer: the authenticator's default `issuer` is the
+# realm at SANDKASSE_HUB_KEYCLOAK_PUBLIC_URL, which is where browsers log in.
