@@ -14,7 +14,6 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -148,8 +147,12 @@ def extract_dir(slug: str) -> Path:
 
 @lru_cache(maxsize=16)
 def _column_values(source: str, column: str, mtime_ns: int) -> frozenset[str]:
+    # pyarrow and pandas load here, not at import: hub and egress import this module and should not
+    # carry ~100 MB of data libraries for the few calls that read source data.
     path = Path(source)
     if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
         values = pq.read_table(path, columns=[column]).column(0).drop_null().unique().to_pylist()
     else:
         import pandas as pd

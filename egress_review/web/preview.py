@@ -16,13 +16,13 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from egress_review.checks.tables import read_table_files
 from egress_review.models import FileVersion
 from egress_review.service import EgressService
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_TYPES = ("csv", "tsv", "xlsx", "parquet")
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -150,6 +150,8 @@ def _table_view(frame: pd.DataFrame, sheet: str, max_rows: int, outcome: list[li
 
 
 def _suggested_view(csv_text: str, original: TableView, max_rows: int) -> TableView | None:
+    import pandas as pd  # on first table shown: uploads and queues never load pandas in this process
+
     try:
         frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False, index_col=0)
     except Exception:  # noqa: BLE001 - a report we cannot parse is shown without the suggestion
@@ -210,6 +212,8 @@ def build(svc: EgressService, version: FileVersion, report: dict[str, Any], max_
 
 
 def _table_preview(path: Path, kind: str, index_levels: int | None, report: dict[str, Any], max_rows: int) -> Preview:
+    from egress_review.checks.tables import read_table_files  # loads pandas on first table shown
+
     try:
         tables = read_table_files(path, kind, index_levels)
     except Exception:  # noqa: BLE001 - the checks already flagged an unreadable table
