@@ -19,7 +19,7 @@ from egress_review.policy import EgressPolicy, load_egress_policy
 from egress_review.quarantine.store import QuarantineStore
 from egress_review.release.signing import ReleaseSigner
 from egress_review.settings import EgressSettings
-from sandkasse.keys import MasterKeyError, decode_key
+from sandkasse.keys import load_master_key
 
 
 @dataclass
@@ -53,14 +53,7 @@ class EgressService:
 
 
 def master_key(settings: EgressSettings) -> bytes:
-    if settings.master_key:
-        return decode_key(settings.master_key)
-    if settings.master_key_file:
-        try:
-            return decode_key(settings.master_key_file.read_text())
-        except FileNotFoundError as exc:
-            raise MasterKeyError(f"master key file {settings.master_key_file} does not exist") from exc
-    raise MasterKeyError("no master key: set SANDKASSE_MASTER_KEY or SANDKASSE_MASTER_KEY_FILE")
+    return load_master_key(settings)
 
 
 def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressService:

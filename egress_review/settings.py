@@ -9,24 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sandkasse.settings import REPO_ROOT
+from sandkasse.settings import Settings
 
 
-class EgressSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SANDKASSE_", env_file=None, extra="ignore")
+class EgressSettings(Settings):
+    """The shared settings (database, var and policies dirs, master key, Keycloak) plus the egress service's own."""
 
-    var_dir: Path = Field(default=REPO_ROOT / "var", description="State, caches and logs (git-ignored)")
-    policies_dir: Path = Field(default=REPO_ROOT / "policies", description="Reviewed, versioned policy YAML")
-    database_url: str = Field(default="", description="SQLAlchemy URL shared with provisioning; empty means SQLite under var_dir")
-    master_key: str | None = Field(default=None, description="Master key (base64, 32 bytes) wrapping the per-file data keys")
-    master_key_file: Path | None = Field(default=None, description="File holding the master key; used when master_key is unset")
     project_token_key: str | None = Field(
         default=None, description="Shared secret with the hub for project tokens (at least 32 characters)"
     )
-    keycloak_url: str = "http://127.0.0.1:8180"
-    keycloak_realm: str = "sandkasse"
     keycloak_audience: str = Field(default="sandkasse-egress", description="Audience every Keycloak token must carry")
     keycloak_issuer: str | None = Field(
         default=None, description="Expected issuer; default <keycloak_url>/realms/<realm> (set it when the public URL differs)"
@@ -39,13 +31,6 @@ class EgressSettings(BaseSettings):
     release_public_key_file: Path | None = Field(
         default=None, description="Ed25519 public key (PEM) used by `sandkasse verify-release`"
     )
-
-    @property
-    def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{self.var_dir / 'sandkasse.db'}"
 
     @property
     def base_dir(self) -> Path:

@@ -65,10 +65,15 @@ def test_large_upload_keeps_service_memory_flat(tmp_path):
                 pass
             assert time.monotonic() < deadline, "service did not start"
             time.sleep(0.3)
-        idle = _vm(proc.pid, "VmRSS")
         h = {"Authorization": f"Bearer {project_token('alice', 'alpha')}"}
         with httpx.Client(base_url=base, headers=h, timeout=900) as c:
             rid = c.post("/api/v1/requests", json={}).json()["id"]
+            # One small upload first: libraries the upload path loads on first use (pyarrow, to read the
+            # project's identifiers) are a one-time cost, not memory that grows with the upload.
+            warm = c.post(f"/api/v1/requests/{rid}/files", json={"name": "warm.txt", "context": "c", "controls": "k"}).json()["id"]
+            assert c.put(f"/api/v1/requests/{rid}/files/{warm}/content", content=LINE * 100,
+                         headers={"Content-Type": "application/octet-stream"}).status_code == 200
+            idle = _vm(proc.pid, "VmRSS")
             fid = c.post(f"/api/v1/requests/{rid}/files", json={"name": "big.txt", "context": "c", "controls": "k"}).json()["id"]
             total = (SIZE_MB << 20) // len(LINE) * len(LINE)
 
@@ -90,10 +95,10 @@ def test_large_upload_keeps_service_memory_flat(tmp_path):
         print(f"\nupload {total >> 20} MiB in {elapsed:.1f} s; service RSS idle {idle} MiB, peak {peak} MiB, "
               f"growth {peak - idle} MiB (target: peak < {LIMIT_MB} MiB; growth/upload = "
               f"{(peak - idle) / (total >> 20):.3f})")
-        # The idle figure is mostly imports (about 95 MiB of it pandas/pyarrow, pulled in by provisioning),
+        # The idle figure is mostly imports (about 75 MiB of it pyarrow, for the project's identifiers),
         # so the test holds the part the upload path controls: memory must not grow with the upload.
         assert peak - idle < GROWTH_LIMIT_MB, f"service grew by {peak - idle} MiB while receiving {total >> 20} MiB"
-        blob = next((settings.quarantine_dir / "blobs").iterdir())
+        blob = max((settings.quarantine_dir / "blobs").iterdir(), key=lambda p: p.stat().st_size)
         assert blob.stat().st_size > total  # stored whole (encrypted, with per-chunk tags)
     finally:
         proc.terminate()
