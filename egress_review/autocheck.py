@@ -196,7 +196,7 @@ def _run_in_process(item: CheckInput) -> CheckOutcome:
 
 def _run_in_child(item: CheckInput) -> CheckOutcome:
     # The child sees no identifier values or earlier releases: the reviewer is told what is missing.
-    cmd = [sys.executable, "-m", "egress_review.checks", str(item.path), "--json"]
+    cmd = [sys.executable, "-m", "egress_review.checks", str(item.path), "--name", item.declared_name, "--json"]
     if item.sidecar is not None:
         cmd += ["--sidecar", str(item.sidecar)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -9,6 +9,7 @@ complete release, never half a release.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -44,6 +45,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _strip_image_metadata(path: Path, sha: str, size: int) -> tuple[str, int]:
+    """Released images leave without their metadata chunks (author, software, timestamps, GPS): the
+    pixels the checkers approved, nothing else. The manifest names the bytes that actually leave."""
+    with path.open("rb") as fh:
+        if fh.read(len(PNG_MAGIC)) != PNG_MAGIC:
+            return sha, size
+    from egress_review.checks import strip_image_metadata
+
+    clean = strip_image_metadata(path)
+    path.write_bytes(clean)
+    return hashlib.sha256(clean).hexdigest(), len(clean)
+
+
 def release(
     session: Session,
     audit: AuditLog,
@@ -70,11 +87,12 @@ def release(
             sha = store.decrypt_to(version.blob, version.id, version.wrapped_key, staging / f.name)
             if sha != version.sha256:
                 raise ReleaseFailed(f"{f.name}: stored bytes do not match the SHA-256 recorded at upload")
+            sha, size = _strip_image_metadata(staging / f.name, sha, version.size)
             approvers = sorted(v.reviewer for v in current_votes(f))
-            entries.append({"name": f.name, "sha256": sha, "size": version.size, "version": version.number, "approvers": approvers})
+            entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers})
             rel.files.append(
                 ReleasedFile(
-                    file_id=f.id, version_id=version.id, name=f.name, sha256=sha, size=version.size,
+                    file_id=f.id, version_id=version.id, name=f.name, sha256=sha, size=size,
                     path=str(final / f.name),
                 )
             )

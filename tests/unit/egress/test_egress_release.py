@@ -114,3 +114,31 @@ def test_crash_between_approval_and_release_is_finished_on_restart(env):
     recover(env.svc)
     assert env.get(req_id).state == "released"
     assert _release(env, req_id).files[0].name == "table.csv"
+
+
+def _png_with_metadata() -> bytes:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Ingrid Lund, employee 12345678901")
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def test_released_png_leaves_without_its_metadata(env):
+    png = _png_with_metadata()
+    assert b"Ingrid Lund" in png
+    req_id = env.make_request(RequestState.RELEASED, files={"plot.png": png})
+    rel = _release(env, req_id)
+    folder = env.svc.release_dir / "alpha" / rel.id
+    released = (folder / "plot.png").read_bytes()
+    assert b"Ingrid Lund" not in released and released.startswith(b"\x89PNG")
+    from PIL import Image
+
+    assert Image.open(folder / "plot.png").getpixel((0, 0)) == (200, 30, 30)  # the approved pixels
+    doc = json.loads((folder / "manifest.json").read_text())["manifest"]
+    assert doc["files"][0]["sha256"] == hashlib.sha256(released).hexdigest()
+    assert verify_release(folder / "manifest.json", [folder / "plot.png"], env.settings.public_key_path) == []
