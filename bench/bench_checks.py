@@ -11,21 +11,20 @@ On 1,000,000 rows of synthetic sick-leave-like microdata (generated here with nu
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import logging
-import os
+import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from egress_review import sdc
 from egress_review.checks import CheckContext, check_file, load_disclosure_policy
+from tests.unit.checks.acro_harness import quiet_in_tmp  # the same quiet ACRO runner the agreement tests use
 
 BYDELER = ["Alna", "Bjerke", "Frogner", "Gamle Oslo", "Grorud", "Grünerløkka", "Nordre Aker", "Nordstrand",
            "Sagene", "St. Hanshaugen", "Stovner", "Søndre Nordstrand", "Ullern", "Vestre Aker", "Østensjø"]
@@ -65,22 +64,6 @@ def paired(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tup
             fn()
             acc.append(time.perf_counter() - t)
     return min(ta), min(tb)
-
-
-@contextlib.contextmanager
-def quiet_in_tmp():
-    old = os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)
-        logging.disable(logging.CRITICAL)
-        try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            logging.disable(logging.NOTSET)
-            os.chdir(old)
 
 
 def big_table_file(tmp: Path, seed: int = 2) -> Path:
