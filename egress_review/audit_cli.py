@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from egress_review.audit import head_key, verify
 from egress_review.db import make_engine
-from egress_review.service import master_key
+from sandkasse.keys import load_master_key
 from egress_review.settings import EgressSettings
 from sandkasse.db import make_sessionmaker
 
@@ -25,7 +25,7 @@ def verify_all(settings: EgressSettings | None = None) -> int:
     try:
         if "egress_audit_events" in tables:
             try:
-                key = master_key(settings)
+                key = load_master_key(settings)
             except Exception as exc:
                 print(f"egress: cannot check the sealed chain head: {exc}", file=sys.stderr)
                 return 1

@@ -52,17 +52,13 @@ class EgressService:
         self.read_engine.dispose()
 
 
-def master_key(settings: EgressSettings) -> bytes:
-    return load_master_key(settings)
-
-
 def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressService:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if migrate:
         db.migrate(url)
     engine = db.make_engine(url)
-    key = master_key(settings)
+    key = load_master_key(settings)
     store = QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key)
     sessions = db.sessions(engine, store)
     read_engine = db.make_engine(url, writer=False)

@@ -73,9 +73,9 @@ def web_app(request: Request) -> WebApp:
     if web.session_secret:
         secret = web.session_secret.encode()
     else:
-        from egress_review.service import master_key
+        from sandkasse.keys import load_master_key
 
-        secret = master_key(svc.settings)
+        secret = load_master_key(svc.settings)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = _when

@@ -12,7 +12,7 @@ from egress_review import submission
 from egress_review.audit import head_key
 from egress_review.audit_cli import verify_all
 from egress_review.models import AuditHead, EgressAuditEvent
-from egress_review.service import master_key
+from sandkasse.keys import load_master_key
 from egress_review.states import RequestState
 from sandkasse.audit import event_hash
 from tests.unit.egress.egress_factories import researcher
@@ -154,4 +154,4 @@ def test_cli_also_verifies_provisioning_chain(env, capsys):
 
 def test_head_seal_uses_the_master_key(env):
     env.make_request(RequestState.DRAFT)
-    assert env.svc.audit.seal_key == head_key(master_key(env.settings))
+    assert env.svc.audit.seal_key == head_key(load_master_key(env.settings))
