@@ -1,26 +1,45 @@
 """Provisioning's audit chain: who did what to which object, when and why.
 
 Every change made by :mod:`provisioning.service` appends one event here in the same transaction, so
-a change without its event (or an event without its change) cannot be committed. Once the transaction
-commits, the events are also appended as JSON lines to ``var/audit/provisioning.jsonl`` for shipping to
-a log collector (never before the commit, so a rolled-back change leaves no line)."""
+a change without its event (or an event without its change) cannot be committed. Each append also
+moves the sealed chain head (:class:`provisioning.models.ProvisioningAuditHead`), so deleting the last
+events or rewriting the chain shows in :func:`verify`. Once the transaction commits, the events are
+also appended as JSON lines to ``var/audit/provisioning.jsonl`` for shipping to a log collector (never
+before the commit, so a rolled-back change leaves no line)."""
 
 from __future__ import annotations
 
-import json
-import threading
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioning.models import ProvisioningAuditEvent
-from sandkasse.audit import ChainReport, append_event, verify_chain
-from sandkasse.settings import get_settings
+from provisioning.models import ProvisioningAuditEvent, ProvisioningAuditHead
+from sandkasse.audit import AuditReport, JsonlShipper, SealedHead, append_event, head_key, verify_sealed
+from sandkasse.keys import load_master_key
+from sandkasse.settings import Settings, get_settings
 
-_PENDING = "provisioning_audit_pending"
-_lock = threading.Lock()
+COMPONENT = "provisioning"
+
+
+def jsonl_path(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).var_dir / "audit" / "provisioning.jsonl"
+
+
+def seal_key(settings: Settings | None = None) -> bytes | None:
+    """Provisioning's head key, or ``None`` where no master key is configured: events are then still
+    chained but the head stays unsealed, and :func:`verify` says so (a broken key setting raises)."""
+    settings = settings or get_settings()
+    if not (settings.master_key or settings.master_key_file):
+        return None
+    return head_key(load_master_key(settings), COMPONENT)
+
+
+# Provisioning writes through many session factories (its CLI, the hub, the egress service, tests), so
+# the shipper listens on every Session; it only ships what record() queued on that session.
+_shipper = JsonlShipper(jsonl_path)
+_shipper.attach(Session)
 
 
 def record(
@@ -37,7 +56,7 @@ def record(
 ) -> ProvisioningAuditEvent:
     """Append an event; ``reason`` is the why, ``detail`` what changed."""
     payload = {"reason": reason, **detail} if reason else dict(detail)
-    row = append_event(
+    return append_event(
         session,
         ProvisioningAuditEvent,
         actor=actor,
@@ -47,36 +66,16 @@ def record(
         object_id=object_id,
         source=source,
         detail=payload,
+        head=SealedHead(ProvisioningAuditHead, seal_key()),
+        shipper=_shipper,
     )
-    session.info.setdefault(_PENDING, []).append(
-        json.dumps({**row.chained_fields(), "prev_hash": row.prev_hash, "hash": row.hash}, ensure_ascii=False)
-    )
-    return row
 
 
-def jsonl_path():  # noqa: ANN201
-    return get_settings().var_dir / "audit" / "provisioning.jsonl"
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _ship(session: Session) -> None:
-    lines = session.info.pop(_PENDING, None)
-    if not lines:
-        return
-    path = jsonl_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _lock, path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def verify(session: Session) -> ChainReport:
-    """Check provisioning's audit chain (ordering, links, content hashes)."""
-    return verify_chain(session, ProvisioningAuditEvent)
+def verify(session: Session, settings: Settings | None = None) -> AuditReport:
+    """Check provisioning's audit chain (ordering, links, content hashes), its sealed head (events cut
+    off the end, a rewritten chain) and the shipped JSON lines."""
+    head = SealedHead(ProvisioningAuditHead, seal_key(settings))
+    return verify_sealed(session, ProvisioningAuditEvent, head, jsonl_path(settings), COMPONENT)
 
 
 def events(session: Session, object_type: str | None = None, object_id: str | None = None) -> list[ProvisioningAuditEvent]:

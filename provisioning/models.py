@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from sandkasse.audit import AuditEventMixin, utcnow
+from sandkasse.audit import AuditEventMixin, AuditHeadMixin, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -251,3 +251,7 @@ class Person(Base):
 
 class ProvisioningAuditEvent(AuditEventMixin, Base):
     __tablename__ = "prov_audit_events"
+
+
+class ProvisioningAuditHead(AuditHeadMixin, Base):
+    __tablename__ = "prov_audit_head"

@@ -3,22 +3,34 @@
 Each component keeps its own audit table built from :class:`AuditEventMixin`; every row stores the
 SHA-256 of its canonical content together with the previous row's hash, so editing, deleting or
 reordering any row breaks the chain at a place :func:`verify_chain` reports.
+
+A hash chain alone does not show events cut off the end (what is left is still a valid chain), nor a
+chain rewritten from scratch. So each component also keeps a *head* row (:class:`AuditHeadMixin`) that
+every append moves to the new last event in the same transaction, sealed with an HMAC under a key
+derived from the master key for that component (:func:`head_key`); and a :class:`JsonlShipper` copies
+each committed event to a JSON-lines file for a log collector. :func:`verify_sealed` checks all three.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 GENESIS = "0" * 64
+HEAD_ID = 1
+# The head a migration seeds before the first event: nothing to seal yet.
+GENESIS_SEAL = "genesis"
 
 
 def utcnow() -> datetime:
@@ -63,6 +75,93 @@ class AuditEventMixin:
         }
 
 
+class AuditHeadMixin:
+    """The chain head: the last event's ``seq`` and ``hash``, and ``seal``, an HMAC over both under the
+    component's head key. One row (``id`` = :data:`HEAD_ID`), moved in the same transaction as each
+    event, so cutting events off the end, or rewriting the chain, leaves a head that no longer fits."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+    seal: Mapped[str] = mapped_column(String(64), default="")
+
+
+def head_key(master_key: bytes, purpose: str) -> bytes:
+    """The key that seals one component's head (``purpose``: "egress", "provisioning"), so a seal of
+    one chain is worthless on another and the master key itself never signs anything."""
+    return hmac.new(master_key, f"sandkasse {purpose} audit head v1".encode(), hashlib.sha256).digest()
+
+
+def seal(key: bytes, seq: int, hash_: str) -> str:
+    return hmac.new(key, f"{seq}:{hash_}".encode(), hashlib.sha256).hexdigest()
+
+
+def head_values(seq: int, hash_: str, key: bytes | None) -> dict[str, Any]:
+    """The values of a head pointing at event ``seq`` (for migrations that seed or adopt a chain).
+    Without a key the seal stays empty, which :func:`verify_sealed` reports until the next sealed append."""
+    if seq == 0:
+        return {"id": HEAD_ID, "seq": 0, "hash": GENESIS, "seal": GENESIS_SEAL}
+    return {"id": HEAD_ID, "seq": seq, "hash": hash_, "seal": seal(key, seq, hash_) if key else ""}
+
+
+@dataclass(frozen=True)
+class SealedHead:
+    """A component's head table (the columns of :class:`AuditHeadMixin`) and its sealing key
+    (``None``: no master key configured here)."""
+
+    model: type[Any]
+    key: bytes | None
+
+
+class JsonlShipper:
+    """Copies events to a JSON-lines file once their transaction commits; events of a rolled-back
+    transaction never appear. ``path`` may be a callable, read at each commit."""
+
+    def __init__(self, path: Path | Callable[[], Path]) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path() if callable(self._path) else self._path
+
+    def attach(self, target: sessionmaker[Session] | type[Session]) -> None:
+        """Listen on one session factory, or on a Session class for every session made from it."""
+        sa_event.listen(target, "after_commit", self._ship)
+        sa_event.listen(target, "after_rollback", self._forget)
+
+    def queue(self, session: Session, row: AuditEventMixin) -> None:
+        line = {**row.chained_fields(), "prev_hash": row.prev_hash, "hash": row.hash}
+        session.info.setdefault(self, []).append(line)
+
+    def _ship(self, session: Session) -> None:
+        lines = session.info.pop(self, None)
+        if not lines:
+            return
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n" for line in lines)
+        with self._lock, path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+
+    def _forget(self, session: Session) -> None:
+        session.info.pop(self, None)
+
+
+def _lock_head(session: Session, head: SealedHead, model: type[AuditEventMixin]) -> AuditHeadMixin:
+    row = session.execute(select(head.model).where(head.model.id == HEAD_ID).with_for_update()).scalar_one_or_none()
+    if row is not None:
+        return row
+    # Only an empty chain may start a head: a missing head over existing events is a deleted head.
+    if session.execute(select(model.seq).limit(1)).first() is not None:
+        raise RuntimeError(f"{head.model.__tablename__} has no head row but {model.__tablename__} has events")
+    row = head.model(**head_values(0, GENESIS, None))
+    session.add(row)
+    session.flush()
+    return row
+
+
 def append_event(
     session: Session,
     model: type[AuditEventMixin],
@@ -74,17 +173,21 @@ def append_event(
     object_id: str,
     source: str = "",
     detail: dict[str, Any] | None = None,
-    jsonl_path: Path | None = None,
+    head: SealedHead | None = None,
+    shipper: JsonlShipper | None = None,
 ) -> AuditEventMixin:
     """Add the next event to ``session`` (the caller's transaction commits it with the change it records).
 
-    The last row is read with a row lock where the database has one, so concurrent writers serialise
-    on the chain head; SQLite serialises writers anyway. A duplicate ``seq`` from a race fails the
-    transaction rather than forking the chain (``seq`` is the primary key).
+    Writers serialise on a row lock where the database has one: on the head row when there is a
+    ``head`` (it exists even for an empty chain), else on the last event. SQLite serialises writers
+    anyway. A duplicate ``seq`` from a race fails the transaction rather than forking the chain
+    (``seq`` is the primary key). ``shipper`` ships the event once the transaction commits.
     """
-    last = session.execute(
-        select(model).order_by(model.seq.desc()).limit(1).with_for_update()
-    ).scalar_one_or_none()
+    current = _lock_head(session, head, model) if head is not None else None
+    last_query = select(model).order_by(model.seq.desc()).limit(1)
+    if current is None:
+        last_query = last_query.with_for_update()
+    last = session.execute(last_query).scalar_one_or_none()
     prev_hash = last.hash if last is not None else GENESIS
     row = model(
         seq=(last.seq + 1) if last is not None else 1,
@@ -100,16 +203,14 @@ def append_event(
     )
     row.hash = event_hash(prev_hash, row.chained_fields())
     session.add(row)
+    if current is not None:
+        current.seq = row.seq
+        current.hash = row.hash
+        current.seal = seal(head.key, row.seq, row.hash) if head.key else ""
     session.flush()
-    if jsonl_path is not None:
-        _ship_jsonl(jsonl_path, row)
+    if shipper is not None:
+        shipper.queue(session, row)
     return row
-
-
-def _ship_jsonl(path: Path, row: AuditEventMixin) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({**row.chained_fields(), "prev_hash": row.prev_hash, "hash": row.hash}) + "\n")
 
 
 @dataclass(frozen=True)
@@ -145,3 +246,78 @@ def verify_rows(rows: Sequence[AuditEventMixin] | Iterable[AuditEventMixin]) -> 
 
 def verify_chain(session: Session, model: type[AuditEventMixin]) -> ChainReport:
     return verify_rows(session.execute(select(model).order_by(model.seq)).scalars())
+
+
+@dataclass
+class AuditReport:
+    """A chain's verdict: the chain itself, plus what the sealed head and the shipped lines show."""
+
+    component: str
+    chain: ChainReport
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.component}: {line}" for line in [str(self.chain), *self.problems])
+
+
+def head_problems(session: Session, head: SealedHead, rows: dict[int, str]) -> list[str]:
+    """What the sealed head says about a chain whose events are ``rows`` (seq -> hash)."""
+    last_seq = max(rows, default=0)
+    row = session.get(head.model, HEAD_ID)
+    if row is None:
+        return ["the audit head row is missing"]
+    problems = []
+    genesis = row.seq == 0 and row.seal == GENESIS_SEAL and row.hash == GENESIS
+    if not genesis:
+        if not row.seal:
+            problems.append(f"the audit head is not sealed (event {row.seq} was recorded without a master key)")
+        elif head.key is None:
+            problems.append("cannot check the audit head's seal: no master key")
+        elif not hmac.compare_digest(row.seal, seal(head.key, row.seq, row.hash)):
+            problems.append("the audit head's seal does not match (head edited)")
+    if row.seq != last_seq:
+        problems.append(
+            f"the sealed head says the last event is {row.seq} but the table ends at {last_seq}"
+            + (" (events cut off the end)" if row.seq > last_seq else "")
+        )
+    elif last_seq and rows.get(row.seq) != row.hash:
+        problems.append(f"event {row.seq} does not match the sealed head (rewritten)")
+    return problems
+
+
+def jsonl_problems(path: Path, rows: dict[int, str]) -> list[str]:
+    """Shipped lines that the table no longer has, or has with other content."""
+    problems = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                entry = json.loads(line)
+                seq, hash_ = int(entry["seq"]), str(entry["hash"])
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"{path}:{lineno} is not a valid audit line")
+                continue
+            if seq not in rows:
+                problems.append(f"event {seq} was shipped ({path}:{lineno}) but is not in the table (deleted)")
+            elif rows[seq] != hash_:
+                problems.append(f"event {seq} differs from the shipped JSON line {lineno} (edited)")
+    return problems
+
+
+def verify_sealed(
+    session: Session,
+    model: type[AuditEventMixin],
+    head: SealedHead,
+    jsonl_path: Path | None,
+    component: str,
+) -> AuditReport:
+    """The chain (links, content hashes), its sealed head (cut tail, rewrite) and its shipped lines."""
+    report = AuditReport(component, verify_chain(session, model))
+    rows = {seq: hash_ for seq, hash_ in session.execute(select(model.seq, model.hash))}
+    report.problems += head_problems(session, head, rows)
+    if jsonl_path is not None and jsonl_path.exists():
+        report.problems += jsonl_problems(jsonl_path, rows)
+    return report

@@ -33,8 +33,8 @@ def synth(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Verify the audit hash chains; exit 1 and name the first bad event when one is broken."""
-    from egress_review.audit_cli import verify_all
+    """Verify the audit hash chains and their sealed heads; exit 1 and say where one is broken."""
+    from sandkasse.audit_verify import verify_all
 
     raise typer.Exit(verify_all())
 

@@ -69,7 +69,7 @@ def test_every_change_is_an_audit_event_and_tampering_shows(catalogue):
     with session_scope(catalogue) as s:
         report = audit.verify(s)
         bad = s.execute(select(ProvisioningAuditEvent).where(ProvisioningAuditEvent.action == "project.suspend")).scalar_one()
-        assert not report.ok and report.first_bad_seq == bad.seq
+        assert not report.ok and report.chain.first_bad_seq == bad.seq
 
 
 def test_a_closed_project_stays_closed(catalogue):

@@ -10,7 +10,6 @@ from sqlalchemy import delete, select, update
 
 from egress_review import submission
 from egress_review.audit import head_key
-from egress_review.audit_cli import verify_all
 from egress_review.models import AuditHead, EgressAuditEvent
 from sandkasse.keys import load_master_key
 from egress_review.states import RequestState
@@ -127,29 +126,6 @@ def test_jsonl_mirrors_committed_events_only(env):
             raise RuntimeError("crash before commit")
     assert len(env.settings.audit_jsonl.read_text().splitlines()) == len(lines)
     assert _verify(env).ok
-
-
-def test_cli_verify_reports_ok_and_broken(env, capsys):
-    env.make_request(RequestState.SUBMITTED)
-    assert verify_all(env.settings) == 0
-    assert "OK" in capsys.readouterr().out
-    _tamper(env, update(EgressAuditEvent).where(EgressAuditEvent.seq == 2).values(detail="{}"))
-    assert verify_all(env.settings) == 1
-    out = capsys.readouterr().out
-    assert "BROKEN at event 2" in out
-
-
-def test_cli_also_verifies_provisioning_chain(env, capsys):
-    env.make_request(RequestState.DRAFT)
-    assert verify_all(env.settings) == 0
-    assert "provisioning: audit chain OK" in capsys.readouterr().out
-    from sqlalchemy import text
-
-    with env.svc.sessions() as s:
-        s.execute(text("UPDATE prov_audit_events SET actor = 'mallory' WHERE seq = 1"))
-        s.commit()
-    assert verify_all(env.settings) == 1
-    assert "provisioning: audit chain BROKEN at event 1" in capsys.readouterr().out
 
 
 def test_head_seal_uses_the_master_key(env):
