@@ -1,14 +1,26 @@
-"""sandkasse.audit: an intact chain verifies; an edited, deleted or reordered event is named."""
+"""sandkasse.audit: an intact chain verifies; an edited, deleted or reordered event is named; the sealed
+head shows a cut tail; the JSON-lines shipper writes committed events only, each to its own file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from sandkasse.audit import AuditEventMixin, append_event, verify_chain, verify_rows
+from sandkasse.audit import (
+    AuditEventMixin,
+    AuditHeadMixin,
+    JsonlShipper,
+    SealedHead,
+    append_event,
+    head_key,
+    verify_chain,
+    verify_rows,
+    verify_sealed,
+)
 from sandkasse.db import make_engine, make_sessionmaker, session_scope
 
 pytestmark = pytest.mark.unit
@@ -20,6 +32,14 @@ class Base(DeclarativeBase):
 
 class Audit(AuditEventMixin, Base):
     __tablename__ = "unit_audit"
+
+
+class Head(AuditHeadMixin, Base):
+    __tablename__ = "unit_audit_head"
+
+
+class OtherAudit(AuditEventMixin, Base):
+    __tablename__ = "unit_other_audit"
 
 
 @pytest.fixture
@@ -81,3 +101,41 @@ def test_rehashed_edit_still_breaks_the_link(factory) -> None:
     with session_scope(factory) as s:
         report = verify_chain(s, Audit)
     assert not report.ok and report.first_bad_seq == 3 and "link" in report.problem
+
+
+def _append(s: Session, model, head: SealedHead | None, shipper: JsonlShipper | None, i: int) -> None:
+    append_event(s, model, actor="u", role="admin", action="a", object_type="t", object_id=str(i),
+                 head=head, shipper=shipper)  # fmt: skip
+
+
+def test_sealed_head_and_shippers(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'sealed.db'}")
+    Base.metadata.create_all(engine)
+    factory = make_sessionmaker(engine)
+    ours, theirs = JsonlShipper(tmp_path / "ours.jsonl"), JsonlShipper(lambda: tmp_path / "theirs.jsonl")
+    ours.attach(factory)
+    theirs.attach(factory)
+    head = SealedHead(Head, head_key(b"k" * 32, "unit"))
+    for i in range(3):
+        with session_scope(factory) as s:  # both chains in one transaction: each line goes to its own file
+            _append(s, Audit, head, ours, i)
+            _append(s, OtherAudit, None, theirs, i)
+    with pytest.raises(RuntimeError), session_scope(factory) as s:
+        _append(s, Audit, head, ours, 99)
+        raise RuntimeError("rolled back: neither the event nor its line exists")
+    assert [json.loads(x)["seq"] for x in (tmp_path / "ours.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert len((tmp_path / "theirs.jsonl").read_text().splitlines()) == 3
+    with session_scope(factory) as s:
+        assert verify_sealed(s, Audit, head, tmp_path / "ours.jsonl", "unit").ok
+        s.execute(text("DELETE FROM unit_audit WHERE seq = 3"))
+    (tmp_path / "ours.jsonl").unlink()
+    with session_scope(factory) as s:
+        report = verify_sealed(s, Audit, head, None, "unit")
+        wrong_key = verify_sealed(s, Audit, SealedHead(Head, head_key(b"k" * 32, "other")), None, "unit")
+    assert report.chain.ok and not report.ok
+    assert str(report).splitlines() == [
+        "unit: audit chain OK: 2 events",
+        "unit: the sealed head says the last event is 3 but the table ends at 2 (events cut off the end)",
+    ]
+    assert "unit: the audit head's seal does not match (head edited)" in str(wrong_key)
+    engine.dispose()
