@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from egress_review.api import errors, files, meta, releases, requests, reviews
+from egress_review.checking import CheckQueue
 from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
 from egress_review.release.release import release_pending
@@ -45,8 +46,14 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         if svc.checker is not None:
             svc.checker.warm()  # start the check workers now, not on the first upload
-        yield
-        svc.close()
+        svc.checks = CheckQueue(svc)
+        await svc.checks.start()
+        try:
+            yield
+        finally:
+            await svc.checks.stop()
+            svc.checks = None
+            svc.close()
 
     app = FastAPI(
         lifespan=lifespan,

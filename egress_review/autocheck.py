@@ -27,6 +27,10 @@ class CheckInput:
     declared_name: str
     sidecar: Path | None = None
     identifier_values: set[str] = field(default_factory=set)
+    # With these the worker looks the project's identifier values up itself: reading the source data
+    # would otherwise grow the service's own memory by the size of the identifier columns.
+    project: str | None = None
+    database_url: str | None = None
     released_tables: list[Path] = field(default_factory=list)
     entitled_row_count: int | None = None
     person_level: bool = True
@@ -57,7 +61,7 @@ class CheckOutcome:
         )
 
 
-def _unavailable(reason: str) -> CheckOutcome:
+def unavailable(reason: str) -> CheckOutcome:
     # No automatic verdict is never a pass: the file goes to the checkers marked as unchecked.
     return CheckOutcome(
         "review",
@@ -103,7 +107,7 @@ class CheckRunner:
                 with self._lock:
                     self._pool = None  # a worker died (e.g. out of memory): start afresh next time
             log.exception("automatic checks failed on %s", item.declared_name)
-            return _unavailable(f"{exc.__class__.__name__}: {exc}")
+            return unavailable(f"{exc.__class__.__name__}: {exc}")
 
     async def run_async(self, item: CheckInput) -> CheckOutcome:
         """Like :meth:`run`, awaiting the worker process instead of blocking a thread."""
@@ -123,7 +127,7 @@ class CheckRunner:
                 with self._lock:
                     self._pool = None
             log.exception("automatic checks failed on %s", item.declared_name)
-            return _unavailable(f"{exc.__class__.__name__}: {exc}")
+            return unavailable(f"{exc.__class__.__name__}: {exc}")
 
     def warm(self) -> None:
         """Start the workers and load the engine now, in the background, not on the first upload."""
@@ -147,6 +151,8 @@ def _die_with_parent() -> None:
     import time
 
     parent = os.getppid()
+    # Checks are background work: answering API calls comes first on a busy machine.
+    os.nice(10)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -164,7 +170,7 @@ def _run_guarded(item: CheckInput) -> CheckOutcome:
     try:
         return _run_in_process(item)
     except Exception as exc:
-        return _unavailable(f"{exc.__class__.__name__}: {exc}")
+        return unavailable(f"{exc.__class__.__name__}: {exc}")
 
 
 def run_checks(item: CheckInput, in_process_max_bytes: int) -> CheckOutcome:
@@ -174,16 +180,16 @@ def run_checks(item: CheckInput, in_process_max_bytes: int) -> CheckOutcome:
         return _run_in_process(item)
     except Exception as exc:  # the engine is another team's code: never let it take the upload down
         log.exception("automatic checks failed on %s", item.declared_name)
-        return _unavailable(f"{exc.__class__.__name__}: {exc}")
+        return unavailable(f"{exc.__class__.__name__}: {exc}")
 
 
 def _run_in_process(item: CheckInput) -> CheckOutcome:
     try:
         from egress_review.checks import CheckContext, check_file
     except ImportError as exc:
-        return _unavailable(str(exc))
+        return unavailable(str(exc))
     context = CheckContext(
-        identifier_values=item.identifier_values,
+        identifier_values=item.identifier_values or _project_identifiers(item.database_url, item.project),
         released_tables=item.released_tables,
         entitled_row_count=item.entitled_row_count,
         person_level=item.person_level,
@@ -194,6 +200,28 @@ def _run_in_process(item: CheckInput) -> CheckOutcome:
     return CheckOutcome(_verdict(data), data)
 
 
+_engines: dict[str, Any] = {}
+_engines_lock = threading.Lock()
+
+
+def _project_identifiers(database_url: str | None, project: str | None) -> set[str]:
+    """The project's direct-identifier values, from provisioning (which caches the source columns)."""
+    if not database_url or not project:
+        return set()
+    from sandkasse.db import make_engine, make_sessionmaker
+
+    from egress_review import projects
+
+    with _engines_lock:
+        if database_url not in _engines:
+            _engines[database_url] = make_sessionmaker(make_engine(database_url))
+        sessions = _engines[database_url]
+    with sessions() as session:
+        values = projects.identifier_values(session, project)
+        session.rollback()
+    return values
+
+
 def _run_in_child(item: CheckInput) -> CheckOutcome:
     # The child sees no identifier values or earlier releases: the reviewer is told what is missing.
     cmd = [sys.executable, "-m", "egress_review.checks", str(item.path), "--name", item.declared_name, "--json"]
@@ -201,7 +229,7 @@ def _run_in_child(item: CheckInput) -> CheckOutcome:
         cmd += ["--sidecar", str(item.sidecar)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode not in (0, 1, 2) or not proc.stdout.strip():
-        return _unavailable(f"check process exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        return unavailable(f"check process exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     data = json.loads(proc.stdout)
     data.setdefault("unverifiable", [])
     data["unverifiable"].append("large file checked without project identifiers or earlier releases")

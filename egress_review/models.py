@@ -134,7 +134,13 @@ class FileVersion(Base):
     blob: Mapped[str] = mapped_column(String(255))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     sidecar: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed, see QuarantineStore.seal
-    verdict: Mapped[str] = mapped_column(String(20), default="review")
+    # "pending" until the automatic checks have run (they run beside the API, not inside the upload
+    # call, see egress_review.checking); then pass, review or fail.
+    verdict: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A check worker's lease on a pending version: another process takes it over once it expires.
+    check_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    check_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Rules, coordinates and reasons only: flag messages and the suggested table quote cell values,
     # so the full report is kept encrypted (check_report_sealed) like the file itself.
     check_report: Mapped[str] = mapped_column(Text, default="{}")

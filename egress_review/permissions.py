@@ -7,6 +7,7 @@ suspended project or a removed member loses access at once, whatever token they 
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import Session
 
 from egress_review import projects
@@ -37,6 +38,17 @@ def can_view_request(session: Session, p: Principal, req: ReleaseRequest) -> boo
         return True
     # Checkers and admins see submitted work of every project; drafts stay private to the project.
     return (p.is_checker or p.is_admin) and req.state != RequestState.DRAFT
+
+
+def visible_clause(session: Session, p: Principal) -> ColumnElement[bool]:
+    """:func:`can_view_request` as a query condition: provisioning is asked once, not per row."""
+    mine = projects.open_projects(session, p.username)
+    if p.project is not None:
+        mine &= {p.project}
+    member = ReleaseRequest.project.in_(sorted(mine))
+    if p.is_checker or p.is_admin:
+        return or_(member, ReleaseRequest.state != RequestState.DRAFT.value)
+    return member
 
 
 def check_view_request(session: Session, p: Principal, req: ReleaseRequest) -> None:
@@ -71,6 +83,16 @@ def conflict_of_interest(session: Session, p: Principal, req: ReleaseRequest, po
 
 def can_review(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> bool:
     return p.is_checker and conflict_of_interest(session, p, req, policy) is None
+
+
+def reviewable_clause(session: Session, p: Principal, policy: EgressPolicy) -> ColumnElement[bool]:
+    """:func:`can_review` as a query condition (same conflict-of-interest rules)."""
+    if not p.is_checker:
+        return false()
+    rules = [ReleaseRequest.requester != p.username]
+    if policy.review.forbid_member_review:
+        rules.append(ReleaseRequest.project.not_in(sorted(projects.memberships(session, p.username))))
+    return and_(*rules)
 
 
 def check_review(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> None:

@@ -30,6 +30,9 @@ class UploadPolicy(_Strict):
     xlsx_max_members: int = Field(default=1000, gt=0)
     check_in_process_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     check_workers: int = Field(default=2, ge=0)
+    check_lease_seconds: int = Field(default=900, gt=0)
+    check_max_attempts: int = Field(default=3, ge=1)
+    check_sweep_seconds: float = Field(default=5.0, gt=0)
 
 
 class TokenPolicy(_Strict):

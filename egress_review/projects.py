@@ -21,6 +21,20 @@ def member_role(session: Session, username: str, project: str) -> str | None:
     return api.member_role(session, username, project)
 
 
+def open_projects(session: Session, username: str) -> set[str]:
+    """Projects the user may work in today (member of an open project)."""
+    from provisioning import api
+
+    return {i.slug for i in api.projects_for_user(session, username)}
+
+
+def memberships(session: Session, username: str) -> set[str]:
+    """Projects the user is a member of in any state (conflict of interest lasts beyond a project's end)."""
+    from provisioning import api
+
+    return set(api.memberships(session, username))
+
+
 def identifier_values(session: Session, project: str) -> set[str]:
     from provisioning import api
 

@@ -10,14 +10,14 @@ Disagreeing votes make a file ``conflicted`` until a checker changes their vote.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session, selectinload
 
 from egress_review import permissions, transition
 from egress_review.audit import SYSTEM, Actor, AuditLog
 from egress_review.errors import Conflict, Forbidden, InvalidInput
 from egress_review.identity.principal import Principal
-from egress_review.models import Comment, ReleaseRequest, RequestFile, ReviewSubmission, Vote
+from egress_review.models import Comment, FileVersion, ReleaseRequest, RequestFile, ReviewSubmission, Vote
 from egress_review.policy import EgressPolicy
 from egress_review.states import (
     VOTING_STATES,
@@ -97,6 +97,10 @@ def vote(
         raise Conflict(f"the request is {req.state}; votes are cast while it is submitted or reviewed")
     if f.kind != FileKind.OUTPUT or f.withdrawn:
         raise Conflict("only output files that are not withdrawn get votes")
+    if f.current_version is not None and f.current_version.verdict == "pending":
+        # A human decision comes after the automatic one, never before it.
+        raise Conflict(f"the automatic checks of {f.name} are still running; vote when they are done",
+                       retry_after_seconds=5)
     comment = _check_text(comment, policy)
     if decision is not VoteDecision.APPROVE and not comment:
         raise InvalidInput("a vote other than approve needs a comment saying what must change")
@@ -246,9 +250,33 @@ def reject(session: Session, audit: AuditLog, policy: EgressPolicy, p: Principal
     _decide(session, audit, policy, p, req, Action.REJECT, comment)
 
 
+def waiting_for(session: Session, p: Principal, policy: EgressPolicy) -> ColumnElement[bool]:
+    """Requests waiting for this checker's review: submitted, theirs to review (not their own, not
+    their projects'), not yet reviewed by them this turn, and every live file's checks done."""
+    me_this_turn = select(ReviewSubmission.id).where(
+        ReviewSubmission.request_id == ReleaseRequest.id, ReviewSubmission.reviewer == p.username,
+        ReviewSubmission.turn == ReleaseRequest.turn,
+    )
+    checks_running = (
+        select(RequestFile.id)
+        .join(FileVersion, FileVersion.id == RequestFile.current_version_id)
+        .where(RequestFile.request_id == ReleaseRequest.id, RequestFile.withdrawn.is_(False),
+               FileVersion.verdict == "pending")
+    )
+    return and_(
+        ReleaseRequest.state == RequestState.SUBMITTED.value,
+        permissions.reviewable_clause(session, p, policy),
+        ~me_this_turn.exists(),
+        ~checks_running.exists(),
+    )
+
+
 def queue(session: Session, p: Principal, policy: EgressPolicy) -> list[ReleaseRequest]:
-    """Requests waiting for this checker (not their own, not their projects')."""
-    rows = session.execute(
-        select(ReleaseRequest).where(ReleaseRequest.state.in_([s.value for s in VOTING_STATES]))
-    ).scalars()
-    return [r for r in rows if permissions.can_review(session, p, r, policy)]
+    """Requests in review (submitted or reviewed) this checker may review (not their own, not their projects')."""
+    return list(session.execute(
+        select(ReleaseRequest)
+        .where(ReleaseRequest.state.in_([s.value for s in VOTING_STATES]),
+               permissions.reviewable_clause(session, p, policy))
+        .options(selectinload(ReleaseRequest.files).selectinload(RequestFile.versions),
+                 selectinload(ReleaseRequest.reviews))
+    ).scalars())

@@ -40,6 +40,8 @@ class EgressService:
     metrics: EgressMetrics
     disclosure_policy: Any = None
     checker: CheckRunner | None = None
+    # egress_review.checking.CheckQueue while the app runs (None: pending checks wait for the sweep)
+    checks: Any = None
 
     @property
     def release_dir(self) -> Path:

@@ -51,7 +51,7 @@ class EgressSettings(Settings):
 
     @property
     def audit_jsonl(self) -> Path:
-        return self.var_dir / "audit" / "egress.jsonl"
+        return self.audit_path / "egress.jsonl"
 
     @property
     def policy_file(self) -> Path:

@@ -104,6 +104,14 @@ def member_role(session: Session, username: str, slug: str) -> str | None:
     return role.value if role is not None else None
 
 
+def memberships(session: Session, username: str) -> dict[str, str]:
+    """Every project the user is a member of, open or not, with their role (slug -> role)."""
+    rows = session.execute(
+        select(m.Project.slug, m.Member.role).join(m.Member).where(m.Member.username == username)
+    ).all()
+    return {slug: role.value for slug, role in rows}
+
+
 def can_access_project(session: Session, username: str, slug: str, on: date | None = None) -> bool:
     """True only for a member of an open project."""
     info = get_project(session, slug)

@@ -24,7 +24,7 @@ COMPONENT = "provisioning"
 
 
 def jsonl_path(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).var_dir / "audit" / "provisioning.jsonl"
+    return (settings or get_settings()).audit_path / "provisioning.jsonl"
 
 
 def seal_key(settings: Settings | None = None) -> bytes | None:

@@ -21,10 +21,15 @@ class Settings(BaseSettings):
     master_key: str | None = Field(default=None, description="Master key, base64; wins over master_key_file")
     keycloak_url: str = "http://127.0.0.1:8180"
     keycloak_realm: str = "sandkasse"
+    audit_dir: Path | None = Field(default=None, description="Audit JSON lines for the log collector; default var_dir/audit")
 
     @property
     def cache_dir(self) -> Path:
         return self.var_dir / "cache"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_dir or self.var_dir / "audit"
 
     @property
     def effective_database_url(self) -> str:

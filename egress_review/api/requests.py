@@ -7,14 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from egress_review import permissions, submission
+from egress_review import permissions, review, submission
 from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, RequestCreate, RequestDetail, RequestSummary
 from egress_review.api.views import detail, summary
 from egress_review.errors import InvalidInput
-from egress_review.models import ReleaseRequest
+from egress_review.models import ReleaseRequest, RequestFile
 from egress_review.states import RequestState
 from sandkasse.audit import utcnow
 
@@ -51,44 +52,32 @@ def list_requests(
     page_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> Page[RequestSummary]:
     size = min(page_size or svc.policy.api.page_size_default, svc.policy.api.page_size_max)
-    query = select(ReleaseRequest)
-    if p.project is not None:
-        query = query.where(ReleaseRequest.project == p.project)
-    elif not (p.is_checker or p.is_admin):
-        from provisioning import api as prov
-
-        mine_projects = [i.slug for i in prov.projects_for_user(session, p.username)]
-        query = query.where(ReleaseRequest.project.in_(mine_projects))
-    else:
-        query = query.where(
-            (ReleaseRequest.state != RequestState.DRAFT.value) | (ReleaseRequest.requester == p.username)
-        )
+    if to_review and not p.is_checker:
+        raise InvalidInput("to_review is for output checkers")
+    # Who may see what is decided in the query (permissions.visible_clause), so a page costs the
+    # same few queries however long the history is.
+    where = [permissions.visible_clause(session, p)]
     if state:
-        query = query.where(ReleaseRequest.state.in_([s.value for s in state]))
+        where.append(ReleaseRequest.state.in_([s.value for s in state]))
     if project:
-        query = query.where(ReleaseRequest.project == project)
+        where.append(ReleaseRequest.project == project)
     if mine:
-        query = query.where(ReleaseRequest.requester == p.username)
+        where.append(ReleaseRequest.requester == p.username)
     when = func.coalesce(ReleaseRequest.submitted_at, ReleaseRequest.created_at)
     now = utcnow()
     if older_than_hours is not None:
-        query = query.where(when <= now - timedelta(hours=older_than_hours))
+        where.append(when <= now - timedelta(hours=older_than_hours))
     if newer_than_hours is not None:
-        query = query.where(when >= now - timedelta(hours=newer_than_hours))
+        where.append(when >= now - timedelta(hours=newer_than_hours))
     if to_review:
-        if not p.is_checker:
-            raise InvalidInput("to_review is for output checkers")
-        query = query.where(ReleaseRequest.state == RequestState.SUBMITTED.value)
-    query = query.order_by(when.asc(), ReleaseRequest.id)
-    rows = list(session.execute(query).scalars())
-    # Membership rules (and conflict of interest) are provisioning's: filter in Python, then page.
-    visible = [r for r in rows if permissions.can_view_request(session, p, r)]
-    if to_review:
-        visible = [r for r in visible if permissions.can_review(session, p, r, svc.policy)
-                   and not any(rv.reviewer == p.username and rv.turn == r.turn for rv in r.reviews)]
-    start = (page - 1) * size
-    items = [summary(r) for r in visible[start : start + size]]
-    return Page[RequestSummary](items=items, total=len(visible), page=page, page_size=size)
+        where.append(review.waiting_for(session, p, svc.policy))
+    total = session.execute(select(func.count()).select_from(ReleaseRequest).where(*where)).scalar_one()
+    rows = session.execute(
+        select(ReleaseRequest).where(*where).order_by(when.asc(), ReleaseRequest.id)
+        .offset((page - 1) * size).limit(size)
+        .options(selectinload(ReleaseRequest.files).selectinload(RequestFile.versions))
+    ).scalars()
+    return Page[RequestSummary](items=[summary(r) for r in rows], total=total, page=page, page_size=size)
 
 
 def load_visible(session, p, request_id: str) -> ReleaseRequest:

@@ -23,7 +23,7 @@ from egress_review.review import reviews_this_turn
 from egress_review.submission import report_context
 from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
 
-_ORDER = {"pass": 0, "review": 1, "fail": 2}
+_ORDER = {"pass": 0, "review": 1, "pending": 2, "fail": 3}
 
 
 def check_report(session: Session, v: FileVersion) -> dict:

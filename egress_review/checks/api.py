@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from pathlib import Path
@@ -318,6 +319,14 @@ def _evaluate_partial(stats: CellStats, policy: DisclosurePolicy) -> dict[str, n
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _released_tables(path: str, _mtime_ns: int, _size: int) -> tuple[LoadedTable, ...]:
+    """A released table, parsed once per check worker: released files never change (the key still
+    carries mtime and size), and every new output of the project is compared with all of them."""
+    kind = sniff(Path(path), Path(path).name).file_type
+    return tuple(read_table_files(Path(path), kind)) if kind in TABLE_TYPES else ()
+
+
 def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: DisclosurePolicy,
                       context: CheckContext, out: _Flags, unverifiable: list[str], scanner: IdentifierScanner
                       ) -> tuple[str | None, list[list[str]] | None]:
@@ -338,9 +347,8 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
     if policy.differencing.enabled:
         for rp in context.released_tables:
             try:
-                kind = sniff(Path(rp), Path(rp).name).file_type
-                if kind in TABLE_TYPES:
-                    released += [(Path(rp).name, t) for t in read_table_files(Path(rp), kind)]
+                stat = Path(rp).stat()
+                released += [(Path(rp).name, t) for t in _released_tables(str(rp), stat.st_mtime_ns, stat.st_size)]
             except Exception:  # noqa: BLE001 - an unreadable old release is not this file's problem
                 continue
     suggested, outcome = None, None

@@ -5,7 +5,8 @@
     status()
 
 Reads ``SANDKASSE_EGRESS_URL`` and ``SANDKASSE_EGRESS_TOKEN`` (the project token the hub put into
-this server's environment). The automatic check verdicts are shown as soon as the files are in.
+this server's environment). The service checks the files beside its API after they are stored;
+``request_export`` waits (bounded by ``wait_seconds``) and shows the automatic verdicts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import httpx
 
 __all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "status"]
 
+PENDING = "pending"
 URL_ENV = "SANDKASSE_EGRESS_URL"
 TOKEN_ENV = "SANDKASSE_EGRESS_TOKEN"
 
@@ -118,6 +121,18 @@ class EgressClient:
     def request(self, request_id: str) -> dict:
         return self._call("GET", f"/api/v1/requests/{request_id}")
 
+    def wait_for_checks(self, request_id: str, wait_seconds: float = 120.0) -> dict:
+        """The request once no live file's automatic checks are pending (or as it is after ``wait_seconds``)."""
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.2
+        while True:
+            req = self.request(request_id)
+            pending = [f for f in req["files"] if not f["withdrawn"] and (f["current_version"] or {}).get("verdict") == PENDING]
+            if not pending or time.monotonic() >= deadline:
+                return req
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 2.0)
+
 
 def _flags(report: dict) -> tuple[list[str], list[str]]:
     flags = [str(f.get("message") or f.get("rule")) for f in report.get("flags", []) if isinstance(f, dict)]
@@ -155,6 +170,7 @@ def request_export(
     title: str = "",
     client: EgressClient | None = None,
     show: bool = True,
+    wait_seconds: float = 120.0,
 ) -> ExportResult:
     """Put outputs into quarantine for review and submit them; returns (and prints) the verdicts."""
     if isinstance(paths_or_results, (str, os.PathLike)) or hasattr(paths_or_results, "export"):
@@ -167,18 +183,27 @@ def request_export(
         with tempfile.TemporaryDirectory(prefix="sandkasse-export-") as tmp:
             files = _materialise(paths_or_results, Path(tmp))
             req = client.create_request(title=title)
-            verdicts = []
+            outputs = []
             for path, sidecar in files:
                 up = client.add_file(req["id"], path, context=context, controls=controls, sidecar=sidecar)
-                flags, unverifiable = _flags(up["version"]["check_report"])
-                verdicts.append(FileVerdict(path.name, up["version"]["verdict"], flags, unverifiable))
+                outputs.append(up["file"]["id"])
             for path in supporting:
                 p = Path(path)
                 client.add_file(req["id"], p, kind="supporting", context=context, controls=controls)
             done = client.submit(req["id"])
+            done = client.wait_for_checks(req["id"], wait_seconds)
     finally:
         if own:
             client.close()
+    by_id = {f["id"]: f for f in done["files"]}
+    verdicts = []
+    for file_id in outputs:
+        f = by_id[file_id]
+        version = f["current_version"] or {}
+        flags, unverifiable = _flags(version.get("check_report") or {})
+        if version.get("verdict") == PENDING:
+            unverifiable = [f"the checks were still running after {wait_seconds:g} s; status() shows the verdict later"]
+        verdicts.append(FileVerdict(f["name"], version.get("verdict", PENDING), flags, unverifiable))
     result = ExportResult(done["id"], done["state"], verdicts)
     if show:
         print(result)

@@ -23,7 +23,7 @@ def projects(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     permissions.check_admin(ctx.principal)
     from provisioning import api as prov
 
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         rows = prov.list_projects(session)
         session.rollback()
     return ctx.render("admin_projects.html", projects=rows)
@@ -33,11 +33,11 @@ def projects(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
 def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query(ge=1)] = 1) -> Response:
     permissions.check_admin(ctx.principal)
     size = ctx.svc.policy.api.page_size_default
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         report = ctx.svc.audit.verify(session)
         from provisioning.audit import verify as verify_provisioning
 
-        provisioning = verify_provisioning(session)
+        provisioning = verify_provisioning(session, ctx.svc.settings)
         total = session.execute(select(func.count()).select_from(EgressAuditEvent)).scalar_one()
         rows = session.execute(
             select(EgressAuditEvent).order_by(EgressAuditEvent.seq.desc()).offset((page - 1) * size).limit(size)
@@ -49,4 +49,4 @@ def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query
         session.rollback()
     pages = max(1, (total + size - 1) // size)
     return ctx.render("admin_audit.html", ok=report.ok, report=str(report), events=events, page=page, pages=pages,
-                      total=total, provisioning_ok=provisioning.ok, provisioning_report=f"provisioning: {provisioning}")
+                      total=total, provisioning_ok=provisioning.ok, provisioning_report=str(provisioning))

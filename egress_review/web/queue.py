@@ -19,7 +19,7 @@ from egress_review.web.core import Ctx, WebRoute, aware, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-VERDICT_ORDER = {"pass": 0, "review": 1, "fail": 2}
+VERDICT_ORDER = {"pass": 0, "review": 1, "pending": 2, "fail": 3}
 SORTS = ("age", "project", "requester", "files", "verdict")
 # "Waiting at least": hours.
 WAITING = {"1h": 1, "1d": 24, "3d": 72, "7d": 168}
@@ -60,7 +60,7 @@ def queue(ctx: Annotated[Ctx, Depends(user_context)], project: str = "", verdict
     assert p is not None
     if not p.is_checker:
         raise Forbidden(ctx.t("error.checkers_only"))
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         rows = [QueueRow(summary(r), _my_status(r, p.username)) for r in review.queue(session, p, ctx.svc.policy)]
         session.rollback()
     projects = sorted({r.s.project for r in rows})

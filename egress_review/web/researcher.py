@@ -27,15 +27,14 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 @router.get("/my", name="ui_my_requests")
 def my_requests(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     p = ctx.principal
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         reqs = session.execute(
-            select(ReleaseRequest).where(ReleaseRequest.requester == p.username)
+            select(ReleaseRequest)
+            .where(ReleaseRequest.requester == p.username, permissions.visible_clause(session, p))
             .order_by(ReleaseRequest.created_at.desc())
         ).scalars()
         rows = []
         for r in reqs:
-            if not permissions.can_view_request(session, p, r):
-                continue
             shared = len(visible_comments(p, r, as_checker=False))
             rel = session.execute(select(Release.id).where(Release.request_id == r.id)).scalar_one_or_none()
             rows.append({"s": summary(r), "comments": shared, "release_id": rel})
@@ -59,7 +58,7 @@ def _release(session, ctx: Ctx, release_id: str) -> Release:
 
 @router.get("/releases/{release_id}", name="ui_release_page")
 def release_page(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         rel = _release(session, ctx, release_id)
         doc = signed_document(rel)
         data = {"id": rel.id, "project": rel.project, "request_id": rel.request_id, "released_at": rel.released_at,
@@ -92,7 +91,7 @@ def release_download(release_id: str, name: str, ctx: Annotated[Ctx, Depends(use
 
 @router.get("/releases/{release_id}/manifest.json", name="ui_release_manifest")
 def release_manifest(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
-    with ctx.svc.sessions() as session:
+    with ctx.svc.read_sessions() as session:
         doc = signed_document(_release(session, ctx, release_id))
         session.rollback()
     body = json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -91,9 +91,9 @@ class Env:
     settings: EgressSettings
 
     def store_file(self, p: Principal, req_id: str, name: str, data: bytes, *, kind: FileKind = FileKind.OUTPUT,
-                   context: str = "counts by district", controls: str = "all cells >= 10") -> str:
-        """Add a file and upload ``data`` through the real quarantine path; returns the file id."""
-        from egress_review.upload import receive_file
+                   context: str = "counts by district", controls: str = "all cells >= 10", check: bool = True) -> str:
+        """Add a file and upload ``data`` through the real quarantine path, then run its automatic
+        checks (unless ``check`` is false: the version stays pending); returns the file id."""
 
         with self.svc.sessions() as s:
             req = submission.get_request(s, req_id)
@@ -101,8 +101,19 @@ class Env:
                                     context=context, controls=controls)
             s.commit()
             file_id = f.id
-        anyio.run(receive_file, self.svc, p, req_id, file_id, _chunks(data))
+        self.upload(p, req_id, file_id, data, check=check)
         return file_id
+
+    def upload(self, p: Principal, req_id: str, file_id: str, data: bytes, *, check: bool = True) -> str:
+        """A new version of a file through the real quarantine path; its checks run at once (what the
+        service's check queue does beside the API) unless ``check`` is false. Returns the version id."""
+        from egress_review.checking import check_version
+        from egress_review.upload import receive_file
+
+        _, version_id = anyio.run(receive_file, self.svc, p, req_id, file_id, _chunks(data))
+        if check:
+            anyio.run(check_version, self.svc, version_id)
+        return version_id
 
     def make_request(
         self,
@@ -171,6 +182,21 @@ class Env:
             _ = req.reviews, req.comments
             s.expunge_all()
             return req
+
+
+def wait_checked(client, headers: dict[str, str], req_id: str, timeout: float = 60.0) -> dict:
+    """The request (as the API shows it) once the service's check queue has checked every file."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(f"/api/v1/requests/{req_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        d = r.json()
+        if all((f["current_version"] or {}).get("verdict") != "pending" for f in d["files"]):
+            return d
+        assert time.monotonic() < deadline, f"checks still pending after {timeout} s: {d['files']}"
+        time.sleep(0.1)
 
 
 def make_env(tmp: Path, database_url: str | None = None) -> Env:

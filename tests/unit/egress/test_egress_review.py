@@ -187,13 +187,7 @@ def test_resubmission_resets_votes_on_changed_files_only(env):
     req = env.get(req_id)
     a = next(f for f in req.files if f.name == "a.csv")
     assert len(a.votes) == 2
-    from tests.unit.egress.egress_factories import _chunks
-    import anyio
-
-    from egress_review.upload import receive_file
-
-    anyio.run(receive_file, env.svc, researcher("alice", "alpha"), req_id, a.id,
-              _chunks(SAFE_CSV.replace("120", "125").encode()))
+    env.upload(researcher("alice", "alpha"), req_id, a.id, SAFE_CSV.replace("120", "125").encode())
     env.act(lambda s, r: submission.submit(s, env.svc.audit, researcher("alice", "alpha"), r), req_id)
     req = env.get(req_id)
     a = next(f for f in req.files if f.name == "a.csv")

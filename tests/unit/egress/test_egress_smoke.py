@@ -1,7 +1,7 @@
 import pytest
 
 from egress_review.states import RequestState
-from tests.unit.egress.egress_factories import SAFE_CSV, project_token
+from tests.unit.egress.egress_factories import SAFE_CSV, project_token, wait_checked
 
 pytestmark = pytest.mark.unit
 
@@ -17,10 +17,12 @@ def test_researcher_submits_through_the_api(client):
     up = client.put(f"/api/v1/requests/{req['id']}/files/{f.json()['id']}/content", content=SAFE_CSV.encode(),
                     headers={**h, "Content-Type": "application/octet-stream"})
     assert up.status_code == 200, up.text
-    assert up.json()["version"]["verdict"] in ("pass", "review", "fail")
+    assert up.json()["version"]["verdict"] == "pending"  # stored at once; the checks follow
     s = client.post(f"/api/v1/requests/{req['id']}/submit", headers=h)
     assert s.status_code == 200, s.text
     assert s.json()["state"] == "submitted"
+    checked = wait_checked(client, h, req["id"])
+    assert checked["files"][0]["current_version"]["verdict"] in ("pass", "review", "fail")
 
 
 @pytest.mark.parametrize("state", list(RequestState))
