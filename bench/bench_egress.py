@@ -47,8 +47,8 @@ KEYCLOAK_PORT = int(os.environ.get("SANDKASSE_TEST_KEYCLOAK_PORT", "8181"))
 def make_table(rows: int, seed: int) -> bytes:
     rng = random.Random(seed)
     lines = ["district,age_group,sex,days,people"]
-    for i in range(rows):
-        lines.append(f"district_{i % 60},{20 + 5 * (i % 9)}-{24 + 5 * (i % 9)},{'KM'[i % 2]},"
+    for i in range(rows):  # one row per (district, age group, sex), as in a real aggregated table
+        lines.append(f"district_{i // 18},{20 + 5 * (i % 9)}-{24 + 5 * (i % 9)},{'KM'[(i // 9) % 2]},"
                      f"{rng.randint(500, 5000)},{rng.randint(10, 400)}")
     return ("\n".join(lines) + "\n").encode()
 

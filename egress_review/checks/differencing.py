@@ -8,7 +8,9 @@ below the threshold but not zero, the people in that difference are exposed.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +56,53 @@ def _containment(a: str, b: str) -> int | None:
     return None
 
 
+MAX_PAIRS = 200_000
+# Range labels of the same prefix compared in one go; beyond this (huge tables with one label prefix)
+# the comparison would cost more memory than a check may take, and nothing is compared.
+MAX_CANDIDATES = 2_000_000
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parts(label: str) -> tuple[str, tuple[float, float] | None]:
+    # The same labels come back in every table of a project and every earlier release: parse once.
+    return _prefix(label), _as_range(label)
+
+
+def _range_frame(labels: list[str]) -> pd.DataFrame:
+    rows = []
+    for i, label in enumerate(labels):
+        prefix, r = _parts(label)
+        if r is not None:
+            rows.append((i, prefix, r[0], r[1]))
+    return pd.DataFrame(rows, columns=["i", "prefix", "lo", "hi"])
+
+
+def comparable_pairs(new_rows: list[str], old_rows: list[str]) -> list[tuple[int, int, int]]:
+    """Every (new row, released row, direction) for which :func:`_containment` is not None, sorted;
+    empty when there are more than ``MAX_PAIRS``. The same as comparing every pair, but labels are
+    matched by dictionary and ranges joined on their prefix and compared by pandas, so a table of
+    thousands of rows against dozens of earlier releases costs milliseconds, not its square in Python."""
+    old_by_label: dict[str, list[int]] = defaultdict(list)
+    for j, b in enumerate(old_rows):
+        old_by_label[b].append(j)
+    found = [(i, j, 0) for i, a in enumerate(new_rows) for j in old_by_label.get(a, ())]
+    a, b = _range_frame(new_rows), _range_frame(old_rows)
+    if len(found) > MAX_PAIRS:
+        return []
+    if len(a) and len(b):
+        if a.prefix.value_counts().mul(b.prefix.value_counts(), fill_value=0).sum() > MAX_CANDIDATES:
+            return []
+        m = a.merge(b, on="prefix", suffixes=("", "_old"))
+        same = (m.lo == m.lo_old) & (m.hi == m.hi_old)
+        for direction, hit in ((1, (m.lo <= m.lo_old) & (m.hi_old <= m.hi)),
+                               (-1, (m.lo_old <= m.lo) & (m.hi <= m.hi_old))):
+            hit &= ~same
+            found += zip(m.i[hit].tolist(), m.i_old[hit].tolist(), [direction] * int(hit.sum()))
+    if len(found) > MAX_PAIRS:
+        return []
+    return sorted(found)
+
+
 @dataclass
 class Difference:
     row: str
@@ -71,17 +120,11 @@ def find_differences(new: pd.DataFrame, released: pd.DataFrame, released_name: s
         return []
     new_rows = [str(r) for r in new.index]
     old_rows = [str(r) for r in released.index]
-    pairs, direction = [], []
-    for i, a in enumerate(new_rows):
-        for j, b in enumerate(old_rows):
-            c = _containment(a, b)
-            if c is not None:
-                pairs.append((i, j))
-                direction.append(c)
-    if not pairs or len(pairs) > 200_000:
+    found = comparable_pairs(new_rows, old_rows)
+    if not found:
         return []
-    ni, oj = np.array(pairs).T
-    sign = np.array(direction)[:, None]
+    ni, oj, direction = np.asarray(found, dtype=np.int64).T
+    sign = direction[:, None]
     a = new[cols].to_numpy(dtype=float)[ni]
     b = released[cols].to_numpy(dtype=float)[oj]
     d = a - b
