@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -12,11 +13,18 @@ from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.requests import load_visible
 from egress_review.api.schemas import FileCreate, FileOut, FileUpdate, UploadOut
-from egress_review.api.views import file_out, version_out, _as_checker
+from egress_review.api.views import _as_checker, check_report, file_out, version_out
 from egress_review.audit import Actor
-from egress_review.errors import InvalidInput, PayloadTooLarge
+from egress_review.errors import InvalidInput, NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/api/v1/requests/{request_id}/files", tags=["files"], responses=ERROR_RESPONSES)
+
+
+def _version(f, number: int | None):
+    v = f.current_version if number is None else next((x for x in f.versions if x.number == number), None)
+    if v is None:
+        raise NotFound("no such version")
+    return v
 
 
 @router.post("", status_code=201, response_model=FileOut, summary="Add a file (output or supporting) to a request")
@@ -82,11 +90,7 @@ def read_content(request_id: str, file_id: str, svc: ServiceDep, session: Sessio
     req = load_visible(session, p, request_id)
     permissions.check_read_quarantined(session, p, req, svc.policy)
     f = submission.get_file(req, file_id)
-    v = f.current_version if version is None else next((x for x in f.versions if x.number == version), None)
-    if v is None:
-        from egress_review.errors import NotFound
-
-        raise NotFound("no such version")
+    v = _version(f, version)
     role = "output-checker" if _as_checker(session, p, req) else "researcher"
     svc.audit.record(session, Actor(p.username, role, p.source), "file.read", "file_version", v.id,
                      {"request": req.id, "name": f.name})
@@ -98,6 +102,23 @@ def read_content(request_id: str, file_id: str, svc: ServiceDep, session: Sessio
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f.name)}", "X-Content-Type-Options": "nosniff",
                  "Content-Security-Policy": "default-src 'none'; sandbox"},
     )
+
+
+@router.get(
+    "/{file_id}/report",
+    summary="The full automatic check report of a version, per-cell outcomes included (requester and reviewing checkers; audited)",
+)
+def read_report(request_id: str, file_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep,
+                version: int | None = None) -> dict[str, Any]:
+    req = load_visible(session, p, request_id)
+    permissions.check_read_quarantined(session, p, req, svc.policy)
+    v = _version(submission.get_file(req, file_id), version)
+    role = "output-checker" if _as_checker(session, p, req) else "researcher"
+    svc.audit.record(session, Actor(p.username, role, p.source), "file.report_read", "file_version", v.id,
+                     {"request": req.id, "name": v.file.name})
+    report = check_report(session, v)
+    session.commit()
+    return report
 
 
 @router.post("/{file_id}/withdraw", response_model=FileOut, summary="Withdraw a file from the request")

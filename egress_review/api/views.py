@@ -35,8 +35,15 @@ def check_report(session: Session, v: FileVersion) -> dict:
     return json.loads(v.check_report or "{}")
 
 
+# Per-cell outcomes make up nearly all of a table's report: they are for the report endpoint and the
+# web preview, not for every listing of the request.
+BULKY_REPORT_KEYS = ("cell_outcome",)
+
+
 def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
     report = check_report(session, v) if session is not None else json.loads(v.check_report or "{}")
+    for key in BULKY_REPORT_KEYS:
+        report.pop(key, None)
     return VersionOut(
         id=v.id, number=v.number, size=v.size, sha256=v.sha256, detected_type=v.detected_type,
         verdict=v.verdict, check_report=report, created_at=v.created_at,

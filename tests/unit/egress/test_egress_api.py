@@ -63,6 +63,26 @@ def test_request_detail_shows_owner_and_allowed_actions(env, client):
     assert d["files"][0]["current_version"]["check_report"]["verdict"] == d["files"][0]["current_version"]["verdict"]
 
 
+def test_full_report_is_its_own_audited_endpoint(env, client):
+    """Per-cell outcomes are left out of the request's detail and read from the report endpoint."""
+    from sqlalchemy import select
+
+    from egress_review.models import EgressAuditEvent
+
+    rid = env.make_request(RequestState.DRAFT, files={"small.csv": b"district,days\nGrefsen,3\nSagene,340\n"})
+    d = client.get(f"/api/v1/requests/{rid}", headers=_h()).json()
+    f = d["files"][0]
+    assert "cell_outcome" not in f["current_version"]["check_report"]
+    r = client.get(f"/api/v1/requests/{rid}/files/{f['id']}/report", headers=_h())
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["verdict"] == f["current_version"]["verdict"] and report["cell_outcome"][0][0] == "threshold"
+    assert client.get(f"/api/v1/requests/{rid}/files/{f['id']}/report", params={"version": 9}, headers=_h()).status_code == 404
+    with env.svc.sessions() as s:
+        events = s.execute(select(EgressAuditEvent).where(EgressAuditEvent.action == "file.report_read")).scalars().all()
+    assert [e.actor for e in events] == ["alice"]
+
+
 def test_metrics_report_queue_length(env, client):
     env.make_request(RequestState.SUBMITTED)
     env.make_request(RequestState.REVIEWED)
