@@ -6,6 +6,7 @@ with their own Alembic history (version table ``alembic_version_egress``).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sandkasse.db import make_engine as _shared_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_HOLDS_WRITE_LOCK = "egress_holds_write_lock"
+_SQLITE_BUSY_SECONDS = 30  # as sandkasse.db's busy timeout
 
 
 def alembic_config(url: str) -> Config:
@@ -35,14 +38,40 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
     if url.startswith("sqlite") and writer:
         # pysqlite opens transactions lazily and as DEFERRED: two writers that both read first then
         # deadlock on the lock upgrade and one fails at once with "database is locked" instead of
-        # waiting. BEGIN IMMEDIATE takes the write lock up front, so writers queue on busy_timeout.
+        # waiting. BEGIN IMMEDIATE takes the write lock up front.
+        # Writers of this process also queue on a lock of their own first: SQLite's busy handler
+        # makes a waiting writer sleep up to 100 ms between tries, so under load the database lock
+        # sat free while every writer slept; a thread waiting here wakes the moment it is released.
+        # (Other processes still meet SQLite's lock and busy_timeout.)
+        write_lock = threading.Lock()
+        lock_timeout = float(_SQLITE_BUSY_SECONDS)
+
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_conn, _record) -> None:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not write_lock.acquire(timeout=lock_timeout):
+                raise TimeoutError(f"no database write slot within {lock_timeout:g} s")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                write_lock.release()
+                raise
+            conn.info[_HOLDS_WRITE_LOCK] = True
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn) -> None:
+            if conn.info.pop(_HOLDS_WRITE_LOCK, False):
+                write_lock.release()
+
+        @event.listens_for(engine, "checkin")
+        def _returned(_dbapi_conn, record) -> None:
+            # a connection given back without its commit or rollback (dropped, invalidated) frees the slot too
+            if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
+                write_lock.release()
 
     return engine
 
