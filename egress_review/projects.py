@@ -6,19 +6,41 @@ asks one question per function and the answers are never re-implemented here.
 
 from __future__ import annotations
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+
+_ANSWERS = "egress_provisioning_answers"
+
+
+def _asked(session: Session, question: str, *args: str) -> tuple[dict, tuple]:
+    # One answer per question within a transaction (one API call): a request asks the same thing
+    # several times on its way through the permission rules.
+    return session.info.setdefault(_ANSWERS, {}), (question, *args)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_answers(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_ANSWERS, None)
 
 
 def can_access(session: Session, username: str, project: str) -> bool:
     from provisioning import api
 
-    return bool(api.can_access_project(session, username, project))
+    cache, key = _asked(session, "can_access", username, project)
+    if key not in cache:
+        cache[key] = bool(api.can_access_project(session, username, project))
+    return cache[key]
 
 
 def member_role(session: Session, username: str, project: str) -> str | None:
     from provisioning import api
 
-    return api.member_role(session, username, project)
+    cache, key = _asked(session, "member_role", username, project)
+    if key not in cache:
+        cache[key] = api.member_role(session, username, project)
+    return cache[key]
 
 
 def open_projects(session: Session, username: str) -> set[str]:

@@ -114,8 +114,14 @@ def memberships(session: Session, username: str) -> dict[str, str]:
 
 def can_access_project(session: Session, username: str, slug: str, on: date | None = None) -> bool:
     """True only for a member of an open project."""
-    info = get_project(session, slug)
-    return info is not None and username in info.members and info.is_open_on(on or date.today())
+    day = on or date.today()
+    # One indexed row, not the whole project: every egress call asks this.
+    return session.execute(
+        select(m.Member.username).join(m.Project).where(
+            m.Project.slug == slug, m.Member.username == username, m.Project.status == m.ProjectStatus.active,
+            m.Project.start_date <= day, m.Project.end_date >= day,
+        ).limit(1)
+    ).first() is not None
 
 
 def project_datasets(session: Session, slug: str) -> list[ProjectDatasetInfo]:

@@ -10,7 +10,7 @@ import secrets
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -61,10 +61,12 @@ class PostgresServer:
     data_dir: Path
     port: int
     durable: bool = True  # False for throw-away test clusters: no fsync, faster
+    # Fixed when the server object is made: a later change of settings must not lose its password.
+    secrets: Path = field(default_factory=secrets_dir)
 
     @property
     def password_file(self) -> Path:
-        return secrets_dir() / f"postgres-{self.name}-password"
+        return self.secrets / f"postgres-{self.name}-password"
 
     @property
     def password(self) -> str:
