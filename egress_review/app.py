@@ -46,13 +46,14 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         if svc.checker is not None:
             svc.checker.warm()  # start the check workers now, not on the first upload
-        svc.checks = CheckQueue(svc)
-        await svc.checks.start()
+        queue = svc.checks = CheckQueue(svc)
+        await queue.start()
         try:
             yield
         finally:
-            await svc.checks.stop()
-            svc.checks = None
+            await queue.stop()
+            if svc.checks is queue:
+                svc.checks = None
             svc.close()
 
     app = FastAPI(

@@ -25,6 +25,7 @@ import pytest
 
 from sandkasse.settings import REPO_ROOT
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
+from tests.testbed.settings_env import settings_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -99,7 +100,10 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
     var = tmp / "var"
     var.mkdir()
     database_url = f"sqlite:///{tmp / 'sandkasse.db'}"
-    _provision(database_url, tmp)
+    master_key = base64.b64encode(os.urandom(32)).decode()
+    # provisioning's chain is sealed under the service's master key and shipped to its var dir
+    with settings_env({"SANDKASSE_VAR_DIR": str(var), "SANDKASSE_MASTER_KEY": master_key}):
+        _provision(database_url, tmp)
     # Fresh passwords per run; the accounts themselves are reused across runs of the shared Keycloak.
     roles = {
         "ui-rita": ["researcher"], "ui-otto": ["researcher"], "ui-chris": ["output-checker"],
@@ -118,7 +122,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         **{k: v for k, v in os.environ.items() if not k.startswith("SANDKASSE_")},
         "SANDKASSE_VAR_DIR": str(var),
         "SANDKASSE_DATABASE_URL": database_url,
-        "SANDKASSE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "SANDKASSE_MASTER_KEY": master_key,
         "SANDKASSE_PROJECT_TOKEN_KEY": token_key.decode(),
         "SANDKASSE_KEYCLOAK_URL": keycloak.url,
         "SANDKASSE_KEYCLOAK_REALM": keycloak.realm,

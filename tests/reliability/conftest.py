@@ -4,6 +4,7 @@ egress API that walks a request through its life the way the researcher client a
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -69,7 +70,18 @@ class Flow:
             self.upload(h, req, fid, data)
             ids.append(fid)
         self.call("POST", f"/api/v1/requests/{req}/submit", h)
+        self.wait_checked(h, req)
         return req, ids
+
+    def wait_checked(self, h: dict[str, str], req: str, timeout: float = 60.0) -> dict:
+        """The request once the service has run the automatic checks on every file (checkers vote after)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            d = self.call("GET", f"/api/v1/requests/{req}", h).json()
+            if all((f["current_version"] or {}).get("verdict") != "pending" for f in d["files"]):
+                return d
+            assert time.monotonic() < deadline, f"checks of {req} still pending after {timeout} s"
+            time.sleep(0.1)
 
     def vote_all(self, checker: str, req: str, file_ids: list[str]) -> None:
         for fid in file_ids:
