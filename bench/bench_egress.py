@@ -287,7 +287,7 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
             "check_baseline": check_baseline}
 
 
-def report(res: dict) -> None:
+def report(res: dict) -> int:
     rec, solo = res["rec"], res["solo"]
     final = res["final"]
     stored = sum(v for k, v in final.items() if k != "draft") - res["warm_submitted"]
@@ -315,6 +315,7 @@ def report(res: dict) -> None:
     lost = res["submitted"] + res["solo_submitted"] - stored
     failed = sum(rec.failures.values())
     print(f"lost: {lost}   failed calls: {failed}" + ("" if not rec.errors else f"   first errors: {rec.errors[:3]}"))
+    return lost + failed
 
 
 def main() -> int:
@@ -395,8 +396,10 @@ def main() -> int:
         except (SystemExit, Exception) as exc:  # one backend failing must not hide the other's figures
             print(f"\n=== {backend}: FAILED: {exc}")
             continue
-        report(res)
-        shutil.rmtree(res["work"], ignore_errors=True)
+        if report(res):
+            print(f"service log kept: {res['work'] / 'service.log'}")
+        else:
+            shutil.rmtree(res["work"], ignore_errors=True)
     print(f"\nmachine load average at end: {os.getloadavg()[0]:.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

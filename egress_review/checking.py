@@ -26,7 +26,7 @@ from egress_review.audit import SYSTEM
 from egress_review.autocheck import CheckInput, CheckOutcome, run_checks, unavailable
 from egress_review.models import FileVersion, Release, ReleasedFile
 from egress_review.service import EgressService
-from egress_review.submission import report_context, sidecar_context
+from egress_review.submission import get_request, report_context, sidecar_context
 from sandkasse.audit import utcnow
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def _sidecar_copy(svc: EgressService, c: Claim) -> Path | None:
 def record(svc: EgressService, c: Claim, outcome: CheckOutcome) -> str | None:
     """Store the verdict and the sealed report with their audit event; None if no longer pending."""
     with svc.sessions() as session:
+        get_request(session, c.request_id)  # its row first, then the audit head (see egress_review.db.sessions)
         v = session.get(FileVersion, c.version_id)
         if v is None or v.verdict != PENDING:
             session.rollback()

@@ -76,7 +76,15 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
     return engine
 
 
-def sessions(engine: Engine, store: object | None = None) -> sessionmaker[Session]:
+WRITER = "egress_writer"
+
+
+def sessions(engine: Engine, store: object | None = None, *, writer: bool = True) -> sessionmaker[Session]:
     """Sessions carry the quarantine store in ``session.info["egress_store"]`` so the business logic
-    can seal and open content-derived items (check reports, sidecars) in the same transaction."""
-    return sessionmaker(engine, expire_on_commit=False, info={"egress_store": store})
+    can seal and open content-derived items (check reports, sidecars) in the same transaction.
+
+    In writer sessions a release request is row-locked when loaded (see
+    :func:`egress_review.submission.get_request`): every write then takes the request's row before
+    the audit chain's head, always in that order, so two writers never wait on each other in a cycle.
+    """
+    return sessionmaker(engine, expire_on_commit=False, info={"egress_store": store, WRITER: writer})

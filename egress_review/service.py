@@ -64,7 +64,7 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
     store = QuarantineStore(settings.quarantine_dir, settings.scratch_dir, key)
     sessions = db.sessions(engine, store)
     read_engine = db.make_engine(url, writer=False)
-    read_sessions = db.sessions(read_engine, store)
+    read_sessions = db.sessions(read_engine, store, writer=False)
     audit = AuditLog(settings.audit_jsonl, head_key(key))
     audit.attach(sessions)
     token_key = None

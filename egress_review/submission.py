@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from egress_review import permissions, transition
 from egress_review.audit import Actor, AuditLog
+from egress_review.db import WRITER
 from egress_review.autocheck import CheckOutcome
 from egress_review.errors import Conflict, InvalidInput, NotFound
 from egress_review.identity.principal import Principal
@@ -28,9 +29,10 @@ def researcher(p: Principal) -> Actor:
     return Actor(p.username, "researcher", p.source)
 
 
-def get_request(session: Session, request_id: str, *, lock: bool = False) -> ReleaseRequest:
+def get_request(session: Session, request_id: str) -> ReleaseRequest:
+    """The request; in a writer session its row is locked first (lock order: request, then audit head)."""
     query = select(ReleaseRequest).where(ReleaseRequest.id == request_id)
-    if lock:
+    if session.info.get(WRITER):
         query = query.with_for_update()
     req = session.execute(query).scalar_one_or_none()
     if req is None:

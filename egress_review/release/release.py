@@ -128,7 +128,9 @@ def release_pending(sessions, audit: AuditLog, store: QuarantineStore, signer: R
     for request_id in ids:
         try:
             with sessions() as session:
-                req = session.get(ReleaseRequest, request_id)
+                req = session.execute(
+                    select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
+                ).scalar_one_or_none()
                 if req is None or req.state != RequestState.APPROVED:
                     continue
                 release(session, audit, store, signer, release_root, req)
