@@ -13,7 +13,7 @@ from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.requests import load_visible
 from egress_review.api.schemas import FileCreate, FileOut, FileUpdate, UploadOut
-from egress_review.api.views import _as_checker, check_report, file_out, version_out
+from egress_review.api.views import _as_checker, check_report, file_after_commit, file_out, version_out
 from egress_review.audit import Actor
 from egress_review.errors import InvalidInput, NotFound, PayloadTooLarge
 
@@ -32,9 +32,8 @@ def add_file(request_id: str, body: FileCreate, svc: ServiceDep, session: Sessio
     req = load_visible(session, p, request_id)
     f = submission.add_file(session, svc.audit, svc.policy, p, req, name=body.name, kind=body.kind,
                             context=body.context, controls=body.controls, sidecar=body.sidecar)
-    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
-    return out
+    return file_after_commit(svc, p, request_id, f.id)
 
 
 @router.patch("/{file_id}", response_model=FileOut, summary="Change a file's context, controls or sidecar")
@@ -44,9 +43,8 @@ def describe_file(request_id: str, file_id: str, body: FileUpdate, svc: ServiceD
     f = submission.get_file(req, file_id)
     submission.describe_file(session, svc.audit, svc.policy, p, req, f, context=body.context,
                              controls=body.controls, sidecar=body.sidecar)
-    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
-    return out
+    return file_after_commit(svc, p, request_id, file_id)
 
 
 @router.put(
@@ -126,6 +124,5 @@ def withdraw_file(request_id: str, file_id: str, svc: ServiceDep, session: Sessi
     req = load_visible(session, p, request_id)
     f = submission.get_file(req, file_id)
     submission.withdraw_file(session, svc.audit, p, req, f)
-    out = file_out(p, req, f, as_checker=False, session=session)
     session.commit()
-    return out
+    return file_after_commit(svc, p, request_id, file_id)

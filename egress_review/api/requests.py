@@ -13,7 +13,7 @@ from egress_review import permissions, review, submission
 from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, RequestCreate, RequestDetail, RequestSummary
-from egress_review.api.views import detail, summary
+from egress_review.api.views import detail, detail_after_commit, summary
 from egress_review.errors import InvalidInput
 from egress_review.models import ReleaseRequest, RequestFile
 from egress_review.states import RequestState
@@ -32,9 +32,8 @@ IdempotencyKey = Annotated[
 def create_request(body: RequestCreate, svc: ServiceDep, session: SessionDep, p: PrincipalDep,
                    idempotency_key: IdempotencyKey = None) -> RequestDetail:
     req = submission.create_request(session, svc.audit, p, title=body.title, idempotency_key=idempotency_key)
-    out = detail(session, p, req, svc.policy)
     session.commit()
-    return out
+    return detail_after_commit(svc, p, req.id)
 
 
 @router.get("", response_model=Page[RequestSummary], summary="List the release requests you may see")
@@ -95,17 +94,15 @@ def get_request(request_id: str, svc: ServiceDep, session: ReadSessionDep, p: Pr
 def submit_request(request_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
     req = load_visible(session, p, request_id)
     submission.submit(session, svc.audit, p, req)
-    out = detail(session, p, req, svc.policy)
     session.commit()
-    return out
+    return detail_after_commit(svc, p, request_id)
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestDetail, summary="Withdraw a draft or returned request")
 def withdraw_request(request_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
     req = load_visible(session, p, request_id)
     submission.withdraw_request(session, svc.audit, p, req)
-    out = detail(session, p, req, svc.policy)
     session.commit()
-    return out
+    return detail_after_commit(svc, p, request_id)
 
 

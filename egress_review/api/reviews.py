@@ -9,7 +9,7 @@ from egress_review.api.deps import PrincipalDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.requests import load_visible
 from egress_review.api.schemas import CommentIn, CommentOut, DecisionIn, RequestDetail, VoteIn, VoteOut
-from egress_review.api.views import detail
+from egress_review.api.views import detail_after_commit
 from egress_review.release.release import release
 from egress_review.service import EgressService
 
@@ -32,9 +32,8 @@ def vote(request_id: str, file_id: str, body: VoteIn, svc: ServiceDep, session: 
 def submit_review(request_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
     req = load_visible(session, p, request_id)
     review.submit_review(session, svc.audit, svc.policy, p, req)
-    out = detail(session, p, req, svc.policy)
     session.commit()
-    return out
+    return detail_after_commit(svc, p, request_id)
 
 
 @router.post("/comments", status_code=201, response_model=CommentOut, summary="Comment (checkers-only or shared)")
@@ -66,28 +65,22 @@ def approve(request_id: str, body: DecisionIn, svc: ServiceDep, session: Session
         r = submission.get_request(rs, request_id)
         release(rs, svc.audit, svc.store, svc.signer, svc.release_dir, r)
         rs.commit()
-    session.expire_all()
-    req = load_visible(session, p, request_id)
-    out = detail(session, p, req, svc.policy)
-    session.rollback()
-    return out
+    return detail_after_commit(svc, p, request_id)
 
 
 @router.post("/return", response_model=RequestDetail, summary="Return to the researcher (comment required, shared)")
 def return_request(request_id: str, body: DecisionIn, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
     req = load_visible(session, p, request_id)
     review.return_request(session, svc.audit, svc.policy, p, req, body.comment)
-    out = detail(session, p, req, svc.policy)
     session.commit()
     _observe(svc, session)
-    return out
+    return detail_after_commit(svc, p, request_id)
 
 
 @router.post("/reject", response_model=RequestDetail, summary="Reject for good (comment required, shared)")
 def reject(request_id: str, body: DecisionIn, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> RequestDetail:
     req = load_visible(session, p, request_id)
     review.reject(session, svc.audit, svc.policy, p, req, body.comment)
-    out = detail(session, p, req, svc.policy)
     session.commit()
     _observe(svc, session)
-    return out
+    return detail_after_commit(svc, p, request_id)

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from egress_review import permissions, projects, visibility
+from egress_review import permissions, projects, submission, visibility
 from egress_review.api.schemas import (
     CommentOut,
     FileOut,
@@ -105,3 +105,23 @@ def detail(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPo
         allowed_actions=actions,
         release_id=release_id,
     )
+
+
+def detail_after_commit(svc, p: Principal, request_id: str) -> RequestDetail:
+    """The request as ``p`` now sees it, read after the change committed: building the answer (reports
+    unsealed, votes blinded) happens outside the write transaction, so writers hold the database's
+    write lock (SQLite) and the audit head (PostgreSQL) only for the change itself."""
+    with svc.read_sessions() as session:
+        req = submission.get_request(session, request_id)
+        out = detail(session, p, req, svc.policy)
+        session.rollback()
+    return out
+
+
+def file_after_commit(svc, p: Principal, request_id: str, file_id: str) -> FileOut:
+    """One file as its requester now sees it, read after the change committed (see :func:`detail_after_commit`)."""
+    with svc.read_sessions() as session:
+        req = submission.get_request(session, request_id)
+        out = file_out(p, req, submission.get_file(req, file_id), as_checker=False, session=session)
+        session.rollback()
+    return out
