@@ -26,7 +26,7 @@ from egress_review.audit import SYSTEM
 from egress_review.autocheck import CheckInput, CheckOutcome, run_checks, unavailable
 from egress_review.models import FileVersion, Release, ReleasedFile
 from egress_review.service import EgressService
-from egress_review.submission import get_request, report_context, sidecar_context
+from egress_review.submission import get_request, seal_report, sidecar_context
 from sandkasse.audit import utcnow
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def record(svc: EgressService, c: Claim, outcome: CheckOutcome) -> str | None:
             return None
         v.verdict = outcome.verdict
         v.check_report = outcome.redacted_json
-        v.check_report_sealed = svc.store.seal(report_context(v.id), outcome.report_json.encode())
+        v.check_report_sealed, v.check_cells_sealed = seal_report(svc.store, v.id, outcome.report)
         v.checked_at = utcnow()
         v.check_claimed_at = None
         svc.audit.record(

@@ -145,6 +145,9 @@ class FileVersion(Base):
     # so the full report is kept encrypted (check_report_sealed) like the file itself.
     check_report: Mapped[str] = mapped_column(Text, default="{}")
     check_report_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The report's per-cell outcomes, sealed apart: nearly all of a table's report, needed only by the
+    # preview and the report endpoint, not by every view of the request.
+    check_cells_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     uploaded_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

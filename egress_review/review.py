@@ -277,6 +277,7 @@ def queue(session: Session, p: Principal, policy: EgressPolicy) -> list[ReleaseR
         select(ReleaseRequest)
         .where(ReleaseRequest.state.in_([s.value for s in VOTING_STATES]),
                permissions.reviewable_clause(session, p, policy))
-        .options(selectinload(ReleaseRequest.files).selectinload(RequestFile.versions),
+        .options(selectinload(ReleaseRequest.files).selectinload(RequestFile.versions).load_only(
+                     FileVersion.id, FileVersion.file_id, FileVersion.number, FileVersion.verdict),
                  selectinload(ReleaseRequest.reviews))
     ).scalars())

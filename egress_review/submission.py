@@ -79,6 +79,22 @@ def report_context(version_id: str) -> str:
     return f"report:{version_id}"
 
 
+def cells_context(version_id: str) -> str:
+    return f"cells:{version_id}"
+
+
+CELLS_KEY = "cell_outcome"
+
+
+def seal_report(store, version_id: str, report: dict[str, Any]) -> tuple[str, str | None]:
+    """The check report sealed in two parts: everything but the per-cell outcomes, and those."""
+    cells = report.get(CELLS_KEY)
+    rest = {k: v for k, v in report.items() if k != CELLS_KEY}
+    sealed = store.seal(report_context(version_id), json.dumps(rest, sort_keys=True, default=str).encode())
+    sealed_cells = None if cells is None else store.seal(cells_context(version_id), json.dumps(cells).encode())
+    return sealed, sealed_cells
+
+
 def create_request(
     session: Session, audit: AuditLog, p: Principal, *, title: str = "", idempotency_key: str | None = None
 ) -> ReleaseRequest:
@@ -203,7 +219,7 @@ def add_version(
         sidecar=f.sidecar,
         verdict=outcome.verdict,
         check_report=outcome.redacted_json,
-        check_report_sealed=session.info["egress_store"].seal(report_context(staged.version_id), outcome.report_json.encode()),
+        check_report_sealed=seal_report(session.info["egress_store"], staged.version_id, outcome.report)[0],
         uploaded_by=p.username,
     )
     session.add(version)

@@ -7,15 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from egress_review import permissions, review, submission
 from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep, SessionDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, RequestCreate, RequestDetail, RequestSummary
-from egress_review.api.views import detail, detail_after_commit, summary
+from egress_review.api.views import detail, detail_after_commit, summary, summary_loading
 from egress_review.errors import InvalidInput
-from egress_review.models import ReleaseRequest, RequestFile
+from egress_review.models import ReleaseRequest
 from egress_review.states import RequestState
 from sandkasse.audit import utcnow
 
@@ -74,7 +73,7 @@ def list_requests(
     rows = session.execute(
         select(ReleaseRequest).where(*where).order_by(when.asc(), ReleaseRequest.id)
         .offset((page - 1) * size).limit(size)
-        .options(selectinload(ReleaseRequest.files).selectinload(RequestFile.versions))
+        .options(summary_loading())
     ).scalars()
     return Page[RequestSummary](items=[summary(r) for r in rows], total=total, page=page, page_size=size)
 

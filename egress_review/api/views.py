@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from egress_review import permissions, projects, submission, visibility
 from egress_review.api.schemas import (
@@ -20,30 +20,30 @@ from egress_review.identity.principal import Principal
 from egress_review.models import FileVersion, Release, ReleaseRequest, RequestFile
 from egress_review.policy import EgressPolicy
 from egress_review.review import reviews_this_turn
-from egress_review.submission import report_context
+from egress_review.submission import CELLS_KEY, cells_context, report_context
 from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
 
 _ORDER = {"pass": 0, "review": 1, "pending": 2, "fail": 3}
 
 
-def check_report(session: Session, v: FileVersion) -> dict:
-    """The full automatic check report of a version (decrypted); show it only to those who may read
-    the file (the requester and the reviewing checkers)."""
-    if v.check_report_sealed:
-        store = session.info["egress_store"]
-        return json.loads(store.unseal(report_context(v.id), v.check_report_sealed))
-    return json.loads(v.check_report or "{}")
-
-
-# Per-cell outcomes make up nearly all of a table's report: they are for the report endpoint and the
-# web preview, not for every listing of the request.
-BULKY_REPORT_KEYS = ("cell_outcome",)
+def check_report(session: Session, v: FileVersion, *, cells: bool = True) -> dict:
+    """The full automatic check report of a version (decrypted), with its per-cell outcomes unless
+    ``cells`` is false; show it only to those who may read the file (the requester and the reviewing
+    checkers)."""
+    if not v.check_report_sealed:
+        return json.loads(v.check_report or "{}")
+    store = session.info["egress_store"]
+    report = json.loads(store.unseal(report_context(v.id), v.check_report_sealed))
+    if cells and v.check_cells_sealed:
+        report[CELLS_KEY] = json.loads(store.unseal(cells_context(v.id), v.check_cells_sealed))
+    return report
 
 
 def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
-    report = check_report(session, v) if session is not None else json.loads(v.check_report or "{}")
-    for key in BULKY_REPORT_KEYS:
-        report.pop(key, None)
+    # Per-cell outcomes make up nearly all of a table's report: they are for the report endpoint and
+    # the web preview, not for every view of the request.
+    report = check_report(session, v, cells=False) if session is not None else json.loads(v.check_report or "{}")
+    report.pop(CELLS_KEY, None)  # versions stored before the cells were sealed apart
     return VersionOut(
         id=v.id, number=v.number, size=v.size, sha256=v.sha256, detected_type=v.detected_type,
         verdict=v.verdict, check_report=report, created_at=v.created_at,
@@ -53,6 +53,12 @@ def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
 def worst_verdict(req: ReleaseRequest) -> str | None:
     verdicts = [f.current_version.verdict for f in req.files if not f.withdrawn and f.current_version is not None]
     return max(verdicts, key=lambda v: _ORDER.get(v, 1)) if verdicts else None
+
+
+def summary_loading():
+    """What :func:`summary` reads, loaded with the request in two more queries (not the reports)."""
+    return selectinload(ReleaseRequest.files).selectinload(RequestFile.versions).load_only(
+        FileVersion.id, FileVersion.file_id, FileVersion.number, FileVersion.verdict)
 
 
 def summary(req: ReleaseRequest) -> RequestSummary:
