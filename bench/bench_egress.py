@@ -2,14 +2,21 @@
 
 50 researchers (each a project token, as from inside their notebook) create, upload a ~100 kB table
 and submit; 10 output checkers (real Keycloak tokens) list their queue, vote, submit reviews and
-approve. Run once on SQLite and once on PostgreSQL (a throw-away cluster), then print p50/p99
-latency per call, throughput, and submitted vs stored vs decided (zero lost).
+approve. Each backend (SQLite, and PostgreSQL on a throw-away cluster) runs two scenarios:
 
-Baselines measured in the same run: the check engine on the same table in this process (the upload
-call includes it), and the same calls made by one client alone. Figures are printed as ratios to them.
+- paced: all 60 clients active through the run, like people: each researcher's exports come at
+  random times within --window seconds (each export's four calls back to back, as request_export
+  makes them); a checker reads a request for --checker-think seconds before voting.
+- burst: all 60 start at the same instant and never pause. In a closed loop like that the mean
+  latency is clients / throughput whatever the service does (Little's law), so this one measures
+  capacity (calls/s) and how the service holds up past it (nothing lost or failed).
+
+Printed: p50/p99 latency per call, throughput, and submitted vs stored vs decided (zero lost).
+Baselines measured in the same run: the check engine alone on the same table, and the same calls
+made by one client alone (the "solo" column; latencies are given as ratios to it).
 
     .venv/bin/python bench/bench_egress.py [--researchers 50] [--reviewers 10] [--per-researcher 2]
-        [--time-limit 180] [--backends sqlite,postgresql]
+        [--time-limit 180] [--backends sqlite,postgresql] [--scenarios paced,burst]
 
 Needs Keycloak (the test bed's instance on 127.0.0.1:8181 is started if not running) and the
 PostgreSQL binaries. The service runs as a separate uvicorn process, stopped at the end.
@@ -101,10 +108,15 @@ class Recorder:
         return r
 
 
-async def researcher(rec: Recorder, base: str, token: str, tables: list[bytes], submitted: list[str]) -> None:
+async def researcher(rec: Recorder, base: str, token: str, tables: list[bytes], submitted: list[str],
+                     gaps: list[float] | None = None) -> None:
+    """One notebook: each export is create, add, upload, submit back to back (as request_export does),
+    after ``gaps[k]`` seconds of the researcher's own work."""
     h = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
-        for data in tables:
+        for k, data in enumerate(tables):
+            if gaps:
+                await asyncio.sleep(gaps[k])
             r = await rec.call(c, "create", "POST", "/api/v1/requests", json={"title": "bench"},
                                headers={"Idempotency-Key": uuid.uuid4().hex})
             if r is None:
@@ -125,7 +137,9 @@ async def researcher(rec: Recorder, base: str, token: str, tables: list[bytes], 
 
 
 async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n: int, done: asyncio.Event,
-                   deadline: float) -> None:
+                   deadline: float, think: float = 0.0) -> None:
+    """One checker: looks at the queue, reads a request (``think`` seconds, on average), votes on its
+    outputs, submits the review; approves reviewed requests; looks again after ``think`` when idle."""
     h = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
         while not done.is_set() and time.monotonic() < deadline:
@@ -138,6 +152,8 @@ async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n:
                 d = await rec.call(c, "get_request", "GET", f"/api/v1/requests/{rid}")
                 if d is None or d.json()["state"] != "submitted":
                     continue
+                if think:
+                    await asyncio.sleep(random.uniform(0.5, 1.5) * think)
                 for f in d.json()["files"]:
                     if f["kind"] == "output":
                         await rec.call(c, "vote", "PUT", f"/api/v1/requests/{rid}/files/{f['id']}/vote",
@@ -152,7 +168,7 @@ async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n:
                                    benign=(409,))
                     worked = True
             if not worked:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(max(0.2, think))
 
 
 def start_service(env: dict[str, str], port: int, log: Path, workers: int) -> subprocess.Popen:
@@ -220,8 +236,18 @@ def counts(url: str) -> dict[str, int]:
     return rows
 
 
+SCENARIOS = {
+    # All clients start at once and never pause: a stress test. In such a closed loop the mean latency
+    # is (clients / throughput) whatever the service does (Little's law), so this measures capacity.
+    "burst": "all 60 clients at once, no pauses (closed loop: measures capacity)",
+    # The same 50 researchers and 10 checkers, all active through the run, paced like people: each
+    # researcher's exports come at random times within the window; a checker reads before voting.
+    "paced": "exports spread over the window, checkers read before they vote",
+}
+
+
 def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], tables: list[bytes],
-                check_baseline: float) -> dict:
+                check_baseline: float, scenario: str = "burst") -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-egress-{name}-"))
     token_key = secrets.token_urlsafe(32)
     researchers = [f"bench-r{i:02d}" for i in range(args.researchers)]
@@ -263,10 +289,23 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
             done = asyncio.Event()
             deadline = time.monotonic() + args.time_limit
             t0 = time.perf_counter()
-            reviewers = [asyncio.create_task(reviewer(rec, base, checker_tokens[c], c, i, len(checker_tokens), done, deadline))
+            paced = scenario == "paced"
+            think = args.checker_think if paced else 0.0
+            reviewers = [asyncio.create_task(reviewer(rec, base, checker_tokens[c], c, i, len(checker_tokens), done,
+                                                      deadline, think))
                          for i, c in enumerate(checker_tokens)]
             per = args.per_researcher
-            await asyncio.gather(*(researcher(rec, base, tokens[r], tables[i * per:(i + 1) * per] or tables[:per], submitted)
+            rng = random.Random(7)
+
+            def gaps() -> list[float] | None:
+                # random arrival times within the window, in order; the gaps between them
+                if not paced:
+                    return None
+                times = sorted(rng.uniform(0, args.window) for _ in range(per))
+                return [b - a for a, b in zip([0.0] + times, times)]
+
+            await asyncio.gather(*(researcher(rec, base, tokens[r], tables[i * per:(i + 1) * per] or tables[:per], submitted,
+                                              gaps())
                                    for i, r in enumerate(researchers)))
             while time.monotonic() < deadline:
                 state = counts(url)
@@ -281,7 +320,7 @@ def run_backend(name: str, url: str, args, kc, checker_tokens: dict[str, str], t
         final = counts(url)
     finally:
         stop_service(proc)
-    return {"name": name, "rec": rec, "solo": solo, "elapsed": elapsed, "submitted": len(submitted),
+    return {"name": f"{name}, {scenario}: {SCENARIOS[scenario]}", "scenario": scenario, "clients": args.researchers + args.reviewers, "rec": rec, "solo": solo, "elapsed": elapsed, "submitted": len(submitted),
             "solo_submitted": len(solo_ids), "warm_submitted": 4 * args.service_workers, "attempted": args.researchers * args.per_researcher, "final": final,
             "work": work,
             "check_baseline": check_baseline}
@@ -307,9 +346,14 @@ def report(res: dict) -> int:
     print(f"all calls: n={calls} p50={pct(all_lat, 50) * 1e3:.1f} ms p99={pct(all_lat, 99) * 1e3:.1f} ms; "
           f"without uploads p99={pct(no_upload, 99) * 1e3:.1f} ms; throughput {calls / res['elapsed']:.1f} calls/s "
           f"over {res['elapsed']:.1f} s")
+    if calls:
+        # Little's law: calls in flight on average = throughput x mean latency. In the burst, latency is
+        # that queue's length divided by the capacity, not the time one call takes (see "solo").
+        print(f"calls in flight on average: {calls / res['elapsed'] * statistics.mean(all_lat):.1f} "
+              f"(throughput x mean latency {statistics.mean(all_lat) * 1e3:.0f} ms) of {res['clients']} clients")
     up = rec.lat.get("upload_100kB", [])
     print(f"check engine alone on the same table (baseline, in process): {res['check_baseline'] * 1e3:.1f} ms; "
-          f"upload p50 / check = {pct(up, 50) / res['check_baseline']:.2f}x")
+          f"upload p50 / check = {pct(up, 50) / res['check_baseline']:.2f}x (the checks run after the upload answers)")
     print(f"requests: attempted {res['attempted']}, submitted (client saw 200) {res['submitted']}, "
           f"stored beyond draft (incl. {res['solo_submitted']} solo) {stored}, decided {decided}, by state {dict(sorted(final.items()))}")
     lost = res["submitted"] + res["solo_submitted"] - stored
@@ -326,6 +370,9 @@ def main() -> int:
     parser.add_argument("--table-kb", type=int, default=100)
     parser.add_argument("--time-limit", type=float, default=180)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--scenarios", default="paced,burst", help=", ".join(f"{k}: {v}" for k, v in SCENARIOS.items()))
+    parser.add_argument("--window", type=float, default=60, help="paced: the researchers' exports fall within this many seconds")
+    parser.add_argument("--checker-think", type=float, default=2.0, help="paced: mean seconds a checker reads a request before voting")
     parser.add_argument("--service-workers", type=int, default=1,
                         help="uvicorn worker processes (more than 1 on a 2-core machine made things worse: lock and connection contention)")
     args = parser.parse_args()
@@ -374,32 +421,35 @@ def main() -> int:
           f"({len(tables[0]) / 1000:.0f} kB tables), {args.reviewers} checkers, limit {args.time_limit:.0f} s, loopback; "
           f"service: uvicorn --workers {args.service_workers}")
     for backend in args.backends.split(","):
-        try:
-            if backend == "sqlite":
-                res = run_backend("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, kc, checker_tokens, tables,
-                                  check_baseline)
-            elif backend == "postgresql":
-                from sandkasse.stack.postgres_server import ensure_postgres
+        for scenario in args.scenarios.split(","):
+            if scenario not in SCENARIOS:
+                raise SystemExit(f"unknown scenario {scenario}")
+            try:
+                if backend == "sqlite":
+                    res = run_backend("SQLite", f"sqlite:///{tmp / f'bench-{scenario}.db'}", args, kc, checker_tokens,
+                                      tables, check_baseline, scenario)
+                elif backend == "postgresql":
+                    from sandkasse.stack.postgres_server import ensure_postgres
 
-                pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
-                pg_dir.chmod(0o755)
-                pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
-                try:
-                    res = run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
-                                      check_baseline)
-                finally:
-                    pg.stop()
-                    pg.password_file.unlink(missing_ok=True)
-                    shutil.rmtree(pg_dir, ignore_errors=True)
+                    pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
+                    pg_dir.chmod(0o755)
+                    pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
+                    try:
+                        res = run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
+                                          check_baseline, scenario)
+                    finally:
+                        pg.stop()
+                        pg.password_file.unlink(missing_ok=True)
+                        shutil.rmtree(pg_dir, ignore_errors=True)
+                else:
+                    raise SystemExit(f"unknown backend {backend}")
+            except (SystemExit, Exception) as exc:  # one run failing must not hide the others' figures
+                print(f"\n=== {backend}, {scenario}: FAILED: {exc}")
+                continue
+            if report(res):
+                print(f"service log kept: {res['work'] / 'service.log'}")
             else:
-                raise SystemExit(f"unknown backend {backend}")
-        except (SystemExit, Exception) as exc:  # one backend failing must not hide the other's figures
-            print(f"\n=== {backend}: FAILED: {exc}")
-            continue
-        if report(res):
-            print(f"service log kept: {res['work'] / 'service.log'}")
-        else:
-            shutil.rmtree(res["work"], ignore_errors=True)
+                shutil.rmtree(res["work"], ignore_errors=True)
     print(f"\nmachine load average at end: {os.getloadavg()[0]:.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -9,6 +9,7 @@ reading the same :class:`~egress_review.service.EgressService` from ``app.state.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -46,6 +47,7 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         if svc.checker is not None:
             svc.checker.warm()  # start the check workers now, not on the first upload
+        threading.Thread(target=svc.keycloak.prefetch, name="egress-keycloak-keys", daemon=True).start()
         queue = svc.checks = CheckQueue(svc)
         await queue.start()
         try:

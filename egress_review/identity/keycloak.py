@@ -42,6 +42,14 @@ class KeycloakValidator:
                 self._keys, self._fetched_at = keys, time.monotonic()
             return self._keys
 
+    def prefetch(self) -> None:
+        """Fetch the realm's keys now (at start-up) rather than on the first checker's request; a
+        Keycloak that is not up yet is asked again on that request."""
+        try:
+            self._keyset()
+        except AuthError:
+            pass
+
     def _decode(self, token: str, keys: jwk.JWKSet) -> dict:
         return self._openid.decode_token(
             token,
