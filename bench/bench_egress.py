@@ -87,6 +87,8 @@ class Recorder:
         self.failures: dict[str, int] = defaultdict(int)
         self.benign: dict[str, int] = defaultdict(int)
         self.errors: list[str] = []
+        self.t0 = time.perf_counter()
+        self.slowest: list[tuple[float, float, str]] = []  # (latency, start since t0, kind)
 
     async def call(self, client: httpx.AsyncClient, kind: str, method: str, url: str, *,
                    benign: tuple[int, ...] = (), **kw) -> httpx.Response | None:
@@ -97,7 +99,9 @@ class Recorder:
             self.failures[kind] += 1
             self.errors.append(f"{kind}: {exc!r}")
             return None
-        self.lat[kind].append(time.perf_counter() - t)
+        took = time.perf_counter() - t
+        self.lat[kind].append(took)
+        self.slowest = sorted(self.slowest + [(took, t - self.t0, kind)], reverse=True)[:5]
         if r.status_code >= 400:
             if r.status_code in benign:
                 self.benign[kind] += 1
@@ -351,6 +355,7 @@ def report(res: dict) -> int:
         # that queue's length divided by the capacity, not the time one call takes (see "solo").
         print(f"calls in flight on average: {calls / res['elapsed'] * statistics.mean(all_lat):.1f} "
               f"(throughput x mean latency {statistics.mean(all_lat) * 1e3:.0f} ms) of {res['clients']} clients")
+    print("slowest calls: " + ", ".join(f"{k} {took * 1e3:.0f} ms at {at:.1f} s" for took, at, k in rec.slowest))
     up = rec.lat.get("upload_100kB", [])
     print(f"check engine alone on the same table (baseline, in process): {res['check_baseline'] * 1e3:.1f} ms; "
           f"upload p50 / check = {pct(up, 50) / res['check_baseline']:.2f}x (the checks run after the upload answers)")

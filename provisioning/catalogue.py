@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,9 @@ def source_columns(source: str | Path) -> list[str] | None:
     if not path.is_file():
         return None
     if path.suffix == ".parquet":
+        # imported here: the services that only ask provisioning questions never load pyarrow
+        import pyarrow.parquet as pq
+
         return list(pq.read_schema(path).names)
     if path.suffix == ".csv":
         with path.open(encoding="utf-8") as fh:

@@ -11,10 +11,13 @@ import ast
 import operator
 from collections.abc import Iterable
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from provisioning.errors import ProvisioningError
+
+if TYPE_CHECKING:  # pandas is imported where filters are applied: checking one needs only ast
+    import numpy as np
+    import pandas as pd
 
 _COMPARE = {
     ast.Eq: operator.eq,
@@ -94,6 +97,8 @@ def _mask(node: ast.AST, df: pd.DataFrame) -> pd.Series:
         result = column.isin(list(value))
         result = result if op is ast.In else ~result
     else:
+        import pandas as pd
+
         if pd.api.types.is_datetime64_any_dtype(column) and isinstance(value, str):
             value = pd.Timestamp(value)
         result = _COMPARE[op](column, value)
