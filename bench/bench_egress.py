@@ -31,6 +31,7 @@ import os
 import random
 import secrets
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -112,12 +113,20 @@ class Recorder:
         return r
 
 
+_TLS = ssl.create_default_context()  # built once: building one per simulated user stalls the generator
+
+
+def user_client(base: str, headers: dict[str, str]) -> httpx.AsyncClient:
+    """One simulated user's HTTP client (plain HTTP on loopback; the TLS context is never used)."""
+    return httpx.AsyncClient(base_url=base, headers=headers, timeout=60, verify=_TLS, trust_env=False)
+
+
 async def researcher(rec: Recorder, base: str, token: str, tables: list[bytes], submitted: list[str],
                      gaps: list[float] | None = None) -> None:
     """One notebook: each export is create, add, upload, submit back to back (as request_export does),
     after ``gaps[k]`` seconds of the researcher's own work."""
     h = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
+    async with user_client(base, h) as c:
         for k, data in enumerate(tables):
             if gaps:
                 await asyncio.sleep(gaps[k])
@@ -145,7 +154,7 @@ async def reviewer(rec: Recorder, base: str, token: str, me: str, index: int, n:
     """One checker: looks at the queue, reads a request (``think`` seconds, on average), votes on its
     outputs, submits the review; approves reviewed requests; looks again after ``think`` when idle."""
     h = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=h, timeout=60) as c:
+    async with user_client(base, h) as c:
         while not done.is_set() and time.monotonic() < deadline:
             worked = False
             q = await rec.call(c, "list_queue", "GET", "/api/v1/requests", params={"to_review": "true", "page_size": 20})
