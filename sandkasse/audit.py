@@ -248,6 +248,9 @@ def verify_chain(session: Session, model: type[AuditEventMixin]) -> ChainReport:
     return verify_rows(session.execute(select(model).order_by(model.seq)).scalars())
 
 
+SHOWN_PROBLEMS = 20  # a report lists the first ones; a wholesale rewrite would otherwise print every line
+
+
 @dataclass
 class AuditReport:
     """A chain's verdict: the chain itself, plus what the sealed head and the shipped lines show."""
@@ -261,7 +264,10 @@ class AuditReport:
         return self.chain.ok and not self.problems
 
     def __str__(self) -> str:
-        return "\n".join(f"{self.component}: {line}" for line in [str(self.chain), *self.problems])
+        shown = self.problems[:SHOWN_PROBLEMS]
+        more = len(self.problems) - len(shown)
+        lines = [str(self.chain), *shown] + ([f"... and {more} more problems"] if more else [])
+        return "\n".join(f"{self.component}: {line}" for line in lines)
 
 
 def head_problems(session: Session, head: SealedHead, rows: dict[int, str]) -> list[str]:

@@ -139,6 +139,10 @@ def start_provisioning(ctx: DemoContext) -> list[Where]:
     url = ctx.parts["database_url"]
     master = _demo_secret(ctx, "master-key", lambda: encode_key(generate_key()))
     ctx.env["SANDKASSE_MASTER_KEY"] = master
+    # This process writes provisioning's first audit events (migrations, seed): they are sealed
+    # under the same master key as the services', so `sandkasse audit verify` holds from the start.
+    os.environ["SANDKASSE_MASTER_KEY"] = master
+    get_settings.cache_clear()
     ctx.env["SANDKASSE_PROJECT_TOKEN_KEY"] = _demo_secret(ctx, "project-token-key", lambda: secrets.token_urlsafe(48))
     ctx.env["SANDKASSE_VAR_DIR"] = str(ctx.settings.var_dir)
     migrate_provisioning(url)

@@ -139,3 +139,13 @@ def test_sealed_head_and_shippers(tmp_path: Path) -> None:
     ]
     assert "unit: the audit head's seal does not match (head edited)" in str(wrong_key)
     engine.dispose()
+
+
+def test_a_report_lists_the_first_problems_and_counts_the_rest():
+    from sandkasse.audit import SHOWN_PROBLEMS, AuditReport, ChainReport
+
+    report = AuditReport("egress", ChainReport(True, 3), [f"problem {i}" for i in range(SHOWN_PROBLEMS + 7)])
+    lines = str(report).splitlines()
+    assert not report.ok and lines[0] == "egress: audit chain OK: 3 events"
+    assert lines[1:-1] == [f"egress: problem {i}" for i in range(SHOWN_PROBLEMS)]
+    assert lines[-1] == "egress: ... and 7 more problems"
