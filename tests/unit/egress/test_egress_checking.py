@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from egress_review import review
+from egress_review import review, submission
 from egress_review.checking import check_version, claim, pending_versions
 from egress_review.errors import Conflict
 from egress_review.models import EgressAuditEvent, FileVersion
@@ -27,8 +27,6 @@ SMALL = b"district,days\nGrefsen,3\nSagene,340\n"
 
 def _new_request(env) -> str:
     """A draft with no files yet."""
-    from egress_review import submission
-
     with env.svc.sessions() as s:
         req = submission.create_request(s, env.svc.audit, researcher("alice", "alpha"))
         s.commit()
@@ -68,7 +66,7 @@ def test_checkers_cannot_vote_before_the_checks_are_done(env):
     p = researcher("alice", "alpha")
     req_id = _new_request(env)
     env.store_file(p, req_id, "t.csv", SAFE_CSV.encode(), check=False)
-    env.act(lambda s, r: __import__("egress_review.submission").submission.submit(s, env.svc.audit, p, r), req_id)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, p, r), req_id)
     with pytest.raises(Conflict, match="still running"):
         env.vote_all(req_id, "chris", VoteDecision.APPROVE)
     # nor is the request in anyone's queue yet
@@ -161,10 +159,7 @@ def test_the_checks_find_the_projects_identifiers_without_the_service_reading_th
     report = json.loads(v.check_report)
     assert v.verdict == "fail" and any(f["rule"] == "identifier" for f in report["flags"]), report
     # the same bytes from a project without that dataset are not matched against it
-    req_b = None
     with env.svc.sessions() as s:
-        from egress_review import submission
-
         req_b = submission.create_request(s, env.svc.audit, researcher("bob", "beta")).id
         s.commit()
     env.store_file(researcher("bob", "beta"), req_b, "leak.csv", leak)
