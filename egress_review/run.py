@@ -4,16 +4,14 @@ stop one started earlier through its pid file. Production runs it from ``images/
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from sandkasse.stack.process import StackError, start_background, wait_until
+from sandkasse.stack.process import StackError, start_background, stop_pid_file, wait_until
 
 
 @dataclass
@@ -66,20 +64,4 @@ def start_egress(
 
 def stop_egress(pid_file: Path, timeout: float = 20.0) -> bool:
     """Stop an egress service started with a pid file (e.g. by a detached demo); True if one ran."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        pid_file.unlink(missing_ok=True)
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    return True
+    return stop_pid_file(pid_file, timeout)

@@ -17,6 +17,7 @@ import httpx
 
 from hub.settings import HubSettings
 from sandkasse.settings import REPO_ROOT
+from sandkasse.stack.process import stop_pid_file
 
 CONFIG_FILE = REPO_ROOT / "hub" / "jupyterhub_config.py"
 
@@ -106,21 +107,7 @@ def start_hub(env: dict[str, str] | None = None, *, timeout: float = 90.0, log_p
 def stop_hub(state_dir: Path | None = None, timeout: float = 30.0) -> bool:
     """Stop a hub started earlier (e.g. by a detached demo) through its pid file; True if one ran.
     JupyterHub stops its servers on the way out (``cleanup_servers``)."""
-    pid_file = (state_dir or HubSettings().state_dir) / "jupyterhub.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
-    return True
+    return stop_pid_file((state_dir or HubSettings().state_dir) / "jupyterhub.pid", timeout)
 
 
 def main() -> None:

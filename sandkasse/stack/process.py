@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -92,6 +93,28 @@ def wait_until(
             tail = log_tail(log) if log else ""
             raise StackError(f"{what}: not ready after {timeout:.0f} s.\n{tail}")
         time.sleep(interval)
+
+
+def stop_pid_file(pid_file: Path, timeout: float) -> bool:
+    """Stop the process named in ``pid_file`` (SIGTERM, then SIGKILL after ``timeout``) and forget
+    the file; True if one ran."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
