@@ -19,6 +19,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 VERDICTS = ("pass", "review", "fail")
+PENDING = "pending"  # a stored version whose checks have not run yet (egress_review.checking)
+# Worst last: a known fail outranks checks still running, which outrank a review.
+VERDICT_ORDER = {"pass": 0, "review": 1, PENDING: 2, "fail": 3}
 
 
 @dataclass

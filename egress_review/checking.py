@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import or_, select, update
 
 from egress_review.audit import SYSTEM
-from egress_review.autocheck import CheckInput, CheckOutcome, run_checks, unavailable
+from egress_review.autocheck import PENDING, CheckInput, CheckOutcome, run_checks, unavailable
 from egress_review.models import FileVersion, Release, ReleasedFile
 from egress_review.service import EgressService
 from egress_review.submission import get_request, seal_report, sidecar_context
@@ -31,7 +31,6 @@ from sandkasse.audit import utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending"
 _TABLES = (".csv", ".tsv", ".xlsx", ".parquet")
 
 
@@ -84,10 +83,8 @@ def claim(svc: EgressService, version_id: str) -> Claim | None:
 
 
 def _scratch_copy(svc: EgressService, c: Claim) -> Path:
-    fd, name = tempfile.mkstemp(dir=svc.store.scratch, suffix=Path(c.name).suffix.lower())
-    os.close(fd)
-    path = Path(name)
-    path.unlink()  # decrypt_to creates it exclusively, mode 600
+    # a fresh name per attempt: a retry after a crash never meets the earlier attempt's file
+    path = svc.store.scratch / f"{c.version_id}-{uuid.uuid4().hex}{Path(c.name).suffix.lower()}"
     svc.store.decrypt_to(c.blob, c.version_id, c.wrapped_key, path)
     return path
 

@@ -14,11 +14,11 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from sandkasse.db import SQLITE_BUSY_SECONDS
 from sandkasse.db import make_engine as _shared_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _HOLDS_WRITE_LOCK = "egress_holds_write_lock"
-_SQLITE_BUSY_SECONDS = 30  # as sandkasse.db's busy timeout
 
 
 def alembic_config(url: str) -> Config:
@@ -44,7 +44,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         # sat free while every writer slept; a thread waiting here wakes the moment it is released.
         # (Other processes still meet SQLite's lock and busy_timeout.)
         write_lock = threading.Lock()
-        lock_timeout = float(_SQLITE_BUSY_SECONDS)
+        lock_timeout = float(SQLITE_BUSY_SECONDS)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_conn, _record) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from egress_review import permissions, transition
 from egress_review.audit import SYSTEM, Actor, AuditLog
+from egress_review.autocheck import PENDING
 from egress_review.errors import Conflict, Forbidden, InvalidInput
 from egress_review.identity.principal import Principal
 from egress_review.models import Comment, FileVersion, ReleaseRequest, RequestFile, ReviewSubmission, Vote
@@ -97,7 +98,7 @@ def vote(
         raise Conflict(f"the request is {req.state}; votes are cast while it is submitted or reviewed")
     if f.kind != FileKind.OUTPUT or f.withdrawn:
         raise Conflict("only output files that are not withdrawn get votes")
-    if f.current_version is not None and f.current_version.verdict == "pending":
+    if f.current_version is not None and f.current_version.verdict == PENDING:
         # A human decision comes after the automatic one, never before it.
         raise Conflict(f"the automatic checks of {f.name} are still running; vote when they are done",
                        retry_after_seconds=5)
@@ -261,7 +262,7 @@ def waiting_for(session: Session, p: Principal, policy: EgressPolicy) -> ColumnE
         select(RequestFile.id)
         .join(FileVersion, FileVersion.id == RequestFile.current_version_id)
         .where(RequestFile.request_id == ReleaseRequest.id, RequestFile.withdrawn.is_(False),
-               FileVersion.verdict == "pending")
+               FileVersion.verdict == PENDING)
     )
     return and_(
         ReleaseRequest.state == RequestState.SUBMITTED.value,

@@ -12,13 +12,13 @@ from pathlib import Path
 from fastapi.concurrency import run_in_threadpool
 
 from egress_review import permissions, submission
-from egress_review.autocheck import CheckOutcome
+from egress_review.autocheck import PENDING, CheckOutcome
 from egress_review.identity.principal import Principal
 from egress_review.quarantine.intake import check_content, check_name
 from egress_review.quarantine.store import StagedBlob
 from egress_review.service import EgressService
 
-PENDING = CheckOutcome("pending", {"verdict": "pending", "flags": [], "unverifiable": []})
+NOT_YET_CHECKED = CheckOutcome(PENDING, {"verdict": PENDING, "flags": [], "unverifiable": []})
 
 
 def _prepare(svc: EgressService, p: Principal, request_id: str, file_id: str) -> str:
@@ -48,7 +48,7 @@ def _record(svc: EgressService, p: Principal, request_id: str, file_id: str, sta
             req = submission.get_request(session, request_id)
             f = submission.get_file(req, file_id)
             version = submission.add_version(
-                session, svc.audit, p, req, f, staged=staged, blob=blob, detected_type=kind, outcome=PENDING
+                session, svc.audit, p, req, f, staged=staged, blob=blob, detected_type=kind, outcome=NOT_YET_CHECKED
             )
             session.commit()
             return f.id, version.id

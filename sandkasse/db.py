@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sandkasse.settings import get_settings
 
 
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock before it gives up
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = url or get_settings().effective_database_url
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # WAL: readers don't block the writer

@@ -16,6 +16,7 @@ from egress_review.api.schemas import (
     VersionOut,
     VoteOut,
 )
+from egress_review.autocheck import VERDICT_ORDER
 from egress_review.identity.principal import Principal
 from egress_review.models import FileVersion, Release, ReleaseRequest, RequestFile
 from egress_review.policy import EgressPolicy
@@ -23,7 +24,6 @@ from egress_review.review import reviews_this_turn
 from egress_review.submission import CELLS_KEY, cells_context, report_context
 from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
 
-_ORDER = {"pass": 0, "review": 1, "pending": 2, "fail": 3}
 
 
 def check_report(session: Session, v: FileVersion, *, cells: bool = True) -> dict:
@@ -52,7 +52,7 @@ def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
 
 def worst_verdict(req: ReleaseRequest) -> str | None:
     verdicts = [f.current_version.verdict for f in req.files if not f.withdrawn and f.current_version is not None]
-    return max(verdicts, key=lambda v: _ORDER.get(v, 1)) if verdicts else None
+    return max(verdicts, key=lambda v: VERDICT_ORDER.get(v, 1)) if verdicts else None
 
 
 def summary_loading():

@@ -13,13 +13,13 @@ from starlette.responses import Response
 from egress_review import review
 from egress_review.api.schemas import RequestSummary
 from egress_review.api.views import summary
+from egress_review.autocheck import VERDICT_ORDER
 from egress_review.errors import Forbidden
 from egress_review.states import RequestState
 from egress_review.web.core import Ctx, WebRoute, aware, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-VERDICT_ORDER = {"pass": 0, "review": 1, "pending": 2, "fail": 3}
 SORTS = ("age", "project", "requester", "files", "verdict")
 # "Waiting at least": hours.
 WAITING = {"1h": 1, "1d": 24, "3d": 72, "7d": 168}

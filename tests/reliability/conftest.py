@@ -4,7 +4,6 @@ egress API that walks a request through its life the way the researcher client a
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 
 from tests.security.helpers import KeycloakUsers, project_headers
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
+from tests.unit.egress.egress_factories import wait_checked
 
 CHECKERS = tuple(f"rel-checker{i}" for i in range(10))
 
@@ -73,15 +73,9 @@ class Flow:
         self.wait_checked(h, req)
         return req, ids
 
-    def wait_checked(self, h: dict[str, str], req: str, timeout: float = 60.0) -> dict:
+    def wait_checked(self, h: dict[str, str], req: str) -> dict:
         """The request once the service has run the automatic checks on every file (checkers vote after)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            d = self.call("GET", f"/api/v1/requests/{req}", h).json()
-            if all((f["current_version"] or {}).get("verdict") != "pending" for f in d["files"]):
-                return d
-            assert time.monotonic() < deadline, f"checks of {req} still pending after {timeout} s"
-            time.sleep(0.1)
+        return wait_checked(self.client, h, req)
 
     def vote_all(self, checker: str, req: str, file_ids: list[str]) -> None:
         for fid in file_ids:
