@@ -1,13 +1,15 @@
 """One table of the security and reliability suites: tests tried per category, held, failed.
 
-    .venv/bin/python bench/security_report.py                 # runs tests/security and tests/reliability
+    .venv/bin/python bench/security_report.py                 # runs tests/security, tests/reliability and every test docs/security.md names
     .venv/bin/python bench/security_report.py --junit run.xml # reads the JUnit XML of an earlier run
     .venv/bin/python bench/security_report.py -- -k "not load" # extra pytest arguments after --
 
 "Held" means the control held (the test passed); for the "control removed" rows it means the attack
 was shown to succeed without the control, as it must. The figures the suites print (generated
-schemathesis cases, load counts and latencies) are repeated under the table. Exit status 1 when any
-test failed or errored.
+schemathesis cases, load counts and latencies) are repeated under the table. Tests outside the two
+suites that docs/security.md names as proof of a control are run too and counted under the doc's
+section that first names them ("doc: Sandbox (safe settings)", ...). Exit status 1 when any test
+failed or errored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ["tests/security", "tests/reliability"]
+DOC = ROOT / "docs" / "security.md"
+DOC_REF = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
 
 # First match wins: (category, pattern on "file::test name").
 CATEGORIES: list[tuple[str, str]] = [
@@ -41,16 +45,35 @@ CATEGORIES: list[tuple[str, str]] = [
 ]
 
 
-def categorise(name: str) -> str:
+def doc_sections(doc: Path = DOC) -> OrderedDict[str, str]:
+    """``path::test`` -> "doc: <section>" for every test the security doc names (first mention wins)."""
+    found: OrderedDict[str, str] = OrderedDict()
+    section = "doc"
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            section = "doc: " + line.lstrip("#").strip()
+            continue
+        for path, name in DOC_REF.findall(line):
+            found.setdefault(f"{path}::{name}", section)
+    return found
+
+
+def categorise(name: str, named: dict[str, str] | None = None) -> str:
     for category, pattern in CATEGORIES:
         if re.search(pattern, name):
             return category
+    for test, section in (named or {}).items():
+        if name.endswith(test) or name == test:
+            return section
     return "other"
 
 
 def run_suites(extra: list[str]) -> Path:
     xml = Path(tempfile.mkdtemp(prefix="sandkasse-security-")) / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
+    named = doc_sections()
+    # the doc's tests outside the suites, by id, so their neighbours in the same file are not run
+    outside = [t for t in named if not t.startswith(tuple(SUITES)) and (ROOT / t.split("::")[0]).is_file()]
+    cmd = [sys.executable, "-m", "pytest", *SUITES, *outside, "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
            "-o", "junit_logging=system-out", *extra]
     print("running:", " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=False)
@@ -58,12 +81,18 @@ def run_suites(extra: list[str]) -> Path:
 
 
 def read(xml: Path) -> tuple[OrderedDict[str, Counter], list[str], list[str]]:
+    named = doc_sections()
     table: OrderedDict[str, Counter] = OrderedDict((c, Counter()) for c, _ in CATEGORIES)
+    for section in named.values():
+        table.setdefault(section, Counter())
     table["other"] = Counter()
     failures, figures = [], []
     for case in ET.parse(xml).getroot().iter("testcase"):
-        name = f"{case.get('classname', '')}::{case.get('name', '')}"
-        cat = categorise(name.replace(".", "/"))
+        # JUnit: classname "tests.unit.egress.test_x" (or "...test_x.TestClass"), name "test_y[param]"
+        classname = case.get("classname", "")
+        test = re.sub(r"\[.*\]$", "", case.get("name", ""))
+        name = f"{classname.replace('.', '/')}.py::{test}"
+        cat = categorise(name, named)
         row = table[cat]
         row["tried"] += 1
         if case.find("skipped") is not None:
