@@ -26,7 +26,7 @@ class EgressSettings(Settings):
     egress_dir: Path | None = Field(default=None, description="Quarantine, release area and keys; default <var_dir>/egress")
     egress_policy_file: Path | None = Field(default=None, description="Egress policy; default <policies_dir>/egress.yaml")
     release_signing_key_file: Path | None = Field(
-        default=None, description="Ed25519 private key (PEM) signing release manifests; created on first use"
+        default=None, description="Ed25519 private key (PEM) signing release manifests; created on a fresh installation only, never replaced"
     )
     release_public_key_file: Path | None = Field(
         default=None, description="Ed25519 public key (PEM) used by `sandkasse verify-release`"
