@@ -32,6 +32,13 @@ class EgressSettings(Settings):
         default=None, description="Ed25519 public key (PEM) used by `sandkasse verify-release`"
     )
 
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses (or networks) of the reverse proxy whose X-Forwarded-* headers are "
+        "believed; from anyone else (a sandbox) they are ignored, so the audit source and the rate limit see "
+        "the real peer. The proxy of docker-compose.yml connects from 127.0.0.1",
+    )
+
     @property
     def base_dir(self) -> Path:
         return self.egress_dir or (self.var_dir / "egress")
