@@ -87,3 +87,14 @@ def test_upgrade_recovers_former_members_from_the_audit_chain_and_lowercases_nam
         rows = conn.execute(text("SELECT username, left_at IS NOT NULL FROM prov_membership_periods ORDER BY username")).all()
         assert [tuple(r) for r in rows] == [("kari", True), ("ola", False)]
     engine.dispose()
+
+
+def test_a_project_file_spelling_a_member_otherwise_changes_nothing():
+    from provisioning.declarative import ProjectSpec
+
+    spec = ProjectSpec(slug="p", title="P", start_date="2026-01-01", end_date="2026-12-31",
+                       members={"Ingrid": "lead", "ola": "researcher"})
+    assert spec.members == {"ingrid": "lead", "ola": "researcher"}
+    with pytest.raises(ValueError, match="listed twice"):
+        ProjectSpec(slug="p", title="P", start_date="2026-01-01", end_date="2026-12-31",
+                    members={"Ingrid": "lead", "ingrid": "researcher"})
