@@ -8,7 +8,7 @@ import json
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, select, text
 
 from provisioning import api, service
 from provisioning.db import alembic_config, migrate
