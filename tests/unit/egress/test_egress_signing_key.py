@@ -11,11 +11,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from egress_review.api.deps import get_principal
 from egress_review.app import create_app
 from egress_review.release.signing import UnavailableSigner
 from egress_review.service import build_service
 from egress_review.states import RequestState
 from sandkasse.doctor import check_release_signing_key
+from tests.unit.egress.egress_factories import checker
 
 pytestmark = pytest.mark.unit
 
@@ -48,11 +50,16 @@ def test_a_lost_key_refuses_to_release_and_is_not_replaced(env, lose):
         svc.close()
 
     app = create_app(env.settings)  # start-up tries the pending release and leaves it waiting
+    reviewed = env.make_request(RequestState.REVIEWED)
     with TestClient(app) as client:
         r = client.get("/api/v1/release-key")
         assert r.status_code == 503 and "signing key" in r.json()["error"]["message"], r.text
+        app.dependency_overrides[get_principal] = lambda: checker("chris")
+        r = client.post(f"/api/v1/requests/{reviewed}/approve", json={"comment": ""})
+        assert r.status_code == 503 and "releases are refused" in r.json()["error"]["message"], r.text
     app.state.egress.close()
     assert env.get(req_id).state == RequestState.APPROVED and not private.exists()
+    assert env.get(reviewed).state == RequestState.APPROVED, "the approval stands; the release waits for the key"
 
     private.parent.mkdir(parents=True, exist_ok=True)
     private.write_bytes(original)
@@ -62,7 +69,7 @@ def test_a_lost_key_refuses_to_release_and_is_not_replaced(env, lose):
     with TestClient(app):
         pass
     app.state.egress.close()
-    assert env.get(req_id).state == RequestState.RELEASED
+    assert env.get(req_id).state == RequestState.RELEASED and env.get(reviewed).state == RequestState.RELEASED
 
 
 def test_a_swapped_key_is_refused(env):
