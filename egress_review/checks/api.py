@@ -49,8 +49,8 @@ class FileReport(BaseModel):
 
 
 class PendingTable(BaseModel):
-    """A table that may still leave: another output of the same request, or of a request submitted
-    but not released yet. ``where`` says which, for the checker."""
+    """A table that may still leave: another output of the same request, or of another request of the
+    project not yet released (``egress_review.neighbours``). ``where`` says which, for the checker."""
 
     name: str
     where: str
