@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import select
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from egress_review.api import errors, files, meta, releases, requests, reviews
 from egress_review.checking import CheckQueue
@@ -74,4 +75,7 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     app.include_router(web_router)
     app.add_middleware(BodyLimit, max_bytes=svc.policy.uploads.max_json_bytes)
     app.add_middleware(AnonymousRateLimit, limits=lambda: app.state.egress.policy.rate_limits)
+    # Outermost, so the rate limit and the audit see the peer it decides on. The app decides, not the
+    # server's flags: uvicorn runs with --no-proxy-headers (images/egress, egress_review/run.py).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=svc.settings.trusted_proxies)
     return app

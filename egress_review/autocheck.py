@@ -35,6 +35,8 @@ class CheckInput:
     project: str | None = None
     database_url: str | None = None
     released_tables: list[Path] = field(default_factory=list)
+    # (name, where, path) of tables that may still leave (egress_review.neighbours)
+    pending_tables: list[tuple[str, str, Path]] = field(default_factory=list)
     entitled_row_count: int | None = None
     person_level: bool = True
     policy: Any = None  # the engine's DisclosurePolicy, loaded once by the service
@@ -188,12 +190,13 @@ def run_checks(item: CheckInput, in_process_max_bytes: int) -> CheckOutcome:
 
 def _run_in_process(item: CheckInput) -> CheckOutcome:
     try:
-        from egress_review.checks import CheckContext, check_file
+        from egress_review.checks import CheckContext, PendingTable, check_file
     except ImportError as exc:
         return unavailable(str(exc))
     context = CheckContext(
         identifier_values=item.identifier_values or _project_identifiers(item.database_url, item.project),
         released_tables=item.released_tables,
+        pending_tables=[PendingTable(name=n, where=w, path=p) for n, w, p in item.pending_tables],
         entitled_row_count=item.entitled_row_count,
         person_level=item.person_level,
     )
@@ -235,7 +238,7 @@ def _run_in_child(item: CheckInput) -> CheckOutcome:
         return unavailable(f"check process exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     data = json.loads(proc.stdout)
     data.setdefault("unverifiable", [])
-    data["unverifiable"].append("large file checked without project identifiers or earlier releases")
+    data["unverifiable"].append("large file checked without project identifiers, earlier releases or other unreleased tables")
     return CheckOutcome(_verdict(data), data)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import or_, select, update
 from egress_review.audit import SYSTEM
 from egress_review.autocheck import PENDING, CheckInput, CheckOutcome, run_checks, unavailable
 from egress_review.models import FileVersion, Release, ReleasedFile
+from egress_review.neighbours import Neighbour, decrypt_neighbours, unreleased_neighbours
 from egress_review.service import EgressService
 from egress_review.submission import get_request, seal_report, sidecar_context
 from sandkasse.audit import utcnow
@@ -48,6 +49,7 @@ class Claim:
     sidecar: str | None
     attempts: int
     released: tuple[Path, ...]
+    pending: tuple[Neighbour, ...] = ()
 
 
 def _lease_expired(svc: EgressService):
@@ -77,6 +79,7 @@ def claim(svc: EgressService, version_id: str) -> Claim | None:
             version_id=v.id, file_id=f.id, request_id=req.id, project=req.project, name=f.name, blob=v.blob,
             wrapped_key=v.wrapped_key, sidecar=v.sidecar, attempts=v.check_attempts,
             released=tuple(Path(x) for x in released if x.lower().endswith(_TABLES) and Path(x).exists()),
+            pending=unreleased_neighbours(session, f.id, req.id, req.project, svc.policy.uploads.check_in_process_max_bytes),
         )
         session.commit()
     return out
@@ -135,20 +138,23 @@ async def check_version(svc: EgressService, version_id: str) -> str | None:
     if c is None:
         return None
     scratch = sidecar = None
+    neighbours: list[tuple[str, str, Path]] = []
     try:
         if c.attempts > svc.policy.uploads.check_max_attempts:
             outcome = unavailable(f"the checks failed {c.attempts - 1} times on this file")
         else:
             scratch = await run_in_threadpool(_scratch_copy, svc, c)
             sidecar = await run_in_threadpool(_sidecar_copy, svc, c)
+            neighbours = await run_in_threadpool(decrypt_neighbours, svc.store, c.pending)
             outcome = await _run(svc, CheckInput(
                 path=scratch, declared_name=c.name, sidecar=sidecar, project=c.project,
                 database_url=svc.settings.effective_database_url, released_tables=list(c.released),
+                pending_tables=neighbours,
                 policy=svc.disclosure_policy,
             ))
         return await run_in_threadpool(record, svc, c, outcome)
     finally:
-        for path in (scratch, sidecar):
+        for path in (scratch, sidecar, *(p for _, _, p in neighbours)):
             if path is not None:
                 path.unlink(missing_ok=True)
 

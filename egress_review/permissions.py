@@ -16,6 +16,7 @@ from egress_review.identity.principal import Principal, Via
 from egress_review.models import ReleaseRequest
 from egress_review.policy import EgressPolicy
 from egress_review.states import RequestState
+from sandkasse.usernames import normalise_username
 
 
 def _member_of(session: Session, p: Principal, project: str) -> bool:
@@ -74,10 +75,10 @@ def check_upload(session: Session, p: Principal, req: ReleaseRequest) -> None:
 
 
 def conflict_of_interest(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> str | None:
-    if p.username == req.requester:
+    if normalise_username(p.username) == normalise_username(req.requester):
         return "you cannot review your own request"
-    if policy.review.forbid_member_review and projects.member_role(session, p.username, req.project) is not None:
-        return f"you are a member of project {req.project}"
+    if policy.review.forbid_member_review and projects.was_ever_member(session, p.username, req.project):
+        return f"you are or were a member of project {req.project}"
     return None
 
 

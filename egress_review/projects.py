@@ -51,10 +51,20 @@ def open_projects(session: Session, username: str) -> set[str]:
 
 
 def memberships(session: Session, username: str) -> set[str]:
-    """Projects the user is a member of in any state (conflict of interest lasts beyond a project's end)."""
+    """Projects the user is or ever was a member of, in any state: conflict of interest lasts beyond a
+    project's end and beyond the member's removal."""
     from provisioning import api
 
-    return set(api.memberships(session, username))
+    return api.ever_member_of(session, username)
+
+
+def was_ever_member(session: Session, username: str, project: str) -> bool:
+    from provisioning import api
+
+    cache, key = _asked(session, "was_ever_member", username, project)
+    if key not in cache:
+        cache[key] = bool(api.was_ever_member(session, username, project))
+    return cache[key]
 
 
 def identifier_values(session: Session, project: str) -> set[str]:

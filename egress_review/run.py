@@ -45,7 +45,8 @@ def start_egress(
     """Run ``uvicorn egress_review.app:create_app --factory`` with ``env`` on top of this process's
     environment and wait (bounded) until ``/healthz`` answers."""
     proc = start_background(
-        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", host, "--port", str(port),
+         "--no-proxy-headers"],  # the app trusts forwarded headers from SANDKASSE_TRUSTED_PROXIES only
         log_path,
         env={**os.environ, **env},
     )

@@ -17,7 +17,7 @@ from egress_review.identity.keycloak import KeycloakValidator
 from egress_review.metrics import EgressMetrics
 from egress_review.policy import EgressPolicy, load_egress_policy
 from egress_review.quarantine.store import QuarantineStore
-from egress_review.release.signing import ReleaseSigner
+from egress_review.release.signing import ReleaseSigner, UnavailableSigner
 from egress_review.settings import EgressSettings
 from sandkasse.keys import load_master_key
 
@@ -34,7 +34,7 @@ class EgressService:
     read_sessions: sessionmaker[Session]
     store: QuarantineStore
     audit: AuditLog
-    signer: ReleaseSigner
+    signer: ReleaseSigner | UnavailableSigner
     keycloak: KeycloakValidator
     project_token_key: bytes | None
     metrics: EgressMetrics
@@ -82,7 +82,7 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
         read_sessions=read_sessions,
         store=store,
         audit=audit,
-        signer=ReleaseSigner.load_or_create(settings.signing_key_path, settings.public_key_path),
+        signer=ReleaseSigner.for_service(settings.signing_key_path, settings.public_key_path, settings.release_dir),
         keycloak=KeycloakValidator(
             settings.keycloak_url, settings.keycloak_realm, settings.keycloak_audience, settings.issuer
         ),

@@ -26,10 +26,17 @@ class EgressSettings(Settings):
     egress_dir: Path | None = Field(default=None, description="Quarantine, release area and keys; default <var_dir>/egress")
     egress_policy_file: Path | None = Field(default=None, description="Egress policy; default <policies_dir>/egress.yaml")
     release_signing_key_file: Path | None = Field(
-        default=None, description="Ed25519 private key (PEM) signing release manifests; created on first use"
+        default=None, description="Ed25519 private key (PEM) signing release manifests; created on a fresh installation only, never replaced"
     )
     release_public_key_file: Path | None = Field(
         default=None, description="Ed25519 public key (PEM) used by `sandkasse verify-release`"
+    )
+
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses (or networks) of the reverse proxy whose X-Forwarded-* headers are "
+        "believed; from anyone else (a sandbox) they are ignored, so the audit source and the rate limit see "
+        "the real peer. The proxy of docker-compose.yml connects from 127.0.0.1",
     )
 
     @property

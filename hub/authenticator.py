@@ -16,6 +16,7 @@ from oauthenticator.generic import GenericOAuthenticator
 from traitlets import Unicode, default
 
 from sandkasse.settings import get_settings
+from sandkasse.usernames import normalise_username
 
 
 class KeycloakAuthenticator(GenericOAuthenticator):
@@ -117,6 +118,11 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         auth_model["auth_state"] = auth_state
         auth_model["admin"] = self.admin_role in roles
         return auth_model
+
+    def normalize_username(self, username: str) -> str:
+        # The spelling provisioning and egress use (sandkasse.usernames), so ``Ingrid`` logs in as the
+        # member ``ingrid`` and her server, volume and egress token carry one name.
+        return super().normalize_username(normalise_username(username))
 
     async def check_allowed(self, username, auth_model):
         if auth_model is None:

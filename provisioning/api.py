@@ -22,6 +22,7 @@ from provisioning import models as m
 from provisioning.projects import check_slug
 from provisioning.transformations import DROP, output_name
 from sandkasse.settings import get_settings
+from sandkasse.usernames import normalise_username
 
 
 class DatasetColumnInfo(BaseModel):
@@ -85,6 +86,7 @@ def list_projects(session: Session) -> list[ProjectInfo]:
 
 def projects_for_user(session: Session, username: str, on: date | None = None) -> list[ProjectInfo]:
     """Projects in which ``username`` is a member and which are open (active and within dates) on ``on`` (today)."""
+    username = normalise_username(username)
     day = on or date.today()
     rows = session.execute(
         select(m.Project)
@@ -98,6 +100,7 @@ def projects_for_user(session: Session, username: str, on: date | None = None) -
 
 def member_role(session: Session, username: str, slug: str) -> str | None:
     """The user's role in the project, or None when not a member."""
+    username = normalise_username(username)
     role = session.execute(
         select(m.Member.role).join(m.Project).where(m.Project.slug == slug, m.Member.username == username)
     ).scalar_one_or_none()
@@ -106,14 +109,29 @@ def member_role(session: Session, username: str, slug: str) -> str | None:
 
 def memberships(session: Session, username: str) -> dict[str, str]:
     """Every project the user is a member of, open or not, with their role (slug -> role)."""
+    username = normalise_username(username)
     rows = session.execute(
         select(m.Project.slug, m.Member.role).join(m.Member).where(m.Member.username == username)
     ).all()
     return {slug: role.value for slug, role in rows}
 
 
+def was_ever_member(session: Session, username: str, slug: str) -> bool:
+    """True for a member of the project, now or at any time before (removed members are remembered)."""
+    return slug in ever_member_of(session, username)
+
+
+def ever_member_of(session: Session, username: str) -> set[str]:
+    """Every project the user is or ever was a member of, in any state (for conflict of interest)."""
+    username = normalise_username(username)
+    now = select(m.Project.slug).join(m.Member).where(m.Member.username == username)
+    before = select(m.Project.slug).join(m.MembershipPeriod).where(m.MembershipPeriod.username == username)
+    return set(session.execute(now.union(before)).scalars())
+
+
 def can_access_project(session: Session, username: str, slug: str, on: date | None = None) -> bool:
     """True only for a member of an open project."""
+    username = normalise_username(username)
     day = on or date.today()
     # One indexed row, not the whole project: every egress call asks this.
     return session.execute(
@@ -200,6 +218,6 @@ def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date
         if slug not in cache:
             cache[slug] = get_project(session, slug)
         info = cache[slug]
-        if info is None or username not in info.members or not info.is_open_on(day):
+        if info is None or normalise_username(username) not in info.members or not info.is_open_on(day):
             out.append((username, slug))
     return out

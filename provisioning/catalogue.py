@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from provisioning import audit
 from provisioning.errors import NotFound, ProvisioningError
 from provisioning.models import Classification, ColumnRole, Dataset, DatasetColumn, Person
+from sandkasse.usernames import normalise_username
 
 
 def get_dataset(session: Session, name: str) -> Dataset:
@@ -100,7 +101,7 @@ def create_dataset(
 
 
 def get_person(session: Session, username: str) -> Person | None:
-    return session.execute(select(Person).where(Person.username == username)).scalar_one_or_none()
+    return session.execute(select(Person).where(Person.username == normalise_username(username))).scalar_one_or_none()
 
 
 def upsert_person(
@@ -115,6 +116,7 @@ def upsert_person(
     reason: str = "",
 ) -> Person:
     """Register (or update) someone who may hold a Keycloak account; no event when nothing changes."""
+    username = normalise_username(username)
     if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ProvisioningError(f"invalid username {username!r}: letters, digits, '.', '-' and '_' only")
     person = get_person(session, username)

@@ -2,7 +2,9 @@
 
 Every command runs in one transaction: it either does all of its work (and records its audit events)
 or, on any error, prints what was wrong and changes nothing. ``--actor`` says who acts (default: the
-``SANDKASSE_ACTOR`` environment variable, else the login name); ``--reason`` says why.
+``SANDKASSE_ACTOR`` environment variable, else the login name); ``--reason`` says why. The risk
+override is recorded under the operating-system account running the command, never a free-text actor
+(:mod:`provisioning.operator`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from provisioning import audit, catalogue, lifecycle, projects
 from provisioning.errors import ProvisioningError
+from provisioning.operator import accountable_operator
 from sandkasse.db import session_scope
 from sandkasse.keys import MasterKeyError
 
@@ -47,6 +50,7 @@ err = Console(stderr=True)
 class State:
     db: str | None = None
     actor: str = ""
+    claimed_actor: str | None = None  # --actor / SANDKASSE_ACTOR as given (free text)
     var_dir: Path | None = None
 
 
@@ -59,6 +63,7 @@ def main(
     actor: str = typer.Option(None, envvar="SANDKASSE_ACTOR", help="Who acts (recorded in the audit log)"),
 ) -> None:
     state.db = db
+    state.claimed_actor = actor
     state.actor = actor or getpass.getuser()
 
 
@@ -368,9 +373,12 @@ def risk_report(slug: str, dataset: str = typer.Option(None, help="Only this dat
 
 @risk_app.command("override")
 def risk_override(slug: str, dataset: str, reason: str = typer.Option(..., help="Why the risk is acceptable")) -> None:
-    """An admin accepts an extract below the policy's minimum k (recorded in the audit log)."""
+    """An admin accepts an extract below the policy's minimum k (recorded in the audit log under the
+    operating-system account running this command; --actor cannot name someone else)."""
     with transaction() as s:
-        o = lifecycle.record_risk_override(s, slug, dataset, actor=state.actor, reason=reason)
+        operator = accountable_operator(state.claimed_actor)
+        o = lifecycle.record_risk_override(s, slug, dataset, actor=operator.username, reason=reason,
+                                           operator=operator.audit_detail())
     console.print(f"override recorded: {slug}/{dataset} accepted at k={o.accepted_k} by {o.actor}")
 
 

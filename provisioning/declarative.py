@@ -8,12 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from provisioning import lifecycle, projects
 from provisioning.errors import ProvisioningError
 from provisioning.models import ProjectStatus
+from sandkasse.usernames import normalise_username
 
 
 
@@ -53,6 +54,17 @@ class ProjectSpec(BaseModel):
     status: ProjectStatus = ProjectStatus.approved
     members: dict[str, str] = Field(default_factory=dict)
     datasets: dict[str, GrantSpec] = Field(default_factory=dict)
+
+    @field_validator("members")
+    @classmethod
+    def _one_spelling(cls, members: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for username, role in members.items():
+            name = normalise_username(username)
+            if name in out:
+                raise ValueError(f"member {username!r} is listed twice (user names ignore case)")
+            out[name] = role
+        return out
 
     @model_validator(mode="after")
     def _dates(self) -> ProjectSpec:

@@ -22,6 +22,7 @@ from provisioning.errors import SyncError
 from provisioning.models import Person, Project, ProjectStatus
 from provisioning.policy import ProvisioningPolicy, current
 from sandkasse.settings import Settings, get_settings
+from sandkasse.usernames import normalise_username
 
 
 @dataclass
@@ -105,8 +106,8 @@ class KeycloakSync:
         for project in session.execute(query).scalars():
             if project.status is ProjectStatus.draft:
                 continue
-            groups[self.group_name(project.slug)] = {m.username for m in project.members} if _is_open(project, today) else set()
-        people = {p.username: p for p in session.execute(select(Person)).scalars()}
+            groups[self.group_name(project.slug)] = {normalise_username(m.username) for m in project.members} if _is_open(project, today) else set()
+        people = {normalise_username(p.username): p for p in session.execute(select(Person)).scalars()}
         return groups, people
 
     def sync(self, session: Session, slugs: list[str] | None = None, today: date | None = None) -> SyncReport:
@@ -146,7 +147,7 @@ class KeycloakSync:
         for name, wanted in groups.items():
             wanted = wanted - set(disabled_members)
             group_id = self._ensure_group(name, report)
-            current = {u["username"]: u["id"] for u in self.admin.get_group_members(group_id)}
+            current = {normalise_username(u["username"]): u["id"] for u in self.admin.get_group_members(group_id)}
             for username in sorted(wanted - set(current)):
                 self.admin.group_user_add(ids[username], group_id)
                 report.added.append(f"{name}:{username}")
@@ -166,7 +167,7 @@ class KeycloakSync:
         out: set[str] = set()
         for project in session.execute(select(Project).where(Project.status == ProjectStatus.active)).scalars():
             if _is_open(project, today):
-                out |= {m.username for m in project.members}
+                out |= {normalise_username(m.username) for m in project.members}
         return out
 
     # -- Keycloak changes -------------------------------------------------------------------------
@@ -178,22 +179,23 @@ class KeycloakSync:
                 self.admin.create_realm_role({"name": role}, skip_exists=True)
 
     def _create(self, person: Person, report: SyncReport) -> str:
-        first, _, last = (person.full_name or person.username).partition(" ")
+        username = normalise_username(person.username)
+        first, _, last = (person.full_name or username).partition(" ")
         user_id = self.admin.create_user(
             {
-                "username": person.username,
+                "username": username,
                 "enabled": True,
                 "firstName": first,
                 "lastName": last or "-",
-                "email": person.email or f"{person.username}@sandkasse.invalid",
+                "email": person.email or f"{username}@sandkasse.invalid",
                 "emailVerified": True,
             },
             exist_ok=False,
         )
-        password = self.passwords.get(person.username)
+        password = self.passwords.get(username) or self.passwords.get(person.username)
         if password:
             self.admin.set_user_password(user_id, password, temporary=False)
-        report.created.append(person.username)
+        report.created.append(username)
         return user_id
 
     def _set_enabled(self, user_id: str, username: str, enabled: bool, report: SyncReport) -> None:

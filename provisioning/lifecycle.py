@@ -196,7 +196,8 @@ def _dispose_extracts(folder: Path, slug: str, how: str, var_dir: Path | None) -
 
 
 def record_risk_override(
-    session: Session, slug: str, dataset: str, *, actor: str, reason: str, require_admin: bool = True
+    session: Session, slug: str, dataset: str, *, actor: str, reason: str, require_admin: bool = True,
+    operator: dict[str, object] | None = None,
 ) -> RiskOverride:
     """An admin accepts the current extract of ``dataset`` despite a small equivalence class."""
     from provisioning.catalogue import get_dataset, get_person
@@ -218,5 +219,6 @@ def record_risk_override(
     audit.record(
         session, actor=actor, action="risk.override", object_type="project", object_id=slug, reason=reason,
         dataset=dataset, accepted_k=extract.min_k, report=json.loads(extract.risk_report or "{}").get("summary", {}),
+        **({"operator": operator} if operator else {}),
     )
     return override

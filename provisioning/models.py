@@ -145,6 +145,19 @@ class Member(Base):
     project: Mapped[Project] = relationship(back_populates="members")
 
 
+class MembershipPeriod(Base):
+    """One stretch of someone's membership of a project, kept after they leave: a former member may
+    still not review the project's outputs (conflict of interest outlives the membership)."""
+
+    __tablename__ = "prov_membership_periods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("prov_projects.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Entitlement(Base):
     """A project's right to one dataset: which columns, which rows, and how each column is transformed."""
 

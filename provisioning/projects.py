@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from provisioning import audit, rowfilter, transformations
 from provisioning.catalogue import get_dataset
 from provisioning.errors import NotFound, ProvisioningError
-from provisioning.models import Entitlement, EntitlementColumn, Member, MemberRole, Project, ProjectStatus
+from provisioning.models import Entitlement, EntitlementColumn, Member, MemberRole, MembershipPeriod, Project, ProjectStatus
+from sandkasse.audit import utcnow
+from sandkasse.usernames import normalise_username
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
@@ -102,6 +104,7 @@ def add_member(
 ) -> Member:
     """Add a member, or change the role of an existing one; no event when nothing changes."""
     project = get_project(session, slug)
+    username = normalise_username(username)
     if project.status is ProjectStatus.closed:
         raise ProvisioningError(f"project {slug!r} is closed; members cannot be added")
     if not USERNAME.match(username or ""):
@@ -114,6 +117,7 @@ def add_member(
     if member is None:
         member = Member(username=username, role=member_role)
         project.members.append(member)
+        session.add(MembershipPeriod(project_id=project.id, username=username))
         session.flush()
         audit.record(session, actor=actor, action="member.add", object_type="project", object_id=slug, reason=reason, username=username, role=member_role.value)
     elif member.role is not member_role:
@@ -127,13 +131,26 @@ def add_member(
 def remove_member(session: Session, slug: str, username: str, *, actor: str = "system", reason: str = "") -> bool:
     """Remove a member; False (and no event) when they were not one."""
     project = get_project(session, slug)
+    username = normalise_username(username)
     member = next((m for m in project.members if m.username == username), None)
     if member is None:
         return False
     project.members.remove(member)
+    _end_period(session, project, member)
     session.flush()
     audit.record(session, actor=actor, action="member.remove", object_type="project", object_id=slug, reason=reason, username=username)
     return True
+
+
+def _end_period(session: Session, project: Project, member: Member) -> None:
+    period = session.execute(
+        select(MembershipPeriod).where(MembershipPeriod.project_id == project.id, MembershipPeriod.username == member.username,
+                                       MembershipPeriod.left_at.is_(None))
+    ).scalars().first()
+    if period is None:  # a member from before periods were kept: remember them from their join date
+        period = MembershipPeriod(project_id=project.id, username=member.username, joined_at=member.added_at)
+        session.add(period)
+    period.left_at = utcnow()
 
 
 def _entitlement(project: Project, dataset_name: str) -> Entitlement | None:

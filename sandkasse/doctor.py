@@ -156,12 +156,38 @@ def check_firewall(settings: Settings) -> CheckResult:
     return CheckResult("sandbox firewall", True, f"chain {FIREWALL_CHAIN} complete")
 
 
+def check_release_signing_key(settings: Settings) -> CheckResult:
+    """The egress service refuses to release without its key; say so before a checker finds out."""
+    from egress_review.release.signing import KeyState, ReleaseSigner, SigningKeyMissing, key_id, key_state
+    from egress_review.settings import EgressSettings
+
+    es = settings if isinstance(settings, EgressSettings) else EgressSettings(
+        **{name: getattr(settings, name) for name in Settings.model_fields})
+    private, public = es.signing_key_path, es.public_key_path
+    state = key_state(private, public, es.release_dir)
+    if state is KeyState.FRESH:
+        return CheckResult("release signing key", False, f"not created yet ({private})",
+                           "start the egress service once: a new installation creates its key on first start")
+    if state is KeyState.LOST:
+        return CheckResult("release signing key", False,
+                           f"MISSING at {private}, although a key was published or releases were signed: "
+                           "the egress service refuses to release",
+                           "restore egress/keys from the backup of the data folder (docs/deploy.md, \"Release signing key\")")
+    try:
+        signer = ReleaseSigner.load(private, public)
+    except (SigningKeyMissing, ValueError) as exc:
+        return CheckResult("release signing key", False, getattr(exc, "message", str(exc)),
+                           "restore the original key from backup (docs/deploy.md, \"Release signing key\")")
+    return CheckResult("release signing key", True, f"key {key_id(signer.public)} at {private}")
+
+
 def checks() -> list[Callable[[Settings], CheckResult]]:
     migration_checks = [
         (lambda s, lbl=label, path=path, fix=fix: check_migrations(s, lbl, path, fix))
         for label, path, fix in MIGRATION_SETS
     ]
-    return [check_docker, check_base_image, check_notebook_image, check_keycloak, *migration_checks, check_firewall]
+    return [check_docker, check_base_image, check_notebook_image, check_keycloak, *migration_checks, check_release_signing_key,
+            check_firewall]
 
 
 def run_checks(settings: Settings | None = None) -> list[CheckResult]:

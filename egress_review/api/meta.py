@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
 from egress_review import permissions
+from egress_review.audit_view import event_details
 from egress_review.api.deps import PrincipalDep, ReadSessionDep, ServiceDep
 from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import AuditEventOut, AuditOut, MeOut, Page
@@ -47,8 +47,8 @@ def audit(svc: ServiceDep, session: ReadSessionDep, p: PrincipalDep,
     if object_id:
         query = query.where(EgressAuditEvent.object_id == object_id)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(EgressAuditEvent.seq.desc()).offset((page - 1) * size).limit(size)).scalars()
+    rows = list(session.execute(query.order_by(EgressAuditEvent.seq.desc()).offset((page - 1) * size).limit(size)).scalars())
     items = [AuditEventOut(seq=r.seq, at=r.at, actor=r.actor, role=r.role, action=r.action, object_type=r.object_type,
-                           object_id=r.object_id, source=r.source, detail=json.loads(r.detail or "{}"), hash=r.hash)
-             for r in rows]
+                           object_id=r.object_id, source=r.source, detail=detail, hash=r.hash)
+             for r, detail in zip(rows, event_details(session, p, rows))]
     return AuditOut(ok=report.ok, report=str(report), events=Page[AuditEventOut](items=items, total=total, page=page, page_size=size))

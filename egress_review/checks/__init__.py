@@ -13,6 +13,7 @@ _WHERE = {
     "CheckContext": "egress_review.checks.api",
     "FileReport": "egress_review.checks.api",
     "Flag": "egress_review.checks.api",
+    "PendingTable": "egress_review.checks.api",
     "check_file": "egress_review.checks.api",
     "report_json": "egress_review.checks.api",
     "strip_image_metadata": "egress_review.checks.api",

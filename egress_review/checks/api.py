@@ -48,10 +48,20 @@ class FileReport(BaseModel):
     cell_outcome: list[list[str]] | None
 
 
+class PendingTable(BaseModel):
+    """A table that may still leave: another output of the same request, or of another request of the
+    project not yet released (``egress_review.neighbours``). ``where`` says which, for the checker."""
+
+    name: str
+    where: str
+    path: Path
+
+
 class CheckContext(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     identifier_values: set[str] = set()
     released_tables: list[Path] = []
+    pending_tables: list[PendingTable] = []
     entitled_row_count: int | None = None
     person_level: bool = True
 
@@ -257,7 +267,7 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
             for d in find_differences(cells, old.cells, name, count_cols, old_counts, policy.threshold.min_count):
                 out.add("differencing", (
                     f"{explain.where(prefix + d.row, d.column)} is {d.value:g} here and {d.released_value:g} in the "
-                    f"released table {d.released_name} (row {d.released_row}); the difference, "
+                    f"{d.released_name} (row {d.released_row}); the difference, "
                     f"{abs(d.value - d.released_value):g}, describes fewer than {policy.threshold.min_count} people"),
                     row=prefix + d.row, column=d.column)
                 failing[rows.index(prefix + d.row), cols.index(d.column)] = True
@@ -348,8 +358,16 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
         for rp in context.released_tables:
             try:
                 stat = Path(rp).stat()
-                released += [(Path(rp).name, t) for t in _released_tables(str(rp), stat.st_mtime_ns, stat.st_size)]
+                released += [(f"the released table {Path(rp).name}", t)
+                             for t in _released_tables(str(rp), stat.st_mtime_ns, stat.st_size)]
             except Exception:  # noqa: BLE001 - an unreadable old release is not this file's problem
+                continue
+        for pt in context.pending_tables:  # two unreleased tables can leave together and be subtracted
+            try:
+                kind = sniff(pt.path, pt.name).file_type
+                released += [(f"the table {pt.name} ({pt.where})", t)
+                             for t in (read_table_files(pt.path, kind) if kind in TABLE_TYPES else [])]
+            except Exception:  # noqa: BLE001 - an unreadable neighbour is checked in its own right
                 continue
     suggested, outcome = None, None
     for t in tables:

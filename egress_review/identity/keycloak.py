@@ -15,31 +15,47 @@ from keycloak.exceptions import KeycloakError
 from egress_review.identity.principal import AuthError, Principal, Role, Via
 
 _ALGORITHMS = ["RS256"]
-_REFRESH_MIN_SECONDS = 30.0
+# A token whose kid is unknown makes the validator ask Keycloak again (the realm may have rotated its
+# keys), at most once per this many seconds, so forged kids cannot turn the service into a flood.
+REFETCH_MIN_SECONDS = 30.0
+# The realm's keys are re-read when older than this: a key the realm retired stops verifying tokens
+# within this time, instead of living in the cache until the service restarts.
+KEYS_MAX_AGE_SECONDS = 300.0
 
 
 class KeycloakValidator:
-    def __init__(self, server_url: str, realm: str, audience: str, issuer: str) -> None:
+    def __init__(self, server_url: str, realm: str, audience: str, issuer: str, *,
+                 max_key_age: float = KEYS_MAX_AGE_SECONDS, refetch_interval: float = REFETCH_MIN_SECONDS) -> None:
         self._openid = KeycloakOpenID(server_url=server_url.rstrip("/") + "/", realm_name=realm, client_id=audience)
         self.audience = audience
         self.issuer = issuer
+        self.max_key_age = max_key_age
+        self.refetch_interval = refetch_interval
         self._keys: jwk.JWKSet | None = None
         self._fetched_at = 0.0
+        self._attempted_at = -float("inf")
         self._lock = threading.Lock()
 
     def _keyset(self, refresh: bool = False) -> jwk.JWKSet:
         with self._lock:
-            stale = time.monotonic() - self._fetched_at > _REFRESH_MIN_SECONDS
-            if self._keys is None or (refresh and stale):
+            now = time.monotonic()
+            expired = self._keys is None or now - self._fetched_at > self.max_key_age
+            may_refetch = now - self._attempted_at > self.refetch_interval
+            if expired or (refresh and may_refetch):
+                self._attempted_at = now
                 try:
                     certs = self._openid.certs()
                 except (KeycloakError, OSError) as exc:
+                    # Expired keys are not used any longer: fail closed until Keycloak answers.
+                    if expired:
+                        self._keys = None
                     raise AuthError(f"cannot fetch the realm's keys from Keycloak: {exc}") from exc
                 keys = jwk.JWKSet()
                 for cert in certs.get("keys", []):
                     if cert.get("use", "sig") == "sig":
                         keys.add(jwk.JWK(**cert))
-                self._keys, self._fetched_at = keys, time.monotonic()
+                self._keys, self._fetched_at = keys, now
+            assert self._keys is not None
             return self._keys
 
     def prefetch(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sandkasse.usernames import normalise_username
+
 
 class Role(StrEnum):
     RESEARCHER = "researcher"
@@ -25,6 +27,11 @@ class Principal:
     project: str | None = None
     via: Via = Via.KEYCLOAK
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # One spelling per person (sandkasse.usernames): requester, reviewer and member compare equal
+        # whatever case the credential carried.
+        object.__setattr__(self, "username", normalise_username(self.username))
 
     def has(self, role: Role) -> bool:
         return role in self.roles

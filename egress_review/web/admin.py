@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from egress_review import permissions
+from egress_review.audit_view import event_details
 from egress_review.models import EgressAuditEvent
 from egress_review.web.core import Ctx, WebRoute, user_context
 
@@ -39,13 +40,13 @@ def audit(ctx: Annotated[Ctx, Depends(user_context)], page: Annotated[int, Query
 
         provisioning = verify_provisioning(session, ctx.svc.settings)
         total = session.execute(select(func.count()).select_from(EgressAuditEvent)).scalar_one()
-        rows = session.execute(
+        rows = list(session.execute(
             select(EgressAuditEvent).order_by(EgressAuditEvent.seq.desc()).offset((page - 1) * size).limit(size)
-        ).scalars()
+        ).scalars())
         events = [{"seq": r.seq, "at": r.at, "actor": r.actor, "role": r.role, "action": r.action,
                    "object": f"{r.object_type} {r.object_id}", "source": r.source,
-                   "detail": json.dumps(json.loads(r.detail or "{}"), sort_keys=True, ensure_ascii=False),
-                   "hash": r.hash} for r in rows]
+                   "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False),
+                   "hash": r.hash} for r, detail in zip(rows, event_details(session, ctx.principal, rows))]
         session.rollback()
     pages = max(1, (total + size - 1) // size)
     return ctx.render("admin_audit.html", ok=report.ok, report=str(report), events=events, page=page, pages=pages,

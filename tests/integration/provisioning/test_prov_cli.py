@@ -1,6 +1,8 @@
 """``sandkasse-admin`` end to end on a real database: declarative apply (idempotent), the lifecycle
 commands, clear errors that change nothing, and Keycloak sync with credentials from the environment."""
 
+import json
+import os
 import secrets
 
 import pytest
@@ -9,6 +11,8 @@ from typer.testing import CliRunner
 
 from provisioning import audit
 from provisioning.cli import app
+from provisioning.db import session_factory
+from provisioning.operator import os_operator
 from sandkasse.db import session_scope
 
 pytestmark = pytest.mark.integration
@@ -80,7 +84,7 @@ def roles_file(tmp_path):
     return path
 
 
-def test_lifecycle_commands_and_clear_errors(cli, synth_dir, tmp_path, database_url):
+def test_lifecycle_commands_and_clear_errors(cli, synth_dir, tmp_path, database_url, monkeypatch):
     cli("dataset", "add", "staff", "--source", str(synth_dir / "staff.parquet"), "--roles-file", str(roles_file(tmp_path)))
     assert "before start date" in cli("project", "create", "p", "--title", "P", "--start", "2026-02-01", "--end", "2026-01-01", ok=False).output
     cli("project", "create", "p", "--title", "P", "--start", "2026-01-01", "--end", "2099-01-01")
@@ -91,11 +95,20 @@ def test_lifecycle_commands_and_clear_errors(cli, synth_dir, tmp_path, database_
     cli("member", "add", "p", "ola", "--role", "lead")
     cli("project", "approve", "p", "--reason", "board decision 12")
     assert "smallest equivalence class" in cli("project", "activate", "p", "--no-keycloak", ok=False).output
+    # The override is recorded under the OS account running the command, never a free-text actor.
+    assert "cannot name someone else" in cli("risk", "override", "p", "staff", "--reason", "ok", ok=False).output
+    assert "cannot name someone else" in cli("--actor", "per", "risk", "override", "p", "staff", "--reason", "ok", ok=False).output
+    monkeypatch.delenv("SANDKASSE_ACTOR")
+    operator = os_operator().username
     assert "not a registered admin" in cli("risk", "override", "p", "staff", "--reason", "ok", ok=False).output
     cli("person", "add", "anne", "--role", "admin")
+    cli("person", "add", operator, "--role", "admin")
     cli("extract", "build", "p")
     assert "Smallest equivalence class" in cli("risk", "report", "p").output
-    cli("risk", "override", "p", "staff", "--reason", "unit-level study; outputs are checked")
+    cli("--actor", operator.upper(), "risk", "override", "p", "staff", "--reason", "unit-level study; outputs are checked")
+    with session_scope(session_factory(database_url)) as s:
+        event = next(e for e in audit.events(s) if e.action == "risk.override")
+        assert event.actor == operator and json.loads(event.detail)["operator"]["uid"] == os.getuid()
     cli("project", "activate", "p", "--no-keycloak")
     cli("project", "close", "p", "--reason", "finished", "--no-keycloak")
     assert "destroyed" in cli("project", "show", "p").output

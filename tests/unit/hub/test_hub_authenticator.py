@@ -27,3 +27,10 @@ def test_endpoints_follow_the_realm():
     assert auth.token_url == "http://127.0.0.1:8180/realms/r1/protocol/openid-connect/token"
     assert auth.authorize_url == "https://tre.example/auth/realms/r1/protocol/openid-connect/auth"
     assert auth.enable_auth_state is True
+
+
+@pytest.mark.parametrize("spelling", ["Ingrid", "INGRID", " ingrid ", "ingrid"])
+def test_user_names_are_one_spelling(spelling):
+    """The hub's user is provisioning's member and the egress requester whatever the case typed."""
+    auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
+    assert auth.normalize_username(spelling) == "ingrid"
