@@ -102,7 +102,7 @@ def stop_keycloak(ctx: DemoContext) -> None:
 def start_postgres(ctx: DemoContext) -> list[Where]:
     from sandkasse.stack.postgres_server import ensure_postgres
 
-    pg = ensure_postgres("demo", ctx.demo_dir / "postgres" / "data", POSTGRES_PORT)
+    pg = ensure_postgres("demo", POSTGRES_PORT)
     if not pg.database_exists(DEMO_DATABASE):
         pg.create_database(DEMO_DATABASE)
     ctx.parts["postgres"] = pg
@@ -116,7 +116,7 @@ def start_postgres(ctx: DemoContext) -> list[Where]:
 def stop_postgres(ctx: DemoContext) -> None:
     from sandkasse.stack.postgres_server import PostgresServer
 
-    PostgresServer("demo", ctx.demo_dir / "postgres" / "data", POSTGRES_PORT).stop()
+    PostgresServer("demo", POSTGRES_PORT).stop()
 
 
 def _demo_secret(ctx: DemoContext, name: str, make: Callable[[], str]) -> str:
