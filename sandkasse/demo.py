@@ -117,6 +117,11 @@ def stop_postgres(ctx: DemoContext) -> None:
     from sandkasse.stack.postgres_server import PostgresServer
 
     PostgresServer("demo", POSTGRES_PORT).stop()
+    legacy = ctx.demo_dir / "postgres" / "data"  # where a demo started before 2026-12 keeps its cluster
+    if (legacy / "postmaster.pid").exists():
+        from sandkasse.stack.postgres_server import PG_BIN, _as_postgres
+
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(legacy), "-m", "fast", "-w", "stop"], "stopping PostgreSQL", timeout=60)
 
 
 def _demo_secret(ctx: DemoContext, name: str, make: Callable[[], str]) -> str:
@@ -257,11 +262,18 @@ def stop_all(ctx: DemoContext, steps: list[Step]) -> None:
 
 
 def start_all(ctx: DemoContext, steps: list[Step]) -> list[Where]:
+    """Start each step in order; when one fails (or Ctrl-C), stop every step reached so far, the
+    failing one included (it may be half up), so nothing is left running detached from us."""
     where: list[Where] = []
-    for step in steps:
+    for i, step in enumerate(steps):
         t0 = time.perf_counter()
-        with ctx.console.status(f"starting {step.name} ..."):
-            where += step.start(ctx)
+        try:
+            with ctx.console.status(f"starting {step.name} ..."):
+                where += step.start(ctx)
+        except BaseException:
+            ctx.console.print(f"[red]✗[/red] {step.name}: stopping what this run started")
+            stop_all(ctx, steps[: i + 1])
+            raise
         ctx.console.print(f"[green]✓[/green] {step.name} ({time.perf_counter() - t0:.1f} s)")
     return where
 
@@ -298,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         where = start_all(ctx, STEPS)
+    except KeyboardInterrupt:
+        return 130
     except StackError as exc:
         ctx.console.print(f"[red]the demo could not start:[/red] {exc}")
         return 1
