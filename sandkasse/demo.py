@@ -149,6 +149,8 @@ def start_provisioning(ctx: DemoContext) -> list[Where]:
     os.environ["SANDKASSE_MASTER_KEY"] = master
     get_settings.cache_clear()
     ctx.env["SANDKASSE_PROJECT_TOKEN_KEY"] = _demo_secret(ctx, "project-token-key", lambda: secrets.token_urlsafe(48))
+    # in demo.env too, so `sandkasse audit verify` there checks the hub's sealed stream
+    ctx.env["SANDKASSE_HUB_AUDIT_KEY"] = _demo_secret(ctx, "hub-audit-key", lambda: encode_key(generate_key()))
     ctx.env["SANDKASSE_VAR_DIR"] = str(ctx.settings.var_dir)
     migrate_provisioning(url)
     migrate_egress(url)
@@ -200,6 +202,12 @@ def stop_egress_service(ctx: DemoContext) -> None:
     stop_egress(ctx.demo_dir / "egress.pid")
 
 
+def hub_environment(env: dict[str, str]) -> dict[str, str]:
+    """The demo's settings minus the master key: the hub seals its stream with its own key and never
+    wraps or unwraps a data key (as in docker-compose.yml)."""
+    return {k: v for k, v in env.items() if k not in {"SANDKASSE_MASTER_KEY", "SANDKASSE_MASTER_KEY_FILE"}}
+
+
 def start_hub_step(ctx: DemoContext) -> list[Where]:
     from hub.run import start_hub, stop_hub
 
@@ -207,7 +215,7 @@ def start_hub_step(ctx: DemoContext) -> list[Where]:
     state_dir = ctx.demo_dir / "hub"
     stop_hub(state_dir)
     env = {
-        **ctx.env,
+        **hub_environment(ctx.env),
         "SANDKASSE_HUB_STATE_DIR": str(state_dir),
         "SANDKASSE_HUB_PORT": str(HUB_PORT),
         "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
