@@ -14,6 +14,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,8 +220,40 @@ def ensure_postgres(name: str, port: int, *, durable: bool = True) -> PostgresSe
     return PostgresServer(name=name, port=port, durable=durable).ensure()
 
 
+STALE_AFTER = 3600  # seconds: a throw-away cluster folder this old with no live server was left by a killed run
+
+
+def _server_alive(home: Path) -> bool:
+    try:
+        pid = int((home / "data" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass  # someone else's live process
+    return True
+
+
+def sweep_throwaway(prefix: str, runtime: Path | None = None, secrets_folder: Path | None = None) -> list[str]:
+    """Delete this checkout's throw-away clusters named ``<prefix>-*`` that a killed run left behind
+    (no live server, older than :data:`STALE_AFTER`); returns their names."""
+    runtime = runtime or checkout_runtime_dir()
+    secrets_folder = secrets_folder or secrets_dir()
+    removed = []
+    for home in runtime.glob(f"postgres-{prefix}-*"):
+        if _server_alive(home) or time.time() - home.stat().st_mtime < STALE_AFTER:
+            continue
+        name = home.name.removeprefix("postgres-")
+        shutil.rmtree(home, ignore_errors=True)
+        (secrets_folder / f"postgres-{name}-password").unlink(missing_ok=True)
+        removed.append(name)
+    return removed
+
+
 def throwaway_postgres(prefix: str) -> PostgresServer:
-    """A fresh cluster on a free port without fsync, for one test run; call ``remove()`` after."""
+    """A fresh cluster on a free port without fsync, for one test run; call ``remove()`` after.
+    Clusters of earlier runs that were killed before their ``remove()`` are swept first."""
     from sandkasse.stack.process import free_port
 
+    sweep_throwaway(prefix)
     return ensure_postgres(f"{prefix}-{uuid.uuid4().hex[:12]}", free_port(), durable=False)
