@@ -157,3 +157,16 @@ def test_a_spawned_sandbox_sends_no_lookup_out(hub, dns_sandbox, outside_network
     assert asked_outside == [] and asked_gateway == [], (asked_outside, asked_gateway)
     assert all(r["result"] != ANSWER for r in results), results
     assert all(r["seconds"] < 15 for r in results), results
+
+
+def test_doctor_judges_this_engine(docker_client):
+    """On the real engine: ``sandkasse doctor`` passes it only as fixed, or as affected and closed."""
+    from hub.engine_check import engine_affected
+    from sandkasse.doctor import check_engine_bugs
+    from sandkasse.settings import get_settings
+
+    version = docker_client.version()["Version"]
+    result = check_engine_bugs(get_settings())
+    assert result.ok, result
+    expected = "is affected; closed by sandbox DNS" if engine_affected(version) else "has the fix"
+    assert version in result.detail and expected in result.detail, result
