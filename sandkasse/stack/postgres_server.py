@@ -40,14 +40,19 @@ def checkout_runtime_dir() -> Path:
     through), named by a hash of the checkout's ``var/`` path, with a note saying whose it is."""
     var_dir = get_settings().var_dir.resolve()
     path = RUNTIME_ROOT / hashlib.sha256(str(var_dir).encode()).hexdigest()[:16]
-    for folder in (RUNTIME_ROOT, path):
+    _prepare_runtime(path, var_dir)
+    return path
+
+
+def _prepare_runtime(path: Path, var_dir: Path | None = None) -> None:
+    # again before each use: a parallel run's remove() may have deleted the (then empty) folder
+    for folder in (path.parent, path):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o755)  # whatever the umask: the postgres user must pass through
     note = path / "checkout"
-    if not note.exists():
+    if var_dir is not None and not note.exists():
         note.write_text(f"{var_dir}\n")
         note.chmod(0o644)
-    return path
 
 
 def _ensure_binaries() -> None:
@@ -127,6 +132,7 @@ class PostgresServer:
             return False
 
     def _make_home(self) -> None:
+        _prepare_runtime(self.runtime)
         for folder in (self.home, self.data_dir):
             folder.mkdir(parents=True, exist_ok=True)
             _chown(folder)
