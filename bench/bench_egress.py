@@ -445,16 +445,12 @@ def main() -> int:
                 elif backend == "postgresql":
                     from sandkasse.stack.postgres_server import ensure_postgres
 
-                    pg_dir = Path(tempfile.mkdtemp(prefix="bench-egress-pg-"))
-                    pg_dir.chmod(0o755)
-                    pg = ensure_postgres(f"bench-{pg_dir.name}", pg_dir / "data", free_port(), durable=True)
+                    pg = ensure_postgres(f"bench-{os.getpid()}-{scenario}", free_port(), durable=True)
                     try:
                         res = run_backend("PostgreSQL", pg.create_database(), args, kc, checker_tokens, tables,
                                           check_baseline, scenario)
                     finally:
-                        pg.stop()
-                        pg.password_file.unlink(missing_ok=True)
-                        shutil.rmtree(pg_dir, ignore_errors=True)
+                        pg.remove()
                 else:
                     raise SystemExit(f"unknown backend {backend}")
             except (SystemExit, Exception) as exc:  # one run failing must not hide the others' figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, IPvAnyAddress
 
 from sandkasse.policy import load_policy
 
@@ -44,6 +44,9 @@ class NetworkPolicy(BaseModel):
     chain: str = Field(min_length=1, max_length=28)
     hub_api_port: int = Field(gt=0, lt=65536)
     egress_port: int = Field(gt=0, lt=65536)
+    # Upstream resolvers given to every sandbox (`--dns`): addresses that exist nowhere, so the engine's
+    # embedded resolver forwards from the sandbox's own namespace and nothing answers (hub/engine_check.py).
+    sandbox_dns: list[IPvAnyAddress] = Field(default_factory=lambda: [IPvAnyAddress("192.0.2.53")], max_length=3)
 
 
 class SecurityPolicy(BaseModel):

@@ -36,8 +36,15 @@ def crypt_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+MASTER_KEY_SETTINGS = ("SANDKASSE_MASTER_KEY", "SANDKASSE_MASTER_KEY_FILE")
+
+
 def hub_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **(extra or {})}
+    # The hub wraps no key and seals only its own stream (SANDKASSE_HUB_AUDIT_KEY): the master key,
+    # which unwraps every project's and every file's key, stays with provisioning and egress.
+    for name in MASTER_KEY_SETTINGS:
+        env.pop(name, None)
     settings = HubSettings(**{k[len("SANDKASSE_HUB_"):].lower(): v for k, v in (extra or {}).items() if k.startswith("SANDKASSE_HUB_")})
     env["JUPYTERHUB_CRYPT_KEY"] = crypt_key(settings.state_dir)
     env.setdefault("PYTHONUNBUFFERED", "1")

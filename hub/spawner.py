@@ -38,6 +38,7 @@ from tornado import web
 from traitlets import Float, Int, Unicode, default
 
 from hub.audit import append_record
+from hub.engine_check import engine_problem
 from hub.firewall import SandboxFirewall, drop_default_route
 from hub.policy import SecurityPolicy, security_policy
 from hub.projects import ProjectDirectory
@@ -298,6 +299,7 @@ class ProjectDockerSpawner(DockerSpawner):
             "read_only": box.read_only_root,
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={box.tmp_size},uid={box.uid},gid={box.gid}"},
             "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
+            "dns": [str(a) for a in self.policy.network.sandbox_dns],
             "privileged": False,
             "init": True,
         }
@@ -331,6 +333,15 @@ class ProjectDockerSpawner(DockerSpawner):
             self.log.warning("no SANDKASSE_PROJECT_TOKEN_KEY: %s's notebook gets no egress credential", self.user.name)
         return env
 
+    async def check_engine(self) -> None:
+        """Refuse (403, with the reason) to start a sandbox on an engine with a known way out that the
+        policy does not close (hub/engine_check.py)."""
+        version = (await self.docker("version")).get("Version", "")
+        problem = engine_problem(version, [str(a) for a in self.policy.network.sandbox_dns])
+        if problem:
+            self.log.error("refusing to start a sandbox: %s", problem)
+            raise refuse(403, problem)
+
     async def start(self):
         t0 = time.perf_counter()
         marks: list[tuple[str, float]] = []
@@ -344,6 +355,7 @@ class ProjectDockerSpawner(DockerSpawner):
         extracts = extract_dir(slug)
         if not extracts.is_dir():
             raise refuse(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
+        await self.check_engine()
         mark("access check")
         await asyncio.to_thread(self.ensure_firewall)
         gateway = await self.ensure_project_network(slug)

@@ -9,6 +9,12 @@ chain rewritten from scratch. So each component also keeps a *head* row (:class:
 every append moves to the new last event in the same transaction, sealed with an HMAC under a key
 derived from the master key for that component (:func:`head_key`); and a :class:`JsonlShipper` copies
 each committed event to a JSON-lines file for a log collector. :func:`verify_sealed` checks all three.
+
+A sealed head alone can be rolled back: whoever can write the database can put back an earlier
+(seq, hash, seal) and delete what came after, and every check inside the database still passes. So each
+shipped line also carries the seal of the head it produced (``head_seal``): the stream, outside the
+database (and copied on by the log collector), is the head's anchor, and verification refuses a table
+whose head is behind the last sealed head shipped (:func:`anchor_problems`).
 """
 
 from __future__ import annotations
@@ -130,8 +136,10 @@ class JsonlShipper:
         sa_event.listen(target, "after_commit", self._ship)
         sa_event.listen(target, "after_rollback", self._forget)
 
-    def queue(self, session: Session, row: AuditEventMixin) -> None:
+    def queue(self, session: Session, row: AuditEventMixin, head_seal: str = "") -> None:
         line = {**row.chained_fields(), "prev_hash": row.prev_hash, "hash": row.hash}
+        if head_seal:
+            line["head_seal"] = head_seal
         session.info.setdefault(self, []).append(line)
 
     def _ship(self, session: Session) -> None:
@@ -209,7 +217,7 @@ def append_event(
         current.seal = seal(head.key, row.seq, row.hash) if head.key else ""
     session.flush()
     if shipper is not None:
-        shipper.queue(session, row)
+        shipper.queue(session, row, current.seal if current is not None else "")
     return row
 
 
@@ -313,6 +321,44 @@ def jsonl_problems(path: Path, rows: dict[int, str]) -> list[str]:
     return problems
 
 
+def anchor_problems(path: Path, head_row: AuditHeadMixin | None, key: bytes | None) -> list[str]:
+    """Compare the table's head with the last sealed head shipped to ``path`` (the anchor outside the
+    database): a head behind it was rolled back, one at the same event with another hash rewritten."""
+    if head_row is None or key is None:
+        return []  # reported by head_problems
+    if not path.exists():
+        if head_row.seq == 0:
+            return []
+        return [f"the shipped audit stream {path} is missing: the sealed head (event {head_row.seq}) has no anchor "
+                "outside the database, so a rolled-back head would not show"]
+    problems: list[str] = []
+    anchor: tuple[int, str, int] | None = None
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                entry = json.loads(line)
+                seq, hash_, head_seal = int(entry["seq"]), str(entry["hash"]), str(entry.get("head_seal", ""))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # reported by jsonl_problems
+            if not head_seal:
+                continue  # shipped before heads were anchored, or without a master key
+            if not hmac.compare_digest(head_seal, seal(key, seq, hash_)):
+                problems.append(f"{path}:{lineno} carries a head seal that does not match (forged line)")
+            elif anchor is None or seq > anchor[0]:
+                anchor = (seq, hash_, lineno)
+    if anchor is None:
+        return problems
+    seq, hash_, lineno = anchor
+    if head_row.seq < seq:
+        problems.append(
+            f"the audit head was rolled back: the table's sealed head is event {head_row.seq}, but the shipped "
+            f"stream's last sealed head is event {seq} ({path}:{lineno})"
+        )
+    elif head_row.seq == seq and head_row.hash != hash_:
+        problems.append(f"the audit head differs from the last shipped sealed head, event {seq} ({path}:{lineno}) (rewritten)")
+    return problems
+
+
 def verify_sealed(
     session: Session,
     model: type[AuditEventMixin],
@@ -324,6 +370,8 @@ def verify_sealed(
     report = AuditReport(component, verify_chain(session, model))
     rows = {seq: hash_ for seq, hash_ in session.execute(select(model.seq, model.hash))}
     report.problems += head_problems(session, head, rows)
-    if jsonl_path is not None and jsonl_path.exists():
-        report.problems += jsonl_problems(jsonl_path, rows)
+    if jsonl_path is not None:
+        if jsonl_path.exists():
+            report.problems += jsonl_problems(jsonl_path, rows)
+        report.problems += anchor_problems(jsonl_path, session.get(head.model, HEAD_ID), head.key)
     return report

@@ -1,5 +1,6 @@
 """``sandkasse audit verify``: check every component's audit chain (links, content hashes, sealed head,
-shipped JSON lines) in the configured database and print where each one breaks."""
+shipped JSON lines and the last sealed head shipped) in the configured database, and the hub's sealed
+stream, and print where each one breaks."""
 
 from __future__ import annotations
 
@@ -34,6 +35,28 @@ CHAINS: tuple[tuple[str, str, Callable[[Session, Settings], AuditReport]], ...] 
 )
 
 
+def verify_hub_stream() -> bool:
+    """The hub's sealed JSON-lines stream (no database table): print its verdict; False if broken."""
+    from hub.audit import KEY_ENV, configured_key, verify_file
+    from hub.settings import HubSettings
+
+    path = HubSettings().state_dir / "audit" / "hub.jsonl"
+    if not path.exists():
+        print(f"hub: no audit stream at {path} (no notebook session has ended here)")
+        return True
+    try:
+        key = configured_key()
+    except MasterKeyError as exc:
+        print(f"hub: cannot check the stream's seals: {exc}", file=sys.stderr)
+        return False
+    if key is None:
+        print(f"hub: cannot check the stream's seals: {KEY_ENV} is not set", file=sys.stderr)
+        return False
+    ok, count, problem = verify_file(path, key)
+    print(f"hub: audit stream OK: {count} records" if ok else f"hub: audit stream BROKEN: {problem} ({path})")
+    return ok
+
+
 def verify_all(settings: Settings | None = None) -> int:
     """Print each chain's report; 1 when any chain is broken or cannot be checked, else 0."""
     settings = settings or get_settings()
@@ -57,4 +80,5 @@ def verify_all(settings: Settings | None = None) -> int:
             failed |= not report.ok
     finally:
         engine.dispose()
+    failed |= not verify_hub_stream()
     return 1 if failed else 0

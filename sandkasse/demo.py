@@ -102,7 +102,7 @@ def stop_keycloak(ctx: DemoContext) -> None:
 def start_postgres(ctx: DemoContext) -> list[Where]:
     from sandkasse.stack.postgres_server import ensure_postgres
 
-    pg = ensure_postgres("demo", ctx.demo_dir / "postgres" / "data", POSTGRES_PORT)
+    pg = ensure_postgres("demo", POSTGRES_PORT)
     if not pg.database_exists(DEMO_DATABASE):
         pg.create_database(DEMO_DATABASE)
     ctx.parts["postgres"] = pg
@@ -116,7 +116,12 @@ def start_postgres(ctx: DemoContext) -> list[Where]:
 def stop_postgres(ctx: DemoContext) -> None:
     from sandkasse.stack.postgres_server import PostgresServer
 
-    PostgresServer("demo", ctx.demo_dir / "postgres" / "data", POSTGRES_PORT).stop()
+    PostgresServer("demo", POSTGRES_PORT).stop()
+    legacy = ctx.demo_dir / "postgres" / "data"  # where a demo started before 2026-12 keeps its cluster
+    if (legacy / "postmaster.pid").exists():
+        from sandkasse.stack.postgres_server import PG_BIN, _as_postgres
+
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(legacy), "-m", "fast", "-w", "stop"], "stopping PostgreSQL", timeout=60)
 
 
 def _demo_secret(ctx: DemoContext, name: str, make: Callable[[], str]) -> str:
@@ -144,6 +149,8 @@ def start_provisioning(ctx: DemoContext) -> list[Where]:
     os.environ["SANDKASSE_MASTER_KEY"] = master
     get_settings.cache_clear()
     ctx.env["SANDKASSE_PROJECT_TOKEN_KEY"] = _demo_secret(ctx, "project-token-key", lambda: secrets.token_urlsafe(48))
+    # in demo.env too, so `sandkasse audit verify` there checks the hub's sealed stream
+    ctx.env["SANDKASSE_HUB_AUDIT_KEY"] = _demo_secret(ctx, "hub-audit-key", lambda: encode_key(generate_key()))
     ctx.env["SANDKASSE_VAR_DIR"] = str(ctx.settings.var_dir)
     migrate_provisioning(url)
     migrate_egress(url)
@@ -195,6 +202,12 @@ def stop_egress_service(ctx: DemoContext) -> None:
     stop_egress(ctx.demo_dir / "egress.pid")
 
 
+def hub_environment(env: dict[str, str]) -> dict[str, str]:
+    """The demo's settings minus the master key: the hub seals its stream with its own key and never
+    wraps or unwraps a data key (as in docker-compose.yml)."""
+    return {k: v for k, v in env.items() if k not in {"SANDKASSE_MASTER_KEY", "SANDKASSE_MASTER_KEY_FILE"}}
+
+
 def start_hub_step(ctx: DemoContext) -> list[Where]:
     from hub.run import start_hub, stop_hub
 
@@ -202,7 +215,7 @@ def start_hub_step(ctx: DemoContext) -> list[Where]:
     state_dir = ctx.demo_dir / "hub"
     stop_hub(state_dir)
     env = {
-        **ctx.env,
+        **hub_environment(ctx.env),
         "SANDKASSE_HUB_STATE_DIR": str(state_dir),
         "SANDKASSE_HUB_PORT": str(HUB_PORT),
         "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
@@ -257,11 +270,18 @@ def stop_all(ctx: DemoContext, steps: list[Step]) -> None:
 
 
 def start_all(ctx: DemoContext, steps: list[Step]) -> list[Where]:
+    """Start each step in order; when one fails (or Ctrl-C), stop every step reached so far, the
+    failing one included (it may be half up), so nothing is left running detached from us."""
     where: list[Where] = []
-    for step in steps:
+    for i, step in enumerate(steps):
         t0 = time.perf_counter()
-        with ctx.console.status(f"starting {step.name} ..."):
-            where += step.start(ctx)
+        try:
+            with ctx.console.status(f"starting {step.name} ..."):
+                where += step.start(ctx)
+        except BaseException:
+            ctx.console.print(f"[red]✗[/red] {step.name}: stopping what this run started")
+            stop_all(ctx, steps[: i + 1])
+            raise
         ctx.console.print(f"[green]✓[/green] {step.name} ({time.perf_counter() - t0:.1f} s)")
     return where
 
@@ -298,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         where = start_all(ctx, STEPS)
+    except KeyboardInterrupt:
+        return 130
     except StackError as exc:
         ctx.console.print(f"[red]the demo could not start:[/red] {exc}")
         return 1

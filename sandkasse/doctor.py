@@ -179,6 +179,29 @@ def check_release_signing_key(settings: Settings) -> CheckResult:
         return CheckResult("release signing key", False, getattr(exc, "message", str(exc)),
                            "restore the original key from backup (docs/deploy.md, \"Release signing key\")")
     return CheckResult("release signing key", True, f"key {key_id(signer.public)} at {private}")
+def check_engine_bugs(settings: Settings, version: str | None = None) -> CheckResult:
+    """Known sandbox escapes of the engine (CVE-2024-29018), unless the policy closes them."""
+    from hub.engine_check import CVE, engine_affected, engine_problem
+    from hub.policy import security_policy
+
+    component = f"Docker engine bugs ({CVE})"
+    if version is None:
+        from sandkasse.stack.docker_engine import client, docker_answers
+
+        if not docker_answers():
+            return CheckResult(component, False, "cannot tell: Docker engine not reachable", "start the Docker engine first")
+        dc = client()
+        try:
+            version = str(dc.version().get("Version", ""))
+        finally:
+            dc.close()
+    dns = [str(a) for a in security_policy().network.sandbox_dns]
+    problem = engine_problem(version, dns)
+    if problem:
+        return CheckResult(component, False, problem, "upgrade docker, or set network.sandbox_dns (policies/security.yaml)")
+    if engine_affected(version):
+        return CheckResult(component, True, f"engine {version} is affected; closed by sandbox DNS {', '.join(dns)} (no resolver there)")
+    return CheckResult(component, True, f"engine {version} has the fix")
 
 
 def checks() -> list[Callable[[Settings], CheckResult]]:
@@ -186,8 +209,8 @@ def checks() -> list[Callable[[Settings], CheckResult]]:
         (lambda s, lbl=label, path=path, fix=fix: check_migrations(s, lbl, path, fix))
         for label, path, fix in MIGRATION_SETS
     ]
-    return [check_docker, check_base_image, check_notebook_image, check_keycloak, *migration_checks, check_release_signing_key,
-            check_firewall]
+    return [check_docker, check_engine_bugs, check_base_image, check_notebook_image, check_keycloak, *migration_checks,
+            check_release_signing_key, check_firewall]
 
 
 def run_checks(settings: Settings | None = None) -> list[CheckResult]:

@@ -67,6 +67,7 @@ ENTRIES: list[EnvEntry] = [
     EnvEntry("JUPYTERHUB_DB_PASSWORD", _token(), "role `jupyterhub`: JupyterHub's state"),
     # Keys.
     EnvEntry("SANDKASSE_MASTER_KEY", lambda: encode_key(generate_key()), "wraps per-project pseudonymisation keys and per-file data keys"),
+    EnvEntry("SANDKASSE_HUB_AUDIT_KEY", lambda: encode_key(generate_key()), "seals the hub's audit stream (the hub never gets the master key)"),
     EnvEntry("SANDKASSE_PROJECT_TOKEN_KEY", lambda: encode_key(generate_key()), "signs the per-(user, project) egress credentials given to notebooks"),
     # OAuth clients in the Keycloak realm `sandkasse`; `init` in the stack sets them in Keycloak.
     EnvEntry("SANDKASSE_HUB_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-hub`"),

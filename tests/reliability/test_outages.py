@@ -3,12 +3,9 @@ clear error instead of a crash or a half-stored file, and works on when the reso
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from egress_review.models import FileVersion, ReleaseRequest
-from sandkasse.stack.postgres_server import ensure_postgres
-from sandkasse.stack.process import free_port
+from sandkasse.stack.postgres_server import throwaway_postgres
 from tests.reliability.conftest import CHECKERS, Flow, table
 from tests.reliability.test_faults import _state
 from tests.security.helpers import LiveEgress, egress_settings_for, project_headers, provision
@@ -30,15 +26,9 @@ PROJECTS = {"outage": {"rita": "researcher"}}
 @pytest.fixture
 def own_postgres():
     """A throw-away cluster of this test's own: stopping it disturbs no other test."""
-    parent = Path(tempfile.mkdtemp(prefix="sandkasse-pg-outage-"))
-    parent.chmod(0o755)
-    server = ensure_postgres(f"outage-{parent.name}", parent / "data", free_port(), durable=False)
+    server = throwaway_postgres("outage")
     yield server
-    try:
-        server.stop()
-    finally:
-        server.password_file.unlink(missing_ok=True)
-        shutil.rmtree(parent, ignore_errors=True)
+    server.remove()
 
 
 def _unavailable(r: httpx.Response) -> None:

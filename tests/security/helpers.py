@@ -96,6 +96,8 @@ class LiveEgress:
         })
         if s.egress_dir:
             env["SANDKASSE_EGRESS_DIR"] = str(s.egress_dir)
+        if s.audit_dir:  # the shipped stream where the test's verification looks for it (the head's anchor)
+            env["SANDKASSE_AUDIT_DIR"] = str(s.audit_dir)
         if s.egress_policy_file:
             env["SANDKASSE_EGRESS_POLICY_FILE"] = str(s.egress_policy_file)
         return env

@@ -1,16 +1,18 @@
-"""Keycloak fixture: the shared test instance on a fixed loopback port (reused across runs), the
-``sandkasse`` realm from the repository, and helpers to make users and get real tokens."""
+"""Keycloak fixture: the test instance on a fixed loopback port (started for the run and stopped after
+it, or reused and left running when it was already up), the ``sandkasse`` realm from the repository,
+and helpers to make users and get real tokens."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
-from sandkasse.stack.keycloak_server import KeycloakServer, ensure_keycloak
+from sandkasse.stack.keycloak_server import KeycloakServer, keycloak_server
 from tests.testbed.timing import timed
 
 TEST_PORT = int(os.environ.get("SANDKASSE_TEST_KEYCLOAK_PORT", "8181"))
@@ -111,9 +113,25 @@ def ensure_test_client(server: KeycloakServer) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def keycloak() -> KeycloakTestbed:
-    with timed("keycloak"):
-        server = ensure_keycloak("test", TEST_PORT)
+@contextmanager
+def keycloak_for_run(server: KeycloakServer) -> Iterator[KeycloakServer]:
+    """Start (or reuse) ``server`` for one test run. One this run started is stopped when the run ends
+    (a Keycloak left behind holds the port with admin credentials another checkout does not know);
+    one that was already running, or any with ``SANDKASSE_TEST_KEEP_KEYCLOAK=1`` (faster repeated
+    runs), is left running on purpose."""
+    server.ensure()
+    started_here = server.process is not None
+    try:
         ensure_test_client(server)
-    return KeycloakTestbed(server)
+        yield server
+    finally:
+        if started_here and os.environ.get("SANDKASSE_TEST_KEEP_KEYCLOAK", "") in {"", "0"}:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[KeycloakTestbed]:
+    with ExitStack() as stack:
+        with timed("keycloak"):
+            server = stack.enter_context(keycloak_for_run(keycloak_server("test", TEST_PORT)))
+        yield KeycloakTestbed(server)

@@ -3,32 +3,24 @@ SQLite and on PostgreSQL (the same models must work on both)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from sandkasse.stack.postgres_server import PostgresServer, ensure_postgres
-from sandkasse.stack.process import free_port
+from sandkasse.stack.postgres_server import PostgresServer, throwaway_postgres
 from tests.testbed.timing import timed
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A cluster in a temporary directory on a free loopback port, stopped and deleted after the run."""
-    parent = Path(tempfile.mkdtemp(prefix="sandkasse-pg-"))
-    parent.chmod(0o755)  # the postgres user must reach its data directory inside
+    """A cluster of its own on a free loopback port (outside the checkout, which the postgres user
+    may not enter), stopped and deleted after the run."""
     with timed("postgres"):
-        server = ensure_postgres(f"test-{parent.name}", parent / "data", free_port(), durable=False)
+        server = throwaway_postgres("test")
     yield server
-    try:
-        server.stop()
-    finally:
-        server.password_file.unlink(missing_ok=True)
-        shutil.rmtree(parent, ignore_errors=True)
+    server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -39,6 +39,13 @@ def _drop_shipped_lines() -> None:
     audit.jsonl_path().unlink()
 
 
+def _besides_the_missing_anchor(problems: list[str]) -> list[str]:
+    """The problems other than the (always reported) missing stream that anchors the head."""
+    missing = [p for p in problems if "has no anchor outside the database" in p]
+    assert len(missing) == 1, problems
+    return [p for p in problems if p not in missing]
+
+
 @pytest.fixture
 def chain(factory):
     _people(factory, "ingrid", "ola", "jonas")
@@ -64,7 +71,7 @@ def test_a_deleted_last_event_is_detected(chain):
     report = _verify(chain)
     assert report.chain.ok, "what is left is a valid chain: only the head can tell"
     assert not report.ok
-    assert report.problems == ["the sealed head says the last event is 3 but the table ends at 2 (events cut off the end)"]
+    assert _besides_the_missing_anchor(report.problems) == ["the sealed head says the last event is 3 but the table ends at 2 (events cut off the end)"]
 
 
 def test_an_edited_head_is_detected(chain):
@@ -76,7 +83,7 @@ def test_an_edited_head_is_detected(chain):
         s.execute(update(ProvisioningAuditHead).values(seq=second.seq, hash=second.hash))
     report = _verify(chain)
     assert report.chain.ok and not report.ok
-    assert report.problems == ["the audit head's seal does not match (head edited)"]
+    assert _besides_the_missing_anchor(report.problems) == ["the audit head's seal does not match (head edited)"]
 
 
 def test_a_head_sealed_with_another_components_key_is_rejected(chain):
@@ -104,7 +111,7 @@ def test_a_chain_rewritten_from_scratch_is_detected(chain, forge_head):
     assert report.chain.ok, "the rewritten chain is consistent in itself"
     assert not report.ok
     expected = "the audit head's seal does not match (head edited)" if forge_head else "event 3 does not match the sealed head (rewritten)"
-    assert report.problems == [expected]
+    assert _besides_the_missing_anchor(report.problems) == [expected]
 
 
 def test_a_deleted_head_is_detected_and_not_recreated(chain):
@@ -152,7 +159,7 @@ def old_chain(database_url, var_dir):
     for i in range(1, 4):
         with session_scope(factory) as s:
             append_event(s, ProvisioningAuditEvent, actor="anne", role="admin", action="person.add",
-                         object_type="person", object_id=f"p{i}")
+                         object_type="person", object_id=f"p{i}", shipper=audit._shipper)
     yield engine, factory
     engine.dispose()
 
