@@ -8,6 +8,7 @@ import secrets
 import socket
 
 import httpx
+import jwt
 import pytest
 
 from hub.run import start_hub
@@ -94,6 +95,39 @@ def test_admin_is_a_hub_operator_not_a_hub_admin(hub, keycloak):
         assert as_admin.post(f"/users/{researcher}/servers/any", json={}).status_code in (403, 404)
     with hub.api() as api:
         assert api.get(f"/users/{researcher}").json()["servers"] == {}, "the admin started a researcher's server"
+
+
+def _egress_validator(keycloak):
+    """The egress service's validator as the service builds it (egress_review/service.py)."""
+    from egress_review.identity.keycloak import KeycloakValidator
+
+    return KeycloakValidator(keycloak.url, keycloak.realm, "sandkasse-egress", f"{keycloak.url}/realms/{keycloak.realm}")
+
+
+def test_tokens_issued_to_the_hub_client_are_refused_by_the_egress_service(hub, keycloak, monkeypatch):
+    """Issue 15.5: the real access token Keycloak gave the hub at login (kept in the user's auth state)
+    opens nothing at the egress service; a token of the egress's own kind for the same user does."""
+    from egress_review.identity import keycloak as kc
+    from egress_review.identity.principal import AuthError
+
+    name = f"ruth{RUN}"
+    keycloak.create_user(name, PASSWORD, realm_roles=["researcher", "admin"])
+    _login(hub, name)
+    with hub.api() as api:  # the test's own service token may read auth state; operators may not
+        hub_token = api.get(f"/users/{name}").json()["auth_state"]["access_token"]
+    claims = jwt.decode(hub_token, options={"verify_signature": False})
+    assert claims["azp"] == "sandkasse-hub"
+    aud = claims.get("aud") or []
+    assert "sandkasse-egress" not in (aud if isinstance(aud, list) else [aud]), claims.get("aud")
+
+    validator = _egress_validator(keycloak)
+    with pytest.raises(AuthError):
+        validator.principal(hub_token)
+    assert validator.principal(keycloak.token(name, PASSWORD)["access_token"]).username == name
+    # Each layer holds alone: with the client refusal off, the audience still refuses it.
+    monkeypatch.setattr(kc, "REFUSED_AUTHORIZED_PARTIES", frozenset())
+    with pytest.raises(AuthError, match="aud|udience"):
+        validator.principal(hub_token)
 
 
 @pytest.mark.parametrize("roles", [[], ["output-checker"]])
