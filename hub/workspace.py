@@ -4,7 +4,8 @@ The workspace volume is the researcher's to shape: anything in it may be a symbo
 file, a directory, or a name they raced into place. So the hub never opens a path in it. It starts a
 container from the notebook image on the volume instead, as the sandbox user (uid 1000), with no
 capabilities, ``no-new-privileges``, no network, a read-only root and small limits, and gives it the
-files on standard input. Inside, a link can only point at the container's own files, and the writer
+files in its environment (chunks of ``SANDKASSE_WS_<n>``: no attach call, so the same calls pass the
+``images/hub/docker-api`` filter). Inside, a link can only point at the container's own files, and the writer
 still does not follow one: each file goes to a fresh temporary name (``O_CREAT|O_EXCL|O_NOFOLLOW``)
 in the mount's directory, opened by descriptor, and is renamed over the target, which replaces a
 link rather than writing through it. This needs nothing but the Docker API, so it works when the
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,8 +27,9 @@ import docker
 # Runs with ``python3 -I`` (isolated: no current directory or user site on sys.path, so a planted
 # ``json.py`` in the workspace is never imported). Reads {"dir": ..., "files": {name: base64}}.
 WRITER = r"""
-import base64, json, os, secrets, sys
-spec = json.load(sys.stdin)
+import base64, json, os, secrets
+parts = sorted((int(k[len("SANDKASSE_WS_"):]), v) for k, v in os.environ.items() if k.startswith("SANDKASSE_WS_"))
+spec = json.loads("".join(v for _, v in parts))
 d = os.open(spec["dir"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 done, failed = [], {}
 for name, b64 in spec["files"].items():
@@ -53,6 +54,12 @@ for name, b64 in spec["files"].items():
             pass
 print(json.dumps({"written": done, "failed": failed}))
 """
+
+
+# One environment string may hold at most 128 KiB (MAX_ARG_STRLEN); all of them together share the
+# kernel's argument space (a quarter of the stack limit, 2 MiB by default).
+CHUNK = 96 * 1024
+MAX_PAYLOAD = 1024 * 1024
 
 
 class WorkspaceWriteError(RuntimeError):
@@ -84,7 +91,10 @@ class WorkspaceWriter:
         bad = [n for n in files if not _valid_name(n)]
         if bad:
             raise ValueError(f"not a plain file name: {bad}")
-        payload = json.dumps({"dir": self.mount, "files": {n: base64.b64encode(b).decode() for n, b in files.items()}}).encode()
+        payload = json.dumps({"dir": self.mount, "files": {n: base64.b64encode(b).decode() for n, b in files.items()}})
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"{len(payload)} bytes to place (base64): more than {MAX_PAYLOAD}")
+        env = {f"SANDKASSE_WS_{i // CHUNK}": payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)}
         host_config = self.client.create_host_config(
             binds={volume: {"bind": self.mount, "mode": "rw"}},
             network_mode="none",
@@ -95,29 +105,19 @@ class WorkspaceWriter:
             mem_limit="128m",
             privileged=False,
         )
-        config = self.client.create_container_config(
+        container = self.client.create_container(
             self.image,
             command=["python3", "-I", "-c", WRITER],
             entrypoint=[],
             user=f"{self.uid}:{self.gid}",
             working_dir="/",
-            environment={"PYTHONDONTWRITEBYTECODE": "1"},
-            stdin_open=True,
+            environment={"PYTHONDONTWRITEBYTECODE": "1", **env},
             network_disabled=True,
             labels={**(labels or {}), "org.sandkasse.role": "workspace-writer"},
             host_config=host_config,
-        )
-        config["StdinOnce"] = True  # stdin closes (EOF) when we close our end; docker-py has no keyword for it
-        container = self.client.create_container_from_config(config, None)["Id"]
+        )["Id"]
         try:
-            sock = self.client.attach_socket(container, params={"stdin": 1, "stream": 1})
-            try:
-                self.client.start(container)
-                raw = getattr(sock, "_sock", sock)
-                raw.sendall(payload)
-                raw.shutdown(socket.SHUT_WR)
-            finally:
-                sock.close()
+            self.client.start(container)
             status = self.client.wait(container, timeout=self.timeout)
             out = self.client.logs(container, stdout=True, stderr=False).decode(errors="replace")
             if status.get("StatusCode") != 0:
