@@ -117,3 +117,19 @@ def test_control_removed_root_writer_by_host_path_overwrites_and_chowns_the_host
     _old_root_writer(Path(volume.attrs["Mountpoint"]), '{"nbformat": 4}')
     text, uid, gid, _ = _state(canary)
     assert text == '{"nbformat": 4}' and (uid, gid) == (1000, 1000), "the old writer wrote through the link"
+
+
+def test_a_directory_in_the_way_is_reported_not_written_through(docker_client, notebook_image, tmp_path):
+    """A researcher's directory under the notebook's name: the writer leaves it (and no temporary file)
+    and says so; the spawner logs it and starts the server anyway."""
+    volume = docker_client.volumes.create(f"sandkasse-test-wsdir-{RUN}-{tmp_path.name[-12:]}", labels={"org.sandkasse.test": RUN})
+    try:
+        docker_client.containers.run(notebook_image, ["sh", "-c", f"mkdir /home/researcher/{WELCOME_NOTEBOOK}"], user="1000:1000",
+                                     network_mode="none", remove=True, volumes={volume.name: {"bind": "/home/researcher", "mode": "rw"}})
+        result = WorkspaceWriter(docker.APIClient(), notebook_image).write(volume.name, {WELCOME_NOTEBOOK: b"{}"}, {"org.sandkasse.test": RUN})
+        assert result.written == [] and "IsADirectoryError" in result.failed[WELCOME_NOTEBOOK], result
+        listing = docker_client.containers.run(notebook_image, ["ls", "-A", "/home/researcher"], user="1000:1000", network_mode="none",
+                                               remove=True, volumes={volume.name: {"bind": "/home/researcher", "mode": "ro"}}).decode()
+        assert ".tmp" not in listing, listing
+    finally:
+        volume.remove(force=True)
