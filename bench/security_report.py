@@ -33,6 +33,7 @@ CATEGORIES: list[tuple[str, str]] = [
     ("controls removed: attack succeeds", r"control_removed"),
     ("sandbox: escape, /proc, mount, raw sockets, DNS, hub API, IdP/DB", r"test_sandbox_attacks.*test_attacks_from_inside"),
     ("sandbox: fork and memory bombs", r"test_sandbox_attacks.*bomb"),
+    ("sandbox: links planted in the workspace (hub writes)", r"test_workspace_writes"),
     ("API: schemathesis (no 5xx, schema kept)", r"generated_requests"),
     ("API: IDOR across projects and roles", r"outsiders|member_who_is_not|role_escalation|released_files_go|only_admins_read"),
     ("API: token forgery", r"forged|genuine_token"),

@@ -8,6 +8,7 @@ reading the same :class:`~egress_review.service.EgressService` from ``app.state.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from egress_review.api import errors, files, meta, releases, requests, reviews
 from egress_review.checking import CheckQueue
+from egress_review.closure import closure_loop
 from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
 from egress_review.release.release import release_pending
@@ -51,9 +53,12 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
         threading.Thread(target=svc.keycloak.prefetch, name="egress-keycloak-keys", daemon=True).start()
         queue = svc.checks = CheckQueue(svc)
         await queue.start()
+        closure = asyncio.create_task(closure_loop(svc), name="egress-closed-projects")
         try:
             yield
         finally:
+            closure.cancel()
+            await asyncio.gather(closure, return_exceptions=True)
             await queue.stop()
             if svc.checks is queue:
                 svc.checks = None

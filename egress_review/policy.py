@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +50,11 @@ class RateLimitPolicy(_Strict):
     anonymous_burst: int = Field(default=60, gt=0)
 
 
+class ClosedProjectsPolicy(_Strict):
+    unreleased_files: Literal["delete", "archive"] = "delete"
+    sweep_seconds: float = Field(default=60.0, gt=0)
+
+
 class EgressPolicy(_Strict):
     version: int = 1
     review: ReviewPolicy = ReviewPolicy()
@@ -56,6 +62,7 @@ class EgressPolicy(_Strict):
     tokens: TokenPolicy = TokenPolicy()
     api: ApiPolicy = ApiPolicy()
     rate_limits: RateLimitPolicy = RateLimitPolicy()
+    closed_projects: ClosedProjectsPolicy = ClosedProjectsPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

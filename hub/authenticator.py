@@ -3,8 +3,12 @@
 The authorization code flow of oauthenticator's ``GenericOAuthenticator``, with the realm's endpoints
 filled in from ``SANDKASSE_KEYCLOAK_URL`` / ``SANDKASSE_KEYCLOAK_REALM``. Realm roles are read from the
 access token (verified against the realm's published keys), groups from the token or userinfo
-``groups`` claim. Only users with the ``researcher`` role, or admins, are let in; admins become hub
-admins.
+``groups`` claim. Only users with the ``researcher`` role, or admins, are let in.
+
+Admins are not hub admins: a hub admin may open every researcher's notebook (``access:servers``) and
+read their Keycloak tokens (``admin:auth_state``). A Keycloak admin joins the hub group
+:data:`HUB_OPERATORS_GROUP` instead, whose role (:func:`hub_operator_role`) lists users and servers and
+stops servers, nothing more.
 """
 
 from __future__ import annotations
@@ -18,6 +22,23 @@ from traitlets import Unicode, default
 from sandkasse.settings import get_settings
 from sandkasse.usernames import normalise_username
 
+# Not a possible project slug (no colon), and dropped from whatever groups Keycloak sends, so only the
+# admin realm role puts someone in it.
+HUB_OPERATORS_GROUP = "sandkasse:hub-operators"
+HUB_OPERATOR_SCOPES = ["admin-ui", "list:users", "read:users", "read:servers", "delete:servers"]
+
+
+def hub_operator_role(users: list[str] | None = None) -> dict:
+    """The JupyterHub role of admins: see who works where, stop servers; never open a server, read a
+    user's auth state or mint tokens."""
+    return {
+        "name": "sandkasse-operator",
+        "description": "Sandkasse admins: list users and servers, stop servers",
+        "scopes": HUB_OPERATOR_SCOPES,
+        "groups": [HUB_OPERATORS_GROUP],
+        "users": sorted(users or []),
+    }
+
 
 class KeycloakAuthenticator(GenericOAuthenticator):
     keycloak_url = Unicode(help="Keycloak base URL as the hub reaches it; default SANDKASSE_KEYCLOAK_URL.").tag(config=True)
@@ -30,7 +51,7 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         "the public one), so the default is the realm at keycloak_public_url, else at keycloak_url."
     ).tag(config=True)
     researcher_role = Unicode("researcher", help="Realm role that admits a user to the hub.").tag(config=True)
-    admin_role = Unicode("admin", help="Realm role that admits a user as hub admin.").tag(config=True)
+    admin_role = Unicode("admin", help="Realm role that admits a user as hub operator (not hub admin).").tag(config=True)
 
     _jwks: dict[str, jwt.PyJWKClient] = {}
 
@@ -113,10 +134,12 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         roles = sorted(set((claims.get("realm_access") or {}).get("roles") or []))
         userinfo = auth_state.get(self.user_auth_state_key) or {}
         groups = claims.get("groups") or userinfo.get("groups") or []
-        groups = sorted({g.strip("/").split("/")[-1] for g in groups if isinstance(g, str) and g.strip("/")})
-        auth_state["sandkasse"] = {"roles": roles, "groups": groups}
+        groups = {g.strip("/").split("/")[-1] for g in groups if isinstance(g, str) and g.strip("/")} - {HUB_OPERATORS_GROUP}
+        if self.admin_role in roles:
+            groups.add(HUB_OPERATORS_GROUP)
+        auth_state["sandkasse"] = {"roles": roles, "groups": sorted(groups)}
         auth_model["auth_state"] = auth_state
-        auth_model["admin"] = self.admin_role in roles
+        auth_model["admin"] = False  # also demotes anyone a former version made hub admin
         return auth_model
 
     def normalize_username(self, username: str) -> str:

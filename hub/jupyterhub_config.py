@@ -5,6 +5,7 @@
 import os
 import sys
 
+from hub.authenticator import hub_operator_role
 from hub.policy import security_policy
 from hub.proxy import ensure_configurable_http_proxy
 from hub.settings import HubSettings
@@ -39,7 +40,10 @@ if settings.keycloak_public_url:
     c.KeycloakAuthenticator.keycloak_public_url = settings.keycloak_public_url
 # auth_state is encrypted with JUPYTERHUB_CRYPT_KEY from the environment (hub.run sets one up).
 c.Authenticator.enable_auth_state = True
-c.Authenticator.admin_users = {u.strip() for u in settings.admin_users.split(",") if u.strip()}
+# Nobody is a hub admin (every notebook, every user's Keycloak tokens): Keycloak admins and the names in
+# SANDKASSE_HUB_ADMIN_USERS get the operator role (list, stop), see hub/authenticator.py.
+c.Authenticator.admin_users = set()
+operators = [u.strip() for u in settings.admin_users.split(",") if u.strip()]
 
 # --- one server per project --------------------------------------------------------------------
 c.JupyterHub.allow_named_servers = True
@@ -91,6 +95,8 @@ lifecycle_role = {
     "services": ["sandkasse-lifecycle"],
 }
 c.JupyterHub.load_roles = [
+    {"name": "admin", "users": [], "services": []},  # a static, empty list: also strips admins kept in the database
+    hub_operator_role(operators),
     *([lifecycle_role] if settings.lifecycle else []),
     {
         "name": "idle-culler",

@@ -3,7 +3,9 @@
 * stops every running server whose project is no longer open (suspended, closed, expired) or whose
   user is no longer a member (``provisioning.api.stoppable_servers`` decides),
 * stops servers older than the project token's lifetime (their egress credential has expired),
-* re-installs the sandbox firewall when something removed it.
+* re-installs the sandbox firewall when something removed it,
+* removes the workspace and ``/shared`` volumes of closed projects and the workspace volumes of removed
+  members (``hub/retention.py``).
 
 It talks to the hub only through the REST API with its own service token (``JUPYTERHUB_API_TOKEN``).
 Idle culling is jupyterhub-idle-culler's job (configured next to this service).
@@ -18,11 +20,14 @@ import os
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import docker
+import docker.errors
 import httpx
 
 from hub.firewall import SandboxFirewall
 from hub.policy import security_policy
 from hub.projects import ProjectDirectory
+from hub.retention import Retention, volume_prefix
 from hub.settings import HubSettings
 
 log = logging.getLogger("sandkasse.lifecycle")
@@ -58,7 +63,16 @@ async def stop_server(client: httpx.AsyncClient, user: str, name: str, why: str)
         log.error("could not stop %s/%s: %s %s", user, name, resp.status_code, resp.text[:200])
 
 
-async def enforce_once(client: httpx.AsyncClient, directory: ProjectDirectory, firewall: SandboxFirewall | None) -> list[tuple[str, str]]:
+async def enforce_retention(directory: ProjectDirectory, retention: Retention) -> list:
+    """Volumes of closed projects and removed members go (their servers were stopped first)."""
+    _, slugs = await asyncio.to_thread(retention.candidates)
+    projects = {slug: await directory.project(slug) for slug in sorted(slugs)}
+    return await asyncio.to_thread(retention.enforce, projects)
+
+
+async def enforce_once(
+    client: httpx.AsyncClient, directory: ProjectDirectory, firewall: SandboxFirewall | None, retention: Retention | None = None
+) -> list[tuple[str, str]]:
     """One pass; returns the (user, server) pairs it stopped."""
     if firewall is not None:
         problems = await asyncio.to_thread(firewall.problems)
@@ -80,6 +94,11 @@ async def enforce_once(client: httpx.AsyncClient, directory: ProjectDirectory, f
         if started is not None and (now - started).total_seconds() > ttl:
             to_stop.setdefault((user, name), "older than its egress credential")
     await asyncio.gather(*(stop_server(client, u, n, why) for (u, n), why in to_stop.items()))
+    if retention is not None:
+        try:
+            await enforce_retention(directory, retention)
+        except Exception:  # servers are stopped either way; the next pass retries the volumes
+            log.exception("volume retention pass failed")
     return list(to_stop)
 
 
@@ -92,15 +111,30 @@ async def run(interval: float, once: bool = False) -> None:
     ports = {p for p in (hub_port, egress_port) if p}
     # Port rules carry the hub's pid (this service is the hub's child) so they are pruned once it is gone.
     firewall = SandboxFirewall.from_policy(ports, hub_pid=os.getppid()) if os.geteuid() == 0 else None
+    retention = _retention()
     async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"token {token}"}, timeout=30, trust_env=False) as client:
         while True:
             try:
-                await enforce_once(client, directory, firewall)
+                await enforce_once(client, directory, firewall, retention)
             except Exception:  # a bad pass must not end enforcement; the next pass retries
                 log.exception("lifecycle pass failed")
             if once:
                 return
             await asyncio.sleep(interval)
+
+
+def _retention() -> Retention | None:
+    settings, policy = HubSettings(), security_policy()
+    try:
+        engine = docker.from_env()
+        engine.ping()
+    except docker.errors.DockerException as exc:
+        log.error("no Docker engine (%s): volumes of closed projects and removed members are not removed", exc)
+        return None
+    return Retention(
+        engine, settings.notebook_image, settings.state_dir / "archive", settings.state_dir / "audit" / "hub.jsonl",
+        on_close=policy.lifecycle.on_close, prefix=volume_prefix(), uid=policy.sandbox.uid, gid=policy.sandbox.gid,
+    )
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, IPvAnyAddress
 
@@ -29,6 +30,8 @@ class CredentialsPolicy(BaseModel):
 class LifecyclePolicy(BaseModel):
     enforce_interval_seconds: int = Field(gt=0, le=60)
     idle_timeout_seconds: int = Field(gt=0)
+    # What happens to the workspace and /shared volumes of a closed project (hub/retention.py).
+    on_close: Literal["delete", "archive"] = "delete"
 
 
 class NotebookOutputPolicy(BaseModel):

@@ -28,7 +28,7 @@ class HubSettings(BaseSettings):
     notebook_image: str = Field(default="sandkasse/notebook:latest", description="Notebook image tag")
     egress_port: int | None = Field(default=None, description="Egress service port on the host; default policy network.egress_port")
     egress_url: str = Field(default="", description="Egress URL for notebooks; empty means the project network's gateway")
-    admin_users: str = Field(default="", description="Comma-separated hub admins besides Keycloak admins")
+    admin_users: str = Field(default="", description="Comma-separated hub operators (list and stop servers) besides Keycloak admins; nobody is a full hub admin")
     lifecycle: bool = Field(default=True, description="Run the lifecycle service (off only for the benchmark's plain baseline)")
     lifecycle_interval: int | None = Field(default=None, description="Seconds between lifecycle passes; default policy")
     idle_timeout: int | None = Field(default=None, description="Idle culling timeout; default policy")

@@ -44,6 +44,7 @@ from hub.policy import SecurityPolicy, security_policy
 from hub.projects import ProjectDirectory
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
+from hub.workspace import WorkspaceWriter
 
 HOME = "/home/researcher"
 DATA_MOUNT = "/data"
@@ -247,20 +248,17 @@ class ProjectDockerSpawner(DockerSpawner):
     def shared_volume(self, slug: str) -> str:
         return f"{self.volume_name_prefix}shared-{slug}"
 
-    async def _ensure_volume(self, name: str, labels: dict[str, str]) -> Path:
+    async def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        # No chown by host path: mounted at the image's home (or /shared), a fresh volume takes that
+        # folder's owner (uid 1000) from Docker, see hub.workspace.
         try:
-            info = await self.docker("inspect_volume", name)
+            await self.docker("inspect_volume", name)
         except docker.errors.NotFound:
-            info = await self.docker("create_volume", name=name, labels=labels)
-            mountpoint = Path(info["Mountpoint"])
-            # A volume's root is root-owned; the researcher (not root) must own their home.
-            os.chown(mountpoint, self.policy.sandbox.uid, self.policy.sandbox.gid)
-            os.chmod(mountpoint, 0o770)
-        return Path(info["Mountpoint"])
+            await self.docker("create_volume", name=name, labels=labels)
 
     async def prepare_volumes(self, slug: str, extract_dir: Path) -> None:
         labels = {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name}
-        home = await self._ensure_volume(self.workspace_volume(slug), {**labels, "org.sandkasse.role": "workspace"})
+        await self._ensure_volume(self.workspace_volume(slug), {**labels, "org.sandkasse.role": "workspace"})
         volumes: dict[str, object] = {
             self.workspace_volume(slug): HOME,
             str(extract_dir): {"bind": DATA_MOUNT, "mode": "ro"},
@@ -269,17 +267,24 @@ class ProjectDockerSpawner(DockerSpawner):
             await self._ensure_volume(self.shared_volume(slug), {"org.sandkasse.project": slug, "org.sandkasse.role": "shared"})
             volumes[self.shared_volume(slug)] = SHARED_MOUNT
         self.volumes = volumes
-        await self.write_welcome_notebook(slug, home)
+        await self.write_welcome_notebook(slug)
 
-    async def write_welcome_notebook(self, slug: str, home: Path) -> None:
+    async def write_welcome_notebook(self, slug: str) -> None:
+        """Written by a helper container as the researcher (hub.workspace): the hub never opens a path
+        in the workspace, where any name may be a link the researcher planted."""
         project = await self.directory.project(slug)
         datasets = await self.directory.datasets(slug)
         text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
-        target = home / WELCOME_NOTEBOOK
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.chown(tmp, self.policy.sandbox.uid, self.policy.sandbox.gid)
-        tmp.replace(target)
+        box = self.policy.sandbox
+        writer = WorkspaceWriter(self.client, self.image, uid=box.uid, gid=box.gid, mount=HOME)
+        result = await asyncio.to_thread(
+            writer.write,
+            self.workspace_volume(slug),
+            {WELCOME_NOTEBOOK: text.encode("utf-8")},
+            {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name},
+        )
+        for name, why in result.failed.items():
+            self.log.warning("could not place %s in %s's workspace of %s: %s", name, self.user.name, slug, why)
 
     # ---- container ----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Keycloak access tokens, validated with python-keycloak against the realm's published keys:
-signature (RS256 only), expiry, audience ``sandkasse-egress`` and issuer. Roles come from
-``realm_access.roles``."""
+signature (RS256 only), expiry, audience ``sandkasse-egress`` and issuer, and the client the token
+was issued to (``azp``) is not one whose tokens are meant for another service (the hub's). Roles come
+from ``realm_access.roles``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ REFETCH_MIN_SECONDS = 30.0
 # The realm's keys are re-read when older than this: a key the realm retired stops verifying tokens
 # within this time, instead of living in the cache until the service restarts.
 KEYS_MAX_AGE_SECONDS = 300.0
+# Tokens issued to these clients are never accepted, whatever audience a realm mapper gives them: the
+# hub keeps its users' tokens in auth state, which must not become keys to the egress service.
+REFUSED_AUTHORIZED_PARTIES = frozenset({"sandkasse-hub"})
 
 
 class KeycloakValidator:
@@ -67,7 +71,7 @@ class KeycloakValidator:
             pass
 
     def _decode(self, token: str, keys: jwk.JWKSet) -> dict:
-        return self._openid.decode_token(
+        claims = self._openid.decode_token(
             token,
             key=keys,
             algs=_ALGORITHMS,
@@ -75,6 +79,9 @@ class KeycloakValidator:
             expected_type="JWS",
             check_claims={"exp": None, "iss": self.issuer, "aud": self.audience},
         )
+        if claims.get("azp") in REFUSED_AUTHORIZED_PARTIES:
+            raise AuthError(f"invalid token: issued to {claims['azp']}, not to a client of this service")
+        return claims
 
     def validate(self, token: str) -> dict:
         try:

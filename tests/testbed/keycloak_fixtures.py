@@ -17,7 +17,7 @@ from tests.testbed.timing import timed
 
 TEST_PORT = int(os.environ.get("SANDKASSE_TEST_KEYCLOAK_PORT", "8181"))
 TEST_CLIENT = "sandkasse-test"
-MAPPERS_FROM = "sandkasse-hub"
+MAPPERS_FROM = "sandkasse-egress"  # tokens the egress service accepts (issue 15.5: the hub client's are not)
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _ensure_group(admin: KeycloakAdmin, name: str) -> str:
 
 
 def ensure_test_client(server: KeycloakServer) -> None:
-    """Add the test-only public client (direct access grants) with the same token mappers as the hub
+    """Add the test-only public client (direct access grants) with the same token mappers as the egress
     client, so tests get the claims the real clients get without a browser. Never in the realm file."""
     admin = server.admin()
     if admin.get_client_id(TEST_CLIENT) is not None:

@@ -1,5 +1,5 @@
 """The hub's login against the real Keycloak (authorization code flow through Keycloak's login page):
-researchers get in, admins get in as hub admins with their groups, users without either role are
+researchers get in, admins get in as hub operators (never hub admins), users without either role are
 refused with 403. No notebook is started here (tests/e2e/hub/test_researcher_flow.py does that)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import secrets
 import socket
 
 import httpx
+import jwt
 import pytest
 
 from hub.run import start_hub
@@ -65,12 +66,68 @@ def test_researcher_logs_in(hub, keycloak):
     assert f"team-{RUN}" in user["groups"]
 
 
-def test_admin_becomes_hub_admin(hub, keycloak):
-    name = f"adam{RUN}"
-    keycloak.create_user(name, PASSWORD, realm_roles=["admin"])
-    _login(hub, name)
+def test_admin_is_a_hub_operator_not_a_hub_admin(hub, keycloak):
+    """Issue 15.5: a Keycloak admin lists users and stops servers, but cannot open a researcher's
+    notebook, read their Keycloak tokens (auth state) or mint tokens for them."""
+    researcher, admin = f"rhea{RUN}", f"adam{RUN}"
+    keycloak.create_user(researcher, PASSWORD, realm_roles=["researcher"])
+    keycloak.create_user(admin, PASSWORD, realm_roles=["admin"])
+    _login(hub, researcher)
+    _login(hub, admin)
     with hub.api() as api:
-        assert api.get(f"/users/{name}").json()["admin"] is True
+        assert api.get(f"/users/{admin}").json()["admin"] is False
+        # A token carrying everything the admin's roles give (what any page or API call of theirs gets).
+        minted = api.post(f"/users/{admin}/tokens", json={"note": "issue 15.5"})
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+    with httpx.Client(base_url=hub.api_url, headers={"Authorization": f"token {token}"}, timeout=30, trust_env=False) as as_admin:
+        raw = set(as_admin.get("/user").json()["scopes"])
+        assert {"list:users", "read:servers", "delete:servers"} <= raw, raw
+        # Every user has these on their own things (``!user=<self>``); an admin has them on nobody else's.
+        beyond_self = {s for s in raw if s.split("!", 1)[0] in {"access:servers", "admin:auth_state", "tokens", "admin:users",
+                                                                   "admin:servers", "servers", "users"} and not s.endswith(f"!user={admin}")}
+        assert not beyond_self, beyond_self
+        listed = as_admin.get("/users")
+        assert listed.status_code == 200 and researcher in {u["name"] for u in listed.json()}
+        assert "auth_state" not in as_admin.get(f"/users/{researcher}").json()
+        assert as_admin.get(f"/users/{researcher}?include_stopped_servers").status_code == 200
+        assert as_admin.post(f"/users/{researcher}/tokens", json={}).status_code == 403
+        assert as_admin.post(f"/users/{researcher}/servers/any", json={}).status_code in (403, 404)
+    with hub.api() as api:
+        assert api.get(f"/users/{researcher}").json()["servers"] == {}, "the admin started a researcher's server"
+
+
+def _egress_validator(keycloak):
+    """The egress service's validator as the service builds it (egress_review/service.py)."""
+    from egress_review.identity.keycloak import KeycloakValidator
+
+    return KeycloakValidator(keycloak.url, keycloak.realm, "sandkasse-egress", f"{keycloak.url}/realms/{keycloak.realm}")
+
+
+def test_tokens_issued_to_the_hub_client_are_refused_by_the_egress_service(hub, keycloak, monkeypatch):
+    """Issue 15.5: the real access token Keycloak gave the hub at login (kept in the user's auth state)
+    opens nothing at the egress service; a token of the egress's own kind for the same user does."""
+    from egress_review.identity import keycloak as kc
+    from egress_review.identity.principal import AuthError
+
+    name = f"ruth{RUN}"
+    keycloak.create_user(name, PASSWORD, realm_roles=["researcher", "admin"])
+    _login(hub, name)
+    with hub.api() as api:  # the test's own service token may read auth state; operators may not
+        hub_token = api.get(f"/users/{name}").json()["auth_state"]["access_token"]
+    claims = jwt.decode(hub_token, options={"verify_signature": False})
+    assert claims["azp"] == "sandkasse-hub"
+    aud = claims.get("aud") or []
+    assert "sandkasse-egress" not in (aud if isinstance(aud, list) else [aud]), claims.get("aud")
+
+    validator = _egress_validator(keycloak)
+    with pytest.raises(AuthError):
+        validator.principal(hub_token)
+    assert validator.principal(keycloak.token(name, PASSWORD)["access_token"]).username == name
+    # Each layer holds alone: with the client refusal off, the audience still refuses it.
+    monkeypatch.setattr(kc, "REFUSED_AUTHORIZED_PARTIES", frozenset())
+    with pytest.raises(AuthError, match="aud|udience"):
+        validator.principal(hub_token)
 
 
 @pytest.mark.parametrize("roles", [[], ["output-checker"]])

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from hub.authenticator import KeycloakAuthenticator
+from hub.authenticator import HUB_OPERATORS_GROUP, KeycloakAuthenticator, hub_operator_role
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +34,36 @@ def test_user_names_are_one_spelling(spelling):
     """The hub's user is provisioning's member and the egress requester whatever the case typed."""
     auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
     assert auth.normalize_username(spelling) == "ingrid"
+# ---- issue 15.5: Keycloak admins are hub operators, not hub admins ---------------------------------
+
+FORBIDDEN_TO_OPERATORS = {"access:servers", "admin:auth_state", "tokens", "admin:users", "admin:servers", "shares", "servers", "users"}
+
+
+def _logged_in(roles: list[str], groups: list[str]) -> dict:
+    """What the authenticator makes of a login. The token's signature check is replaced here (it runs
+    against the real Keycloak in tests/integration/hub/test_hub_keycloak_login.py)."""
+    auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
+    auth._verified_claims = lambda token: {"realm_access": {"roles": roles}, "groups": groups}
+    return asyncio.run(auth.update_auth_model({"name": "anne", "admin": None, "auth_state": {"access_token": "t"}}))
+
+
+def test_keycloak_admin_joins_the_operator_group_and_is_not_a_hub_admin():
+    model = _logged_in(["admin"], ["/project-x"])
+    assert model["admin"] is False
+    assert model["auth_state"]["sandkasse"]["groups"] == sorted(["project-x", HUB_OPERATORS_GROUP])
+
+
+def test_operator_group_comes_only_from_the_admin_role_not_from_keycloak_groups():
+    model = _logged_in(["researcher"], [f"/{HUB_OPERATORS_GROUP}", "/project-x"])
+    assert model["admin"] is False
+    assert model["auth_state"]["sandkasse"]["groups"] == ["project-x"]
+
+
+def test_operator_role_lists_and_stops_but_never_opens_servers_or_reads_tokens():
+    from jupyterhub.scopes import expand_scopes
+
+    role = hub_operator_role(["ops"])
+    expanded = {s.split("!", 1)[0] for s in expand_scopes(role["scopes"])}
+    assert {"list:users", "read:servers", "delete:servers"} <= expanded
+    assert not expanded & FORBIDDEN_TO_OPERATORS, expanded & FORBIDDEN_TO_OPERATORS
+    assert role["groups"] == [HUB_OPERATORS_GROUP] and role["users"] == ["ops"]
