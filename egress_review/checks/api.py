@@ -37,6 +37,9 @@ class Flag(BaseModel):
     message: str
     row: str | None = None
     column: str | None = None
+    # Quotes the file under review (an identifier flag's matched text and the labels of its cell): for
+    # output checkers, who see the file anyway; never shown to a researcher outside the sandbox.
+    checker_detail: str | None = None
 
 
 class FileReport(BaseModel):
@@ -51,6 +54,9 @@ class FileReport(BaseModel):
 class CheckContext(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     identifier_values: set[str] = set()
+    # The catalogue's quasi-identifier values (units, places, job titles): words that are never taken
+    # for a direct identifier even when a name column holds them too ("Berg", "Lade").
+    non_identifier_values: set[str] = set()
     released_tables: list[Path] = []
     entitled_row_count: int | None = None
     person_level: bool = True
@@ -75,12 +81,13 @@ class _Flags:
         self._per_rule: dict[str, int] = {}
 
     def add(self, rule: str, message: str, row: str | None = None, column: str | None = None,
-            severity: str | None = None) -> None:
+            severity: str | None = None, checker_detail: str | None = None) -> None:
         n = self._per_rule.get(rule, 0)
         self._per_rule[rule] = n + 1
         if n < self.policy.files.max_flags_per_rule:
             self.flags.append(Flag.model_construct(rule=rule, severity=severity or self.policy.severity_of(rule),
-                                                   message=message, row=row, column=column))
+                                                   message=message, row=row, column=column,
+                                                   checker_detail=checker_detail))
 
     def room(self, rule: str) -> int:
         """How many more flags of ``rule`` will be kept (building messages beyond that is wasted work)."""
@@ -99,15 +106,47 @@ class _Flags:
         return self.flags
 
 
-def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None) -> None:
+def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None,
+                      places: list[tuple[str, str]] | None = None) -> None:
+    """Flag each identifier in ``texts``. ``places`` gives, per text, where it is: a neutral position that
+    anyone may read ("line 4") and, for checkers, the labels around it."""
     seen: set[str] = set()
-    for t in texts:
+    for n, t in enumerate(texts):
         if t in seen:
             continue
         seen.add(t)
         for hit in scanner.scan(t):
+            public, labelled = places[n] if places else ("", "")
             text = f"{where + ' ' if where else ''}{scanner.explain(hit)}"
-            out.add("identifier", text[:1].upper() + text[1:], row=where)
+            if public:
+                text = text.replace("; direct", f" at {public}; direct", 1)
+            at = f" at {labelled or public}" if (labelled or public) else ""
+            out.add("identifier", text[:1].upper() + text[1:], row=where,
+                    checker_detail=f"matched {hit.text!r}{at}" + (f" of {where.rstrip(':')}" if where else ""))
+
+
+def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Flags) -> None:
+    """The identifier scan of a table: every header and text cell, each reported with its place."""
+    where = f"sheet {t.name}:" if t.name else None
+    if t.raw is None:
+        _identifier_flags(t.text, scanner, out, where=where)
+        return
+    raw = t.raw
+    cols = [str(c) for c in raw.columns]
+    texts = list(cols)
+    places = [(f"the header of column {j + 1}", "") for j in range(len(cols))]
+    flat = pd.Series(raw.to_numpy(dtype=object).ravel()).astype(str)
+    nums = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=float)
+    # numbers are not text to scan, except long digit runs (identity numbers typed into a numeric column)
+    keep = (flat != "").to_numpy() & (np.isnan(nums) | (np.abs(nums) >= 1e7))
+    label_cols = max(raw.shape[1] - t.cells.shape[1], 0)
+    for k, value in flat[keep].drop_duplicates().items():
+        i, j = divmod(int(k), raw.shape[1])
+        row_label = " / ".join(str(x) for x in raw.iloc[i, :label_cols]) if label_cols else f"row {i + 1}"
+        texts.append(value)
+        places.append((f"data row {i + 1}, column {j + 1}",
+                       f"data row {i + 1} ({row_label!r}), column {j + 1} ({cols[j]!r})"))
+    _identifier_flags(texts, scanner, out, where=where, places=places)
 
 
 # --------------------------------------------------------------------------------------------------- tables
@@ -353,7 +392,7 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
                 continue
     suggested, outcome = None, None
     for t in tables:
-        _identifier_flags(t.text, scanner, out, where=f"sheet {t.name}:" if t.name else None)
+        _table_identifier_flags(t, scanner, out)
         s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
         if suggested is None:
             suggested, outcome = s, o
@@ -432,13 +471,14 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
         if suffix and suffix not in compatible.get(file_type, {file_type}):
             out.add("file_type", f"the name ends in .{suffix} but the content is {file_type.upper()}; it was checked "
                     f"as {file_type.upper()}", severity="review")
-        scanner = IdentifierScanner(policy.identifier, context.identifier_values)
+        scanner = IdentifierScanner(policy.identifier, context.identifier_values, context.non_identifier_values)
         if file_type in TABLE_TYPES:
             suggested, outcome = _check_table_file(path, file_type, sidecar, policy, context, out, unverifiable,
                                                    scanner)
         elif file_type in TEXT_TYPES:
             text = path.read_bytes().decode("utf-8", errors="replace")
-            _identifier_flags(text.splitlines(), scanner, out)
+            lines = text.splitlines()
+            _identifier_flags(lines, scanner, out, places=[(f"line {n + 1}", "") for n in range(len(lines))])
             if file_type == "svg":
                 low = text.lower()
                 if "<script" in low or "javascript:" in low or "<foreignobject" in low:
@@ -455,7 +495,8 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             unverifiable.append("image_content")
         elif file_type == "pdf":
             raw = path.read_bytes().decode("latin-1")
-            _identifier_flags(raw.splitlines(), scanner, out)
+            lines = raw.splitlines()
+            _identifier_flags(lines, scanner, out, places=[(f"line {n + 1}", "") for n in range(len(lines))])
             unverifiable.append("pdf_content")
         elif file_type == "ipynb":
             _check_notebook(path, policy, context, out, unverifiable, scanner)
