@@ -100,7 +100,7 @@ _mask = mask
 
 _WORD = re.compile(r"\w+")
 # Where a line of a text file is split into cells for whole-value matching.
-_FIELD_SPLIT = re.compile(r"\s*[,;\t|]\s*")
+_FIELD_SPLIT = re.compile(r"\s*[,;\t|]\s*|\s{2,}")  # delimiters, or the padding of a printed table
 _MAX_VALUE_TOKENS = 8
 
 
@@ -138,13 +138,16 @@ class IdentifierScanner:
         self.ignored = negative
         inline: set[str] = set()
         words: set[str] = set()
+        name_words: set[str] = set()  # short ones too ("Tor", "Vik"): in a capitalised run of names only
         if rule.project_values:
             for v in project_values:
-                if not v or len(v.strip()) < rule.min_value_length:
-                    continue
-                toks = _tokens(v)
+                toks = _tokens(v or "")
                 key = " ".join(toks)
+                if len(toks) == 1 and key.isalpha() and len(key) >= 2:
+                    name_words.add(key)
                 if not toks or key in negative or len(toks) > _MAX_VALUE_TOKENS:
+                    continue
+                if len(v.strip()) < rule.min_value_length:
                     continue
                 if len(toks) > 1 or any(ch.isdigit() for ch in key):
                     inline.add(key)
@@ -152,6 +155,7 @@ class IdentifierScanner:
                     words.add(key)
         self._inline = inline
         self._words = words
+        self._name_words = name_words
         self._lengths = sorted({k.count(" ") + 1 for k in inline}, reverse=True)
         self.project_values = inline | words
 
@@ -175,11 +179,12 @@ class IdentifierScanner:
                 # a bare 8-digit run is a phone number only with a country code or alone in its cell, and
                 # never when it reads as a date (20250110); grouped forms (22 33 44 55, 915 55 123) are
                 # Norway's written formats, which a date, a time, a year range or postcode+count never take
-                if m.group("bare") and not (prefixed or text.strip() == shown) or (
+                alone = text.strip() == shown or shown in _FIELD_SPLIT.split(text.strip())
+                if m.group("bare") and not (prefixed or alone) or (
                         m.group("bare") and not prefixed and _looks_like_date(digits)):
                     continue
                 hits.append(Hit("phone", shown))
-        if self._inline or self._words:
+        if self._inline or self._words or self._name_words:
             # an e-mail address is reported as one; its parts are not names on their own
             hits += self._project_hits(_EMAIL_RE.sub(" ", text) if "@" in text else text)
         return hits
@@ -202,14 +207,16 @@ class IdentifierScanner:
                     if i + size <= n and " ".join(toks[i:i + size]) in self._inline:
                         hits.append(Hit("project_value", " ".join(toks[i:i + size])))
                         break
-        if self._words:
-            # two or more name words in a row: a full name ("Ingrid Hansen"), whatever the cell holds
+        if self._name_words:
+            # two or more capitalised name words in a row: a full name ("Ingrid Hansen", "Tor Vik"),
+            # whatever else the cell holds; "cases per unit" is prose, "Per Vik" a person. A word that
+            # is also a place counts ("Per Berg") but two places are not a person ("Lade Moholt").
             run: list[str] = []
-            for t in toks + [""]:
-                if t in self._words:
-                    run.append(t)
+            for w in _WORD.findall(text) + [""]:
+                if w[:1].isupper() and w.casefold() in self._name_words:
+                    run.append(w)
                     continue
-                if len(run) >= 2:
+                if len(run) >= 2 and any(x.casefold() not in self.ignored for x in run):
                     hits.append(Hit("full_name", " ".join(run)))
                 run = []
         seen: set[tuple[str, str]] = set()
