@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from provisioning.synth.generate import STAFF_ROLES, generate
+from provisioning.synth.organisation import NEIGHBOURHOODS
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,14 @@ def _label(kind: str, rng: np.random.Generator, staff: pd.DataFrame) -> str:
         return f"{h:02d}:{int(rng.choice([0, 15, 30, 45])):02d}" + (f"-{h + 1:02d}:00" if rng.random() < 0.5 else "")
     if kind == "postcode":
         return pick("postcode") + (" " + pick("post_town") if rng.random() < 0.5 else "")
+    if kind == "neighbourhood":  # the place a unit is named after: Berg, Lade, Moholt (some are surnames)
+        return str(rng.choice(NEIGHBOURHOODS))
     if kind == "postcode_count":  # a postcode and a count written in one cell
         return f"{pick('postcode')} {int(rng.integers(10, 9999))}"
     return pick(kind)
 
 
-LABEL_KINDS = ("unit", "service_area", "council_area", "job_title", "post_town", "gender", "date", "year_range",
+LABEL_KINDS = ("unit", "neighbourhood", "service_area", "council_area", "job_title", "post_town", "gender", "date", "year_range",
                "time", "postcode", "postcode_count")
 
 
