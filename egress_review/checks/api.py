@@ -20,9 +20,10 @@ from egress_review.checks.identifiers import IdentifierScanner
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
-from egress_review.checks.sidecar import Sidecar, file_sha256, read_sidecar
+from egress_review.checks.sidecar import Sidecar, read_sidecar
 from egress_review.checks.suppression import find_recomputable, protect
-from egress_review.checks.tables import LoadedTable, count_like_columns, detect_margins, read_table_files
+from egress_review.checks.sidecar_trust import COUNT_AGGS, sidecar_problem
+from egress_review.checks.tables import LoadedTable, column_kinds, count_like_columns, detect_margins, read_table_files
 
 __all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_policy", "strip_image_metadata",
            "DisclosurePolicy"]
@@ -152,18 +153,6 @@ def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Fl
 # --------------------------------------------------------------------------------------------------- tables
 
 
-def _sidecar_usable(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
-    """Why the sidecar cannot be trusted for this file (None if it can)."""
-    if sc.sha256 and sc.sha256 != file_sha256(path):
-        return "the sidecar was written for a different version of this file"
-    if tuple(sc.shape) != cells.shape:
-        return (f"the sidecar describes a {sc.shape[0]}x{sc.shape[1]} table but the file has "
-                f"{cells.shape[0]}x{cells.shape[1]} cells")
-    if [str(x) for x in cells.index] != sc.row_labels or [str(x) for x in cells.columns] != sc.column_labels:
-        return "the sidecar's row or column labels differ from the file's"
-    return None
-
-
 def _stats_from_sidecar(sc: Sidecar) -> CellStats:
     c = sc.cells
     assert c is not None
@@ -212,16 +201,36 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
         numeric[:, is_num] = cells.loc[:, is_num].to_numpy(dtype=float)
     blank = np.isnan(numeric)
     if sc is not None:
-        problem = _sidecar_usable(sc, path, cells)
+        problem = sidecar_problem(sc, path, cells)
         if problem:
-            out.add("unverifiable", f"{problem}; the table was checked without it", severity="review")
+            out.add("unverifiable", f"the sidecar was rejected: {problem}; the table was checked as the file shows "
+                    "it, without the sidecar", severity="review")
+            unverifiable.append(f"sidecar rejected: {problem}")
             sc = None
-    if sc is not None and (sc.kind == "regression" or sc.cells is None):
-        if policy.dof.enabled and sc.dof is not None and sc.dof < policy.dof.min_dof:
+    regression = sc is not None and sc.kind == "regression"
+    if regression:
+        if policy.dof.enabled and sc.dof < policy.dof.min_dof:
             out.add("dof", f"the model has {sc.dof} residual degrees of freedom; the minimum is {policy.dof.min_dof}")
-        return None, [["" for _ in cols] for _ in rows]
+        sc = None  # what it claims is checked; the visible table is checked below like any other
 
-    count_cols = count_like_columns(cells)
+    # What the file shows is always checked: counts by their values, whatever the sidecar says.
+    kinds = {} if regression else column_kinds(cells)  # a coefficient table's columns are never counts
+    count_cols = [c for c, k in kinds.items() if k == "count"]
+    side_agg = None if sc is None else np.array(sc.cells.agg, dtype=object).reshape(shape)
+    for col in (c for c, k in kinds.items() if k == "ambiguous"):
+        j = cols.index(col)
+        if side_agg is not None and not np.isin(side_agg[:, j], list(COUNT_AGGS)).any():
+            continue  # the sidecar, checked against the shown values, says what the column holds
+        out.add("unverifiable", f"column {col!r} is named like a share or a statistic but holds only whole "
+                "non-negative numbers, like counts; a checker must judge whether they are counts of fewer than "
+                f"{policy.threshold.min_count}", column=col, severity="review")
+        if f"counts: column {col}" not in unverifiable:
+            unverifiable.append(f"counts: column {col}")
+    vis_agg = np.full(shape, "other", dtype=object)
+    vis_agg[:, [cols.index(c) for c in count_cols]] = "count"
+    visible = CellStats(count=np.where(vis_agg == "count", numeric, np.nan).ravel(), agg=vis_agg.ravel())
+    vis_masks = _evaluate_partial(visible, policy)
+    row_margin, col_margin = detect_margins(cells)
     if sc is not None:
         stats = _stats_from_sidecar(sc)
         unit = "people" if sc.unit == "entities" else "rows"
@@ -232,25 +241,25 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
             i, j = divmod(int(k), shape[1])
             out.add("unverifiable", f"{explain.where(rows[i], cols[j])} shows {numeric[i, j]:g}, which does not match "
                     "the statistics in its sidecar", row=rows[i], column=cols[j], severity="review")
-        row_margin = sc.row_totals and sc.additive
-        col_margin = sc.column_totals and sc.additive
+        additive_aggs = set(sc.cells.agg) <= {"count", "size", "sum"}
+        # margins the file shows are protected even when the sidecar does not declare them
+        row_margin = bool(sc.row_totals and sc.additive) or (row_margin and additive_aggs)
+        col_margin = bool(sc.column_totals and sc.additive) or (col_margin and additive_aggs)
         if sc.cells.top is None and any(a in ("sum", "mean") for a in sc.cells.agg):
             unverifiable.append("dominance")
+        side_masks = _evaluate_partial(stats, policy)
     else:
-        agg = np.full(shape, "other", dtype=object)
-        idx = [cols.index(c) for c in count_cols]
-        agg[:, idx] = "count"
-        counts = np.where(agg == "count", numeric, np.nan)
-        # Only count-like columns can be judged without the sidecar; the rest cannot be checked for dominance.
-        stats = CellStats(count=counts.ravel(), agg=agg.ravel())
+        stats = visible
         unit = ""
         if _has_magnitudes(cells, count_cols) and "dominance" not in unverifiable:
             unverifiable.append("dominance")
         if count_cols and context.person_level and policy.entity.require_for_person_level \
                 and "entity" not in unverifiable:
             unverifiable.append("entity")
-        row_margin, col_margin = detect_margins(cells)
-    masks = _evaluate_partial(stats, policy)
+        side_masks = {}
+    masks = dict(side_masks)
+    for rule, m in vis_masks.items():
+        masks[rule] = masks[rule] | m if rule in masks else m
     failing = np.zeros(shape, dtype=bool)
     for m in masks.values():
         failing |= m.reshape(shape)
@@ -259,6 +268,17 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
         keep = out.room(rule)
         for i, j in hits[:keep]:
             k = i * shape[1] + j
+            if rule not in side_masks or not side_masks[rule][k]:
+                # found in the shown values only: the sidecar says the cell is no count, the values say it is
+                severity, note = None, ""
+                if side_agg is not None and side_agg[i, j] not in COUNT_AGGS:
+                    severity = "review"
+                    note = (f" (its sidecar calls it a {side_agg[i, j]}; a checker must confirm it is not a count of "
+                            "people)")
+                out.add(rule, explain.cell_message(rule, rows[i], cols[j], policy, unit="",
+                                                   count=float(numeric[i, j])) + note,
+                        row=rows[i], column=cols[j], severity=severity)
+                continue
             kw = {}
             if rule == "threshold":
                 kw["count"] = float(stats.count[k])
