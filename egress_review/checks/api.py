@@ -21,9 +21,10 @@ from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
 from egress_review.checks.sidecar import Sidecar, read_sidecar
+from egress_review.checks.text_tables import table_in_text
 from egress_review.checks.suppression import find_recomputable, protect
 from egress_review.checks.sidecar_trust import COUNT_AGGS, sidecar_problem
-from egress_review.checks.tables import LoadedTable, column_kinds, count_like_columns, detect_margins, read_table_files
+from egress_review.checks.tables import LoadedTable, _split_strings, column_kinds, count_like_columns, detect_margins, read_table_files
 
 __all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_policy", "strip_image_metadata",
            "DisclosurePolicy"]
@@ -419,6 +420,18 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
     return suggested, outcome
 
 
+def _check_text_table(text: str, path: Path, policy: DisclosurePolicy, context: CheckContext, out: _Flags,
+                      unverifiable: list[str]) -> None:
+    """A text output that holds a table gets the table checks (record-level above all): a CSV renamed
+    .txt, a printed DataFrame or JSON records are judged by what they hold, not by their name."""
+    raw = table_in_text(text)
+    if raw is None:
+        return
+    cells, _ = _split_strings(raw, None)
+    table = LoadedTable(name="", cells=cells, text=[], n_rows_raw=len(raw), raw=raw)
+    _check_cells(table, path, None, policy, context, out, unverifiable, [])
+
+
 def _has_magnitudes(cells: pd.DataFrame, count_cols: list[str]) -> bool:
     """Numbers that are not counts (sums, means, ...): their dominance needs the sidecar."""
     return any(pd.api.types.is_numeric_dtype(cells[c]) and c not in count_cols for c in cells.columns)
@@ -485,7 +498,7 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
                 f"({', '.join(policy.files.allowed_types)})", severity="fail")
     else:
         suffix = Path(declared_name).suffix.lower().lstrip(".")
-        compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", ""},
+        compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", "json", ""},
                       "md": {"md", "markdown"}, "xlsx": {"xlsx"}, "parquet": {"parquet", "pq"}, "png": {"png"},
                       "svg": {"svg"}, "pdf": {"pdf"}, "ipynb": {"ipynb"}}
         if suffix and suffix not in compatible.get(file_type, {file_type}):
@@ -499,6 +512,8 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             text = path.read_bytes().decode("utf-8", errors="replace")
             lines = text.splitlines()
             _identifier_flags(lines, scanner, out, places=[(f"line {n + 1}", "") for n in range(len(lines))])
+            if file_type != "svg":
+                _check_text_table(text, path, policy, context, out, unverifiable)
             if file_type == "svg":
                 low = text.lower()
                 if "<script" in low or "javascript:" in low or "<foreignobject" in low:
