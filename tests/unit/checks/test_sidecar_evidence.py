@@ -183,3 +183,16 @@ def test_a_true_measure_column_is_not_taken_for_counts(tmp_path):
     p.write_text("bydel,mean_days\n" + "".join(f"area {i},{x:.2f}\n" for i, x in enumerate(rng.gamma(2, 4, 12))))
     report = check_file(p, declared_name=p.name, policy=POLICY, context=CheckContext(person_level=False))
     assert not [f for f in report.flags if f.rule == "threshold"]
+
+
+def test_microdata_dressed_as_a_coefficient_table_with_a_valid_regression_sidecar_is_record_level(tmp_path):
+    """The sidecar's claims all agree with the file, yet its rows are 1,000 records: still checked."""
+    rng = np.random.default_rng(3)
+    d = sick_leave(1000)
+    table = tmp_path / "coef.csv"
+    pd.DataFrame({"": d.person + "-" + d.index.astype(str), "coef": d.dager, "std err": rng.normal(size=1000),
+                  "t": rng.normal(size=1000), "P>|t|": rng.random(1000)}).to_csv(table, index=False)
+    side = _sidecar_for(table, None, kind="regression", dof=990)
+    report = check_file(table, declared_name=table.name, sidecar=side, policy=POLICY, context=CTX)
+    assert not [f for f in report.flags if "sidecar was rejected" in f.message]
+    assert report.verdict == "fail" and any(f.rule == "record_level" for f in report.flags), report.flags
