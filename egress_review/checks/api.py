@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -109,16 +110,16 @@ class _Flags:
 
 
 def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None,
-                      places: list[tuple[str, str]] | None = None) -> None:
-    """Flag each identifier in ``texts``. ``places`` gives, per text, where it is: a neutral position that
-    anyone may read ("line 4") and, for checkers, the labels around it."""
+                      places: Callable[[int], tuple[str, str]] | None = None) -> None:
+    """Flag each identifier in ``texts``. ``places(n)`` tells where text n is: a neutral position that
+    anyone may read ("line 4") and, for checkers, the labels around it (asked for hits only)."""
     seen: set[str] = set()
     for n, t in enumerate(texts):
         if t in seen:
             continue
         seen.add(t)
         for hit in scanner.scan(t):
-            public, labelled = places[n] if places else ("", "")
+            public, labelled = places(n) if places else ("", "")
             text = f"{where + ' ' if where else ''}{scanner.explain(hit)}"
             if public:
                 text = text.replace("; direct", f" at {public}; direct", 1)
@@ -135,20 +136,24 @@ def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Fl
         return
     raw = t.raw
     cols = [str(c) for c in raw.columns]
-    texts = list(cols)
-    places = [(f"the header of column {j + 1}", "") for j in range(len(cols))]
     flat = pd.Series(raw.to_numpy(dtype=object).ravel()).astype(str)
     nums = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=float)
     # numbers are not text to scan, except long digit runs (identity numbers typed into a numeric column)
     keep = (flat != "").to_numpy() & (np.isnan(nums) | (np.abs(nums) >= 1e7))
+    first = flat[keep].drop_duplicates()
+    texts = cols + first.tolist()
+    positions = first.index.to_numpy()
     label_cols = max(raw.shape[1] - t.cells.shape[1], 0)
-    for k, value in flat[keep].drop_duplicates().items():
-        i, j = divmod(int(k), raw.shape[1])
+
+    def place(n: int) -> tuple[str, str]:
+        if n < len(cols):
+            return f"the header of column {n + 1}", ""
+        i, j = divmod(int(positions[n - len(cols)]), raw.shape[1])
         row_label = " / ".join(str(x) for x in raw.iloc[i, :label_cols]) if label_cols else f"row {i + 1}"
-        texts.append(value)
-        places.append((f"data row {i + 1}, column {j + 1}",
-                       f"data row {i + 1} ({row_label!r}), column {j + 1} ({cols[j]!r})"))
-    _identifier_flags(texts, scanner, out, where=where, places=places)
+        return (f"data row {i + 1}, column {j + 1}",
+                f"data row {i + 1} ({row_label!r}), column {j + 1} ({cols[j]!r})")
+
+    _identifier_flags(texts, scanner, out, where=where, places=place)
 
 
 # --------------------------------------------------------------------------------------------------- tables
@@ -511,7 +516,7 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
         elif file_type in TEXT_TYPES:
             text = path.read_bytes().decode("utf-8", errors="replace")
             lines = text.splitlines()
-            _identifier_flags(lines, scanner, out, places=[(f"line {n + 1}", "") for n in range(len(lines))])
+            _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
             if file_type != "svg":
                 _check_text_table(text, path, policy, context, out, unverifiable)
             if file_type == "svg":
@@ -531,7 +536,7 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
         elif file_type == "pdf":
             raw = path.read_bytes().decode("latin-1")
             lines = raw.splitlines()
-            _identifier_flags(lines, scanner, out, places=[(f"line {n + 1}", "") for n in range(len(lines))])
+            _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
             unverifiable.append("pdf_content")
         elif file_type == "ipynb":
             _check_notebook(path, policy, context, out, unverifiable, scanner)
