@@ -57,7 +57,6 @@ def sidecar_problem(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
     # rows with a value, plus those without one: a group's people are at most all its rows
     all_rows = rows + (np.array(c.missing, dtype=float) if c.missing is not None else 0)
     agg = np.array(c.agg, dtype=object)
-    labels = [(r, col) for r in sc.row_labels for col in sc.column_labels]
     checks = [
         (np.isnan(count) & np.isin(agg, list(COUNT_AGGS)), "gives no count"),
         (rows < 0, "has a negative number of rows"),
@@ -70,6 +69,7 @@ def sidecar_problem(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
     for bad, what in checks:
         hit = np.flatnonzero(np.nan_to_num(bad, nan=0).astype(bool))
         if hit.size:
-            r, col = labels[int(hit[0])]
+            r, col = divmod(int(hit[0]), len(sc.column_labels))
+            r, col = sc.row_labels[r], sc.column_labels[col]
             return f"the sidecar's cell ({r}, {col}) {what}" + (f", and {hit.size - 1} more" if hit.size > 1 else "")
     return None
