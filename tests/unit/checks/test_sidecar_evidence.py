@@ -196,3 +196,10 @@ def test_microdata_dressed_as_a_coefficient_table_with_a_valid_regression_sideca
     report = check_file(table, declared_name=table.name, sidecar=side, policy=POLICY, context=CTX)
     assert not [f for f in report.flags if "sidecar was rejected" in f.message]
     assert report.verdict == "fail" and any(f.rule == "record_level" for f in report.flags), report.flags
+
+
+def test_a_ranking_of_units_is_not_taken_for_numbered_records(tmp_path):
+    p = tmp_path / "ranking.txt"
+    p.write_text("rank,unit,episodes\n" + "".join(f"{i + 1},Unit {i},{400 - i}\n" for i in range(60)))
+    report = check_file(p, declared_name=p.name, policy=POLICY, context=CheckContext(person_level=False))
+    assert not [f for f in report.flags if f.rule == "record_level"], report.flags
