@@ -30,6 +30,7 @@ class CheckInput:
     declared_name: str
     sidecar: Path | None = None
     identifier_values: set[str] = field(default_factory=set)
+    non_identifier_values: set[str] = field(default_factory=set)  # quasi-identifier values: never identifiers
     # With these the worker looks the project's identifier values up itself: reading the source data
     # would otherwise grow the service's own memory by the size of the identifier columns.
     project: str | None = None
@@ -193,8 +194,10 @@ def _run_in_process(item: CheckInput) -> CheckOutcome:
         from egress_review.checks import CheckContext, PendingTable, check_file
     except ImportError as exc:
         return unavailable(str(exc))
+    identifiers, non_identifiers = (item.identifier_values, item.non_identifier_values) if item.identifier_values \
+        else _project_identifiers(item.database_url, item.project)
     context = CheckContext(
-        identifier_values=item.identifier_values or _project_identifiers(item.database_url, item.project),
+        identifier_values=identifiers, non_identifier_values=non_identifiers,
         released_tables=item.released_tables,
         pending_tables=[PendingTable(name=n, where=w, path=p) for n, w, p in item.pending_tables],
         entitled_row_count=item.entitled_row_count,
@@ -210,10 +213,11 @@ _engines: dict[str, Any] = {}
 _engines_lock = threading.Lock()
 
 
-def _project_identifiers(database_url: str | None, project: str | None) -> set[str]:
-    """The project's direct-identifier values, from provisioning (which caches the source columns)."""
+def _project_identifiers(database_url: str | None, project: str | None) -> tuple[set[str], set[str]]:
+    """The project's direct-identifier values and its quasi-identifier values (the scan's negative list),
+    from provisioning (which caches the source columns)."""
     if not database_url or not project:
-        return set()
+        return set(), set()
     from sandkasse.db import make_engine, make_sessionmaker
 
     from egress_review import projects
@@ -224,8 +228,9 @@ def _project_identifiers(database_url: str | None, project: str | None) -> set[s
         sessions = _engines[database_url]
     with sessions() as session:
         values = projects.identifier_values(session, project)
+        ignore = projects.quasi_identifier_values(session, project)
         session.rollback()
-    return values
+    return values, ignore
 
 
 def _run_in_child(item: CheckInput) -> CheckOutcome:

@@ -76,6 +76,15 @@ def identifier_values(session: Session, project: str) -> set[str]:
         return set()
 
 
+def quasi_identifier_values(session: Session, project: str) -> set[str]:
+    from provisioning import api
+
+    try:
+        return set(api.quasi_identifier_values(session, project))
+    except NotImplementedError:
+        return set()
+
+
 def project_exists(session: Session, project: str) -> bool:
     from provisioning import api
 

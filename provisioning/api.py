@@ -193,8 +193,7 @@ def _column_values(source: str, column: str, mtime_ns: int) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
-def identifier_values(session: Session, slug: str) -> set[str]:
-    """Values of the direct-identifier columns of the project's source datasets (for egress identifier scans)."""
+def _role_values(session: Session, slug: str, role: m.ColumnRole) -> set[str]:
     project = _load(session, slug)
     if project is None:
         return set()
@@ -204,9 +203,20 @@ def identifier_values(session: Session, slug: str) -> set[str]:
         if not source.is_file():
             continue
         for col in ent.dataset.columns:
-            if col.role is m.ColumnRole.direct_identifier:
+            if col.role is role:
                 found |= _column_values(str(source), col.name, source.stat().st_mtime_ns)
     return found
+
+
+def identifier_values(session: Session, slug: str) -> set[str]:
+    """Values of the direct-identifier columns of the project's source datasets (for egress identifier scans)."""
+    return _role_values(session, slug, m.ColumnRole.direct_identifier)
+
+
+def quasi_identifier_values(session: Session, slug: str) -> set[str]:
+    """Values of the quasi-identifier columns (units, places, titles): egress scans never take these words
+    for direct identifiers, although a name column may hold them too (a surname that is a place)."""
+    return _role_values(session, slug, m.ColumnRole.quasi_identifier)
 
 
 def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date | None = None) -> list[tuple[str, str]]:

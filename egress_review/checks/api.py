@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -20,9 +21,11 @@ from egress_review.checks.identifiers import IdentifierScanner
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
-from egress_review.checks.sidecar import Sidecar, file_sha256, read_sidecar
+from egress_review.checks.sidecar import Sidecar, read_sidecar
+from egress_review.checks.text_tables import table_in_text
 from egress_review.checks.suppression import find_recomputable, protect
-from egress_review.checks.tables import LoadedTable, count_like_columns, detect_margins, read_table_files
+from egress_review.checks.sidecar_trust import COUNT_AGGS, sidecar_problem
+from egress_review.checks.tables import LoadedTable, _split_strings, column_kinds, count_like_columns, detect_margins, read_table_files
 
 __all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_policy", "strip_image_metadata",
            "DisclosurePolicy"]
@@ -37,6 +40,9 @@ class Flag(BaseModel):
     message: str
     row: str | None = None
     column: str | None = None
+    # Quotes the file under review (an identifier flag's matched text and the labels of its cell): for
+    # output checkers, who see the file anyway; never shown to a researcher outside the sandbox.
+    checker_detail: str | None = None
 
 
 class FileReport(BaseModel):
@@ -60,6 +66,9 @@ class PendingTable(BaseModel):
 class CheckContext(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     identifier_values: set[str] = set()
+    # The catalogue's quasi-identifier values (units, places, job titles): words that are never taken
+    # for a direct identifier even when a name column holds them too ("Berg", "Lade").
+    non_identifier_values: set[str] = set()
     released_tables: list[Path] = []
     pending_tables: list[PendingTable] = []
     entitled_row_count: int | None = None
@@ -85,12 +94,13 @@ class _Flags:
         self._per_rule: dict[str, int] = {}
 
     def add(self, rule: str, message: str, row: str | None = None, column: str | None = None,
-            severity: str | None = None) -> None:
+            severity: str | None = None, checker_detail: str | None = None) -> None:
         n = self._per_rule.get(rule, 0)
         self._per_rule[rule] = n + 1
         if n < self.policy.files.max_flags_per_rule:
             self.flags.append(Flag.model_construct(rule=rule, severity=severity or self.policy.severity_of(rule),
-                                                   message=message, row=row, column=column))
+                                                   message=message, row=row, column=column,
+                                                   checker_detail=checker_detail))
 
     def room(self, rule: str) -> int:
         """How many more flags of ``rule`` will be kept (building messages beyond that is wasted work)."""
@@ -109,30 +119,54 @@ class _Flags:
         return self.flags
 
 
-def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None) -> None:
+def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags, where: str | None = None,
+                      places: Callable[[int], tuple[str, str]] | None = None) -> None:
+    """Flag each identifier in ``texts``. ``places(n)`` tells where text n is: a neutral position that
+    anyone may read ("line 4") and, for checkers, the labels around it (asked for hits only)."""
     seen: set[str] = set()
-    for t in texts:
+    for n, t in enumerate(texts):
         if t in seen:
             continue
         seen.add(t)
         for hit in scanner.scan(t):
+            public, labelled = places(n) if places else ("", "")
             text = f"{where + ' ' if where else ''}{scanner.explain(hit)}"
-            out.add("identifier", text[:1].upper() + text[1:], row=where)
+            if public:
+                text = text.replace("; direct", f" at {public}; direct", 1)
+            at = f" at {labelled or public}" if (labelled or public) else ""
+            out.add("identifier", text[:1].upper() + text[1:], row=where,
+                    checker_detail=f"matched {hit.text!r}{at}" + (f" of {where.rstrip(':')}" if where else ""))
+
+
+def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Flags) -> None:
+    """The identifier scan of a table: every header and text cell, each reported with its place."""
+    where = f"sheet {t.name}:" if t.name else None
+    if t.raw is None:
+        _identifier_flags(t.text, scanner, out, where=where)
+        return
+    raw = t.raw
+    cols = [str(c) for c in raw.columns]
+    flat = pd.Series(raw.to_numpy(dtype=object).ravel()).astype(str)
+    nums = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=float)
+    # numbers are not text to scan, except long digit runs (identity numbers typed into a numeric column)
+    keep = (flat != "").to_numpy() & (np.isnan(nums) | (np.abs(nums) >= 1e7))
+    first = flat[keep].drop_duplicates()
+    texts = cols + first.tolist()
+    positions = first.index.to_numpy()
+    label_cols = max(raw.shape[1] - t.cells.shape[1], 0)
+
+    def place(n: int) -> tuple[str, str]:
+        if n < len(cols):
+            return f"the header of column {n + 1}", ""
+        i, j = divmod(int(positions[n - len(cols)]), raw.shape[1])
+        row_label = " / ".join(str(x) for x in raw.iloc[i, :label_cols]) if label_cols else f"row {i + 1}"
+        return (f"data row {i + 1}, column {j + 1}",
+                f"data row {i + 1} ({row_label!r}), column {j + 1} ({cols[j]!r})")
+
+    _identifier_flags(texts, scanner, out, where=where, places=place)
 
 
 # --------------------------------------------------------------------------------------------------- tables
-
-
-def _sidecar_usable(sc: Sidecar, path: Path, cells: pd.DataFrame) -> str | None:
-    """Why the sidecar cannot be trusted for this file (None if it can)."""
-    if sc.sha256 and sc.sha256 != file_sha256(path):
-        return "the sidecar was written for a different version of this file"
-    if tuple(sc.shape) != cells.shape:
-        return (f"the sidecar describes a {sc.shape[0]}x{sc.shape[1]} table but the file has "
-                f"{cells.shape[0]}x{cells.shape[1]} cells")
-    if [str(x) for x in cells.index] != sc.row_labels or [str(x) for x in cells.columns] != sc.column_labels:
-        return "the sidecar's row or column labels differ from the file's"
-    return None
 
 
 def _stats_from_sidecar(sc: Sidecar) -> CellStats:
@@ -183,16 +217,36 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
         numeric[:, is_num] = cells.loc[:, is_num].to_numpy(dtype=float)
     blank = np.isnan(numeric)
     if sc is not None:
-        problem = _sidecar_usable(sc, path, cells)
+        problem = sidecar_problem(sc, path, cells)
         if problem:
-            out.add("unverifiable", f"{problem}; the table was checked without it", severity="review")
+            out.add("unverifiable", f"the sidecar was rejected: {problem}; the table was checked as the file shows "
+                    "it, without the sidecar", severity="review")
+            unverifiable.append(f"sidecar rejected: {problem}")
             sc = None
-    if sc is not None and (sc.kind == "regression" or sc.cells is None):
-        if policy.dof.enabled and sc.dof is not None and sc.dof < policy.dof.min_dof:
+    regression = sc is not None and sc.kind == "regression"
+    if regression:
+        if policy.dof.enabled and sc.dof < policy.dof.min_dof:
             out.add("dof", f"the model has {sc.dof} residual degrees of freedom; the minimum is {policy.dof.min_dof}")
-        return None, [["" for _ in cols] for _ in rows]
+        sc = None  # what it claims is checked; the visible table is checked below like any other
 
-    count_cols = count_like_columns(cells)
+    # What the file shows is always checked: counts by their values, whatever the sidecar says.
+    kinds = {} if regression else column_kinds(cells)  # a coefficient table's columns are never counts
+    count_cols = [c for c, k in kinds.items() if k == "count"]
+    side_agg = None if sc is None else np.array(sc.cells.agg, dtype=object).reshape(shape)
+    for col in (c for c, k in kinds.items() if k == "ambiguous"):
+        j = cols.index(col)
+        if side_agg is not None and not np.isin(side_agg[:, j], list(COUNT_AGGS)).any():
+            continue  # the sidecar, checked against the shown values, says what the column holds
+        out.add("unverifiable", f"column {col!r} is named like a share or a statistic but holds only whole "
+                "non-negative numbers, like counts; a checker must judge whether they are counts of fewer than "
+                f"{policy.threshold.min_count}", column=col, severity="review")
+        if f"counts: column {col}" not in unverifiable:
+            unverifiable.append(f"counts: column {col}")
+    vis_agg = np.full(shape, "other", dtype=object)
+    vis_agg[:, [cols.index(c) for c in count_cols]] = "count"
+    visible = CellStats(count=np.where(vis_agg == "count", numeric, np.nan).ravel(), agg=vis_agg.ravel())
+    vis_masks = _evaluate_partial(visible, policy)
+    row_margin, col_margin = detect_margins(cells)
     if sc is not None:
         stats = _stats_from_sidecar(sc)
         unit = "people" if sc.unit == "entities" else "rows"
@@ -203,25 +257,25 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
             i, j = divmod(int(k), shape[1])
             out.add("unverifiable", f"{explain.where(rows[i], cols[j])} shows {numeric[i, j]:g}, which does not match "
                     "the statistics in its sidecar", row=rows[i], column=cols[j], severity="review")
-        row_margin = sc.row_totals and sc.additive
-        col_margin = sc.column_totals and sc.additive
+        additive_aggs = set(sc.cells.agg) <= {"count", "size", "sum"}
+        # margins the file shows are protected even when the sidecar does not declare them
+        row_margin = bool(sc.row_totals and sc.additive) or (row_margin and additive_aggs)
+        col_margin = bool(sc.column_totals and sc.additive) or (col_margin and additive_aggs)
         if sc.cells.top is None and any(a in ("sum", "mean") for a in sc.cells.agg):
             unverifiable.append("dominance")
+        side_masks = _evaluate_partial(stats, policy)
     else:
-        agg = np.full(shape, "other", dtype=object)
-        idx = [cols.index(c) for c in count_cols]
-        agg[:, idx] = "count"
-        counts = np.where(agg == "count", numeric, np.nan)
-        # Only count-like columns can be judged without the sidecar; the rest cannot be checked for dominance.
-        stats = CellStats(count=counts.ravel(), agg=agg.ravel())
+        stats = visible
         unit = ""
         if _has_magnitudes(cells, count_cols) and "dominance" not in unverifiable:
             unverifiable.append("dominance")
         if count_cols and context.person_level and policy.entity.require_for_person_level \
                 and "entity" not in unverifiable:
             unverifiable.append("entity")
-        row_margin, col_margin = detect_margins(cells)
-    masks = _evaluate_partial(stats, policy)
+        side_masks = {}
+    masks = dict(side_masks)
+    for rule, m in vis_masks.items():
+        masks[rule] = masks[rule] | m if rule in masks else m
     failing = np.zeros(shape, dtype=bool)
     for m in masks.values():
         failing |= m.reshape(shape)
@@ -230,6 +284,17 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
         keep = out.room(rule)
         for i, j in hits[:keep]:
             k = i * shape[1] + j
+            if rule not in side_masks or not side_masks[rule][k]:
+                # found in the shown values only: the sidecar says the cell is no count, the values say it is
+                severity, note = None, ""
+                if side_agg is not None and side_agg[i, j] not in COUNT_AGGS:
+                    severity = "review"
+                    note = (f" (its sidecar calls it a {side_agg[i, j]}; a checker must confirm it is not a count of "
+                            "people)")
+                out.add(rule, explain.cell_message(rule, rows[i], cols[j], policy, unit="",
+                                                   count=float(numeric[i, j])) + note,
+                        row=rows[i], column=cols[j], severity=severity)
+                continue
             kw = {}
             if rule == "threshold":
                 kw["count"] = float(stats.count[k])
@@ -371,11 +436,23 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
                 continue
     suggested, outcome = None, None
     for t in tables:
-        _identifier_flags(t.text, scanner, out, where=f"sheet {t.name}:" if t.name else None)
+        _table_identifier_flags(t, scanner, out)
         s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
         if suggested is None:
             suggested, outcome = s, o
     return suggested, outcome
+
+
+def _check_text_table(text: str, path: Path, policy: DisclosurePolicy, context: CheckContext, out: _Flags,
+                      unverifiable: list[str]) -> None:
+    """A text output that holds a table gets the table checks (record-level above all): a CSV renamed
+    .txt, a printed DataFrame or JSON records are judged by what they hold, not by their name."""
+    raw = table_in_text(text)
+    if raw is None:
+        return
+    cells, _ = _split_strings(raw, None)
+    table = LoadedTable(name="", cells=cells, text=[], n_rows_raw=len(raw), raw=raw)
+    _check_cells(table, path, None, policy, context, out, unverifiable, [])
 
 
 def _has_magnitudes(cells: pd.DataFrame, count_cols: list[str]) -> bool:
@@ -444,19 +521,22 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
                 f"({', '.join(policy.files.allowed_types)})", severity="fail")
     else:
         suffix = Path(declared_name).suffix.lower().lstrip(".")
-        compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", ""},
+        compatible = {"csv": {"csv", "txt"}, "tsv": {"tsv", "tab", "txt", "csv"}, "txt": {"txt", "log", "text", "json", ""},
                       "md": {"md", "markdown"}, "xlsx": {"xlsx"}, "parquet": {"parquet", "pq"}, "png": {"png"},
                       "svg": {"svg"}, "pdf": {"pdf"}, "ipynb": {"ipynb"}}
         if suffix and suffix not in compatible.get(file_type, {file_type}):
             out.add("file_type", f"the name ends in .{suffix} but the content is {file_type.upper()}; it was checked "
                     f"as {file_type.upper()}", severity="review")
-        scanner = IdentifierScanner(policy.identifier, context.identifier_values)
+        scanner = IdentifierScanner(policy.identifier, context.identifier_values, context.non_identifier_values)
         if file_type in TABLE_TYPES:
             suggested, outcome = _check_table_file(path, file_type, sidecar, policy, context, out, unverifiable,
                                                    scanner)
         elif file_type in TEXT_TYPES:
             text = path.read_bytes().decode("utf-8", errors="replace")
-            _identifier_flags(text.splitlines(), scanner, out)
+            lines = text.splitlines()
+            _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
+            if file_type != "svg":
+                _check_text_table(text, path, policy, context, out, unverifiable)
             if file_type == "svg":
                 low = text.lower()
                 if "<script" in low or "javascript:" in low or "<foreignobject" in low:
@@ -473,7 +553,8 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             unverifiable.append("image_content")
         elif file_type == "pdf":
             raw = path.read_bytes().decode("latin-1")
-            _identifier_flags(raw.splitlines(), scanner, out)
+            lines = raw.splitlines()
+            _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
             unverifiable.append("pdf_content")
         elif file_type == "ipynb":
             _check_notebook(path, policy, context, out, unverifiable, scanner)

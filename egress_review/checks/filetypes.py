@@ -108,6 +108,8 @@ def sniff(path: Path, declared_name: str) -> Sniffed:
         return Sniffed("tsv") if _delimited(text, "\t") and not _delimited(text, ",") else Sniffed("csv")
     if suffix in ("md", "markdown"):
         return Sniffed("md")
+    if suffix == "json" or stripped[:1] in ("[", "{"):
+        return Sniffed("txt", detail="json")  # text; the checks read the table it may hold (text_tables)
     if suffix in ("csv", "tsv") and _delimited(text, "\t"):
         return Sniffed("tsv")
     if suffix not in ("csv", "tsv") and (_delimited(text, ",") and suffix != "txt"):

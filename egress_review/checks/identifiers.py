@@ -19,11 +19,15 @@ _W1 = np.array([3, 7, 6, 1, 8, 9, 4, 5, 2])
 _W2 = np.array([5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
 
 # 11 digits not embedded in a longer digit run; an optional space between date and personal number.
-_NID_RE = re.compile(r"(?<!\d)(\d{6})[ ]?(\d{5})(?!\d)")
+# Not glued to a longer number by a separator either ("2025-01-10 12345..." is a date and a count).
+_NID_RE = re.compile(r"(?<!\d)(?<!\d[.,:/-])(\d{6})[ ]?(\d{5})(?!\d|[.,:/-]\d)")
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# Norwegian numbers: 8 digits starting 2-9, optionally +47/0047, in groups "22 33 44 55" / "223 34 455".
+# Norwegian numbers as they are written: 8 digits starting 2-9, bare or grouped 2-2-2-2 / 3-2-3 with one
+# kind of separator, optionally +47/0047. Never part of a longer run of digits and separators, so a
+# date (2025-01-10, 10.01.2025), a time, a year range (2019-2025) or a postcode and a count never match.
 _PHONE_RE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)47[ -]?)?([2-9]\d{2}[ -]?\d{2}[ -]?\d{3}|[2-9]\d[ -]?\d{2}[ -]?\d{2}[ -]?\d{2})(?![\w])"
+    r"(?<![\w+])(?<![\d][.,:/-])(?<![\d] )(?P<prefix>(?:\+|00)47[ ]?)?(?P<number>(?P<bare>[2-9]\d{7})"
+    r"|[2-9]\d(?P<s>[ -])\d{2}(?P=s)\d{2}(?P=s)\d{2}|[2-9]\d{2}(?P<t>[ -])\d{2}(?P=t)\d{3})(?![\w]|[.,:/ -]\d)"
 )
 
 
@@ -83,27 +87,80 @@ def generate_national_id(rng: np.random.Generator, d_number: bool = False) -> st
 
 @dataclass(frozen=True)
 class Hit:
-    kind: str  # national_id | email | phone | project_value
-    text: str
+    kind: str  # national_id | email | phone | project_value | full_name
+    text: str  # the matched text exactly as written in the file (checkers only: it quotes the file)
 
 
-def _mask(text: str) -> str:
+def mask(text: str) -> str:
+    """What anyone may be shown of a match: its first and last two characters."""
     return text[:2] + "*" * max(0, len(text) - 4) + text[-2:] if len(text) > 4 else "*" * len(text)
 
 
-class IdentifierScanner:
-    """Finds direct identifiers in strings; build once per check, call ``scan`` per text."""
+_mask = mask
 
-    def __init__(self, rule: IdentifierRule, project_values: Iterable[str] = ()):
+_WORD = re.compile(r"\w+")
+# Where a line of a text file is split into cells for whole-value matching.
+_FIELD_SPLIT = re.compile(r"\s*[,;\t|]\s*|\s{2,}")  # delimiters, or the padding of a printed table
+_MAX_VALUE_TOKENS = 8
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def _looks_like_date(digits: str) -> bool:
+    """An 8-digit run that reads as YYYYMMDD or DDMMYYYY (1900-2099): a date, never a phone number."""
+    def ymd(y: int, m: int, d: int) -> bool:
+        return 1900 <= y <= 2099 and 1 <= m <= 12 and 1 <= d <= 31
+
+    return ymd(int(digits[:4]), int(digits[4:6]), int(digits[6:])) or ymd(int(digits[4:]), int(digits[2:4]),
+                                                                             int(digits[:2]))
+
+
+class IdentifierScanner:
+    """Finds direct identifiers in strings; build once per check, call ``scan`` per text.
+
+    Project values (from the catalogue's direct-identifier columns) match on whole tokens only: a value
+    of several tokens (a full address) or with a digit (a code) wherever its tokens appear in order; a
+    single word (a first name, a surname) only as a whole cell or field, or next to another such word
+    (a full name). A value that is also a word of the catalogue's quasi-identifier values (``ignore``:
+    unit, place, job names) never matches: in Trondheim "Berg" is a surname and a neighbourhood.
+    """
+
+    def __init__(self, rule: IdentifierRule, project_values: Iterable[str] = (), ignore: Iterable[str] = ()):
         self.rule = rule
-        values = {v.strip() for v in project_values if v and len(v.strip()) >= rule.min_value_length}
-        self.project_values = values if rule.project_values else set()
-        self._value_re = None
-        if self.project_values:
-            alternatives = "|".join(re.escape(v) for v in sorted(self.project_values, key=len, reverse=True))
-            self._value_re = re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])", re.IGNORECASE)
+        negative: set[str] = set()
+        for v in ignore:
+            toks = _tokens(str(v))
+            if toks:
+                negative.add(" ".join(toks))
+                negative.update(toks)
+        self.ignored = negative
+        inline: set[str] = set()
+        words: set[str] = set()
+        name_words: set[str] = set()  # short ones too ("Tor", "Vik"): in a capitalised run of names only
+        if rule.project_values:
+            for v in project_values:
+                toks = _tokens(v or "")
+                key = " ".join(toks)
+                if len(toks) == 1 and key.isalpha() and len(key) >= 2:
+                    name_words.add(key)
+                if not toks or key in negative or len(toks) > _MAX_VALUE_TOKENS:
+                    continue
+                if len(v.strip()) < rule.min_value_length:
+                    continue
+                if len(toks) > 1 or any(ch.isdigit() for ch in key):
+                    inline.add(key)
+                else:
+                    words.add(key)
+        self._inline = inline
+        self._words = words
+        self._name_words = name_words
+        self._lengths = sorted({k.count(" ") + 1 for k in inline}, reverse=True)
+        self.project_values = inline | words
 
     def scan(self, text: str) -> list[Hit]:
+        """Identifiers in ``text``: a cell, a header, or a line of a text file."""
         if not text or not self.rule.enabled:
             return []
         hits: list[Hit] = []
@@ -114,23 +171,71 @@ class IdentifierScanner:
                 hits += [Hit("national_id", shown) for (shown, _), good in zip(found, ok) if good]
         if self.rule.email and "@" in text:
             hits += [Hit("email", m.group(0)) for m in _EMAIL_RE.finditer(text)]
-        if self.rule.phone:
+        if self.rule.phone and len(text) >= 8:
             for m in _PHONE_RE.finditer(text):
-                digits = re.sub(r"\D", "", m.group(1))
-                # A valid national id is reported as such; plain 8-digit numbers only when written like a phone
-                # number (grouped, or with a country code) or alone in the text, to spare counts and amounts.
-                grouped = " " in m.group(0).strip() or "-" in m.group(1) or m.group(0).lstrip().startswith(("+", "00"))
-                if len(digits) == 8 and (grouped or text.strip() == m.group(0).strip()):
-                    hits.append(Hit("phone", m.group(0).strip()))
-        if self._value_re is not None:
-            hits += [Hit("project_value", m.group(0)) for m in self._value_re.finditer(text)]
+                shown = m.group(0).strip()
+                digits = m.group("bare") or ""
+                prefixed = m.group("prefix") is not None
+                # a bare 8-digit run is a phone number only with a country code or alone in its cell, and
+                # never when it reads as a date (20250110); grouped forms (22 33 44 55, 915 55 123) are
+                # Norway's written formats, which a date, a time, a year range or postcode+count never take
+                alone = text.strip() == shown or shown in _FIELD_SPLIT.split(text.strip())
+                if m.group("bare") and not (prefixed or alone) or (
+                        m.group("bare") and not prefixed and _looks_like_date(digits)):
+                    continue
+                hits.append(Hit("phone", shown))
+        if self._inline or self._words or self._name_words:
+            # an e-mail address is reported as one; its parts are not names on their own
+            hits += self._project_hits(_EMAIL_RE.sub(" ", text) if "@" in text else text)
         return hits
 
+    def _project_hits(self, text: str) -> list[Hit]:
+        hits: list[Hit] = []
+        toks = _tokens(text)
+        if not toks:
+            return hits
+        fields = [text] if len(toks) <= _MAX_VALUE_TOKENS else []
+        fields += [f for f in _FIELD_SPLIT.split(text) if f and f != text]
+        for f in fields:
+            key = " ".join(_tokens(f))
+            if key in self._words:
+                hits.append(Hit("project_value", f.strip()))
+        if self._inline:
+            n = len(toks)
+            for i in range(n):
+                for size in self._lengths:
+                    if i + size <= n and " ".join(toks[i:i + size]) in self._inline:
+                        hits.append(Hit("project_value", " ".join(toks[i:i + size])))
+                        break
+        if self._name_words:
+            # two or more capitalised name words in a row: a full name ("Ingrid Hansen", "Tor Vik"),
+            # whatever else the cell holds; "cases per unit" is prose, "Per Vik" a person. A word that
+            # is also a place counts ("Per Berg") but two places are not a person ("Lade Moholt").
+            run: list[str] = []
+            for w in _WORD.findall(text) + [""]:
+                if w[:1].isupper() and w.casefold() in self._name_words:
+                    run.append(w)
+                    continue
+                if len(run) >= 2 and any(x.casefold() not in self.ignored for x in run):
+                    hits.append(Hit("full_name", " ".join(run)))
+                run = []
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for h in hits:
+            if (h.kind, h.text.casefold()) not in seen:
+                seen.add((h.kind, h.text.casefold()))
+                out.append(h)
+        return out
+
     def explain(self, hit: Hit) -> str:
-        what = {
-            "national_id": "a Norwegian national identity number (fødselsnummer or D-number)",
-            "email": "an e-mail address",
-            "phone": "a phone number",
-            "project_value": "a value of a direct-identifier column of the project's data",
-        }[hit.kind]
-        return f"contains {what} ({_mask(hit.text)}); direct identifiers may never leave"
+        """The researcher-safe message: what kind of identifier, its value masked."""
+        return f"contains {KIND_WORDS[hit.kind]} ({mask(hit.text)}); direct identifiers may never leave"
+
+
+KIND_WORDS = {
+    "national_id": "a Norwegian national identity number (fødselsnummer or D-number)",
+    "email": "an e-mail address",
+    "phone": "a phone number",
+    "project_value": "a value of a direct-identifier column of the project's data",
+    "full_name": "a full name made of values of the project's name columns",
+}

@@ -34,6 +34,16 @@ def record_level_reasons(cells: pd.DataFrame, rule: RecordLevelRule, count_colum
         dup = int(labels.duplicated().sum())
         reasons.append(f"{dup} rows repeat the label of an earlier row ({labels[labels.duplicated()].iloc[0]!r}); "
                        "a table has one row per category")
+    # text values that repeat down the rows: categories of records, not the names of a table's rows
+    text_columns = [str(c) for c in cells.columns if not pd.api.types.is_numeric_dtype(cells[c])
+                    and cells[c].nunique() <= n / 2]
+    if text_columns and n >= rule.distinct_label_min_rows:
+        # a DataFrame printed or saved with its index: rows numbered 0, 1, 2, ... and text among the values
+        number = pd.to_numeric(pd.Series(labels.to_numpy()), errors="coerce").to_numpy(dtype=float)
+        if not np.isnan(number).any() and (np.array_equal(number, np.arange(n)) or
+                                           np.array_equal(number, np.arange(1, n + 1))):
+            reasons.append(f"its {n} rows are numbered 1, 2, 3, ... like the records of a data frame, and column "
+                           f"{text_columns[0]!r} repeats text categories, not numbers")
     label_columns = [(str(c), raw[c]) for c in raw.columns[: raw.shape[1] - cells.shape[1]]] if raw is not None \
         else [("row labels", labels)]
     columns = label_columns + [(str(c), cells[c]) for c in cells.columns]

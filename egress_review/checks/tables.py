@@ -134,15 +134,33 @@ def _is_number(s: str) -> bool:
 
 
 def count_like_columns(cells: pd.DataFrame) -> list[str]:
-    """Columns that look like counts: non-negative whole numbers and no name that says otherwise."""
-    out = []
+    """Columns whose values say they are counts (see :func:`column_kinds`)."""
+    return [c for c, kind in column_kinds(cells).items() if kind == "count"]
+
+
+def column_kinds(cells: pd.DataFrame) -> dict[str, str]:
+    """Per numeric column: "count", "measure", or "ambiguous" (the name says share or mean, the values
+    say count: a renamed count column, which the checkers must judge).
+
+    The values decide, not the name: whole non-negative numbers are counts, and so is a column where all
+    but one in ten values are (one negative or fractional value does not turn counts into a measure)."""
+    out: dict[str, str] = {}
     for col in cells.columns:
         s = cells[col]
-        if not pd.api.types.is_numeric_dtype(s) or _MEASURE_HINT.search(str(col)):
+        if not pd.api.types.is_numeric_dtype(s):
             continue
         v = s.dropna().to_numpy(dtype=float)
-        if v.size and (v >= 0).all() and np.all(np.mod(v, 1) == 0):
-            out.append(col)
+        if not v.size:
+            continue
+        whole = (v >= 0) & (np.mod(v, 1) == 0)
+        odd = int((~whole).sum())
+        countish = odd == 0 or (whole.sum() >= 2 and odd <= max(1, v.size // 10))
+        if not countish:
+            out[col] = "measure"
+        elif _MEASURE_HINT.search(str(col)):
+            out[col] = "ambiguous"
+        else:
+            out[col] = "count"
     return out
 
 

@@ -73,6 +73,7 @@ class Reason:
     message: str
     row: str | None
     column: str | None
+    checker_detail: str | None = None  # quotes the file (an identifier's matched text): checkers only
 
 
 @dataclass
@@ -91,7 +92,7 @@ def reasons_of(report: dict[str, Any]) -> list[Reason]:
     for f in report.get("flags") or []:
         if isinstance(f, dict):
             out.append(Reason(str(f.get("rule", "")), str(f.get("severity", "review")), str(f.get("message", "")),
-                              f.get("row"), f.get("column")))
+                              f.get("row"), f.get("column"), f.get("checker_detail")))
     return out
 
 

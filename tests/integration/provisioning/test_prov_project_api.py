@@ -38,6 +38,9 @@ def test_read_api_answers_for_members_of_open_projects(catalogue, synth_dir):
         staff = pd.read_parquet(synth_dir / "sick_leave.parquet", columns=["national_id", "last_name"])
         assert set(staff.national_id) <= ids and set(staff.last_name.astype(str)) <= ids
         assert api.identifier_values(s, "other") == set()
+        quasi = api.quasi_identifier_values(s, "open-one")  # the identifier scan's negative list
+        units = pd.read_parquet(synth_dir / "sick_leave.parquet", columns=["unit"])
+        assert set(units.unit.astype(str)) <= quasi and not quasi & set(staff.national_id)
         assert api.extract_dir("open-one").name == "data"
         with pytest.raises(ValueError):
             api.extract_dir("../etc")

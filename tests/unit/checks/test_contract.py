@@ -13,12 +13,13 @@ pytestmark = pytest.mark.unit
 
 
 def test_models_have_the_agreed_fields():
-    assert list(checks.Flag.model_fields) == ["rule", "severity", "message", "row", "column"]
+    assert list(checks.Flag.model_fields) == ["rule", "severity", "message", "row", "column",
+                                                "checker_detail"]
     assert list(checks.FileReport.model_fields) == ["verdict", "file_type", "flags", "unverifiable", "suggested_csv",
                                                     "cell_outcome"]
     ctx = checks.CheckContext()
-    assert (ctx.identifier_values, ctx.released_tables, ctx.entitled_row_count, ctx.person_level) == (
-        set(), [], None, True)
+    assert (ctx.identifier_values, ctx.non_identifier_values, ctx.released_tables, ctx.entitled_row_count,
+            ctx.person_level) == (set(), set(), [], None, True)
 
 
 def test_check_file_signature():

@@ -356,3 +356,19 @@ def test_png_outputs_are_shown_as_images_and_pdfs_only_offered_for_download(env)
         raw = c.get(f"/requests/{req}/files/{files['report.pdf']}/raw")
         assert raw.headers["content-type"] == "application/octet-stream"
         assert raw.headers["content-disposition"].startswith("attachment")
+
+
+def test_checkers_see_the_matched_identifier_and_its_cell_the_researcher_a_mask(env):
+    """Issue 14.4: the checker reads what matched and where; the flag message itself stays masked."""
+    csv = b"district,contact,n\nGrefsen,ola.nordmann@example.no,120\nSagene,none,95\n"
+    req = env.make_request(RequestState.SUBMITTED, files={"t.csv": csv})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+        reason = re.search(r'<li class="sev-fail"[^>]*><strong>identifier</strong>(.*?)</li>', page, re.S)
+        text = __import__("html").unescape(reason.group(1)) if reason else ""
+        assert "'ola.nordmann@example.no' at data row 1 ('Grefsen" in text and "column 2 ('contact')" in text
+        assert "Contains an e-mail address (ol****" in text
+        _login(c, "alice", ["researcher"])
+        page = c.get(f"/requests/{req}").text
+        assert "ola.nordmann@example.no" not in page.split('class="preview"')[0]
