@@ -66,9 +66,12 @@ def summary_loading():
         FileVersion.id, FileVersion.file_id, FileVersion.number, FileVersion.verdict)
 
 
-def summary(req: ReleaseRequest) -> RequestSummary:
+def summary(req: ReleaseRequest, *, text: bool) -> RequestSummary:
+    """``text``: the viewer may read what the researcher wrote (:func:`egress_review.permissions.may_read_content`):
+    a title, like a file's context and controls and the researcher's comments, is written from inside
+    the sandbox as often as the files are, so it is content too."""
     return RequestSummary(
-        id=req.id, project=req.project, requester=req.requester, title=req.title, state=req.state,
+        id=req.id, project=req.project, requester=req.requester, title=req.title if text else "", state=req.state,
         owner=OWNERS[RequestState(req.state)].value, turn=req.turn, created_at=req.created_at,
         updated_at=req.updated_at, submitted_at=req.submitted_at, decided_at=req.decided_at,
         file_count=sum(1 for f in req.files if not f.withdrawn), worst_verdict=worst_verdict(req),
@@ -85,7 +88,8 @@ def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool
     votes = visibility.visible_votes(p, req, [v for v in f.votes if v.version_id == f.current_version_id], as_checker)
     decision = f.decision if visibility.visible_decisions(req, as_checker) or f.withdrawn else FileDecision.PENDING.value
     return FileOut(
-        id=f.id, name=f.name, kind=f.kind, context=f.context, controls=f.controls, decision=decision,
+        id=f.id, name=f.name, kind=f.kind, context=f.context if content else "",
+        controls=f.controls if content else "", decision=decision,
         withdrawn=f.withdrawn,
         current_version=version_out(f.current_version, session, content=content) if f.current_version is not None else None,
         versions=[version_out(v, session, content=content) for v in f.versions],
@@ -107,11 +111,12 @@ def detail(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPo
     content = permissions.may_read_content(session, p, req, policy)
     release_id = session.execute(select(Release.id).where(Release.request_id == req.id)).scalar_one_or_none()
     return RequestDetail(
-        **summary(req).model_dump(),
+        **summary(req, text=content).model_dump(),
         files=[file_out(p, req, f, as_checker, session, content=content) for f in req.files],
         comments=[CommentOut(id=c.id, file_id=c.file_id, author=c.author, author_role=c.author_role, text=c.text,
                              visibility=c.visibility, turn=c.turn, created_at=c.created_at)
-                  for c in visibility.visible_comments(p, req, as_checker)],
+                  for c in visibility.visible_comments(p, req, as_checker)
+                  if content or c.author_role != "researcher"],
         reviews_submitted=len(reviews_this_turn(req)),
         required_approvals=policy.review.required_approvals,
         my_review_submitted=any(r.reviewer == p.username for r in reviews_this_turn(req)),

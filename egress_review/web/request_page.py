@@ -127,7 +127,8 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         "request.html", d=d, previews=previews, reasons=reasons, history=history, earlier=earlier,
         can_read=can_read, can_review=can_review, can_edit=can_edit, can_download=can_download, conflict=conflict,
         votes_open=votes_open,
-        editable=can_edit and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
+        # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
+        editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
         output_kind=FileKind.OUTPUT.value,
     )

@@ -1,5 +1,6 @@
 """Issue 13, "Done when": the bypass tried for real. Inside a real sandbox a researcher copies the
-project's extract into a draft request (supporting file, never submitted) and a submitted request;
+project's extract into a draft request (supporting file, never submitted) and a submitted request, and
+rows of it into their titles, file contexts and controls, and comments;
 then, from outside the TRE, with their own Keycloak login to the egress web UI and with a Keycloak
 bearer token, every UI and API route of the egress app is tried on both requests and no answer holds
 a row of the extract. A reviewing checker, through the same probe, does see the rows (so the probe

@@ -15,9 +15,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from egress_review import permissions, submission
+from egress_review import permissions, review, submission
 from egress_review.identity.principal import AuthError, Principal, Role, Via
-from egress_review.states import FileKind, RequestState
+from egress_review.states import FileKind, Visibility
 from egress_review.web.session import SESSION_COOKIE, CookieBox, WebSession
 from egress_review.web.settings import WebSettings
 from tests.testbed.content_routes import ACT, READ, app_routes, leaks, planted_extract, probe, unclassified
@@ -46,14 +46,27 @@ class FakeKeycloak:
 @pytest.fixture
 def planted(tmp_path):
     """A draft with the extract as a supporting file (never submitted) and a submitted request with it
-    as an output and as a supporting file, both by alice of project alpha; and the app."""
+    as an output and as a supporting file, both by alice of project alpha, written from inside the
+    sandbox (project token), rows of the extract also in their titles, contexts, controls and comments;
+    and the app."""
     env = make_env(tmp_path)
     data, pseudonyms = planted_extract()
+    rows = iter(data.decode().splitlines()[1:])
     alice = researcher("alice", "alpha")
-    draft = env.make_request(RequestState.DRAFT, files={"summary.csv": SAFE_CSV.encode()})
-    env.store_file(alice, draft, "notes.txt", data, kind=FileKind.SUPPORTING)
-    submitted = env.make_request(RequestState.DRAFT, files={"summary.csv": SAFE_CSV.encode(), "rows.csv": data})
-    env.store_file(alice, submitted, "notes.txt", data, kind=FileKind.SUPPORTING)
+
+    def planted_request(files: dict[str, tuple[bytes, FileKind]]) -> str:
+        with env.svc.sessions() as s:
+            rid = submission.create_request(s, env.svc.audit, alice, title=next(rows)).id
+            s.commit()
+        for name, (content, kind) in files.items():
+            env.store_file(alice, rid, name, content, kind=kind, context=next(rows), controls=next(rows))
+        env.act(lambda s, r: review.add_comment(s, env.svc.audit, env.svc.policy, alice, r, text=next(rows),
+                                                visibility=Visibility.SHARED), rid)
+        return rid
+
+    draft = planted_request({"summary.csv": (SAFE_CSV.encode(), FileKind.OUTPUT), "notes.txt": (data, FileKind.SUPPORTING)})
+    submitted = planted_request({"summary.csv": (SAFE_CSV.encode(), FileKind.OUTPUT), "rows.csv": (data, FileKind.OUTPUT),
+                                 "notes.txt": (data, FileKind.SUPPORTING)})
     env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), submitted)
     targets = [(rid, [f.id for f in env.get(rid).files]) for rid in (draft, submitted)]
 

@@ -15,14 +15,17 @@ notes, rows = Path("notes.txt"), Path("rows.csv")
 shutil.copy(extract, notes)
 shutil.copy(extract, rows)
 Path("summary.csv").write_text("district,employees\nGrefsen,120\nSagene,340\nFrogner,415\n")
+# Rows also go into the text the researcher writes: titles, contexts, controls and comments.
+lines = iter(extract.read_text().splitlines()[1:])
 out = {}
 with EgressClient() as client:
-    draft = client.create_request(title="draft, never submitted")
-    client.add_file(draft["id"], notes, kind="supporting")
-    submitted = client.create_request(title="submitted")
+    draft = client.create_request(title=next(lines))
+    client.add_file(draft["id"], notes, kind="supporting", context=next(lines), controls=next(lines))
+    submitted = client.create_request(title=next(lines))
     for path, kind in ((Path("summary.csv"), "output"), (rows, "output"), (notes, "supporting")):
-        client.add_file(submitted["id"], path, kind=kind, context="sick leave by district",
-                        controls="counts of employees, all at least 10")
+        client.add_file(submitted["id"], path, kind=kind, context=next(lines), controls=next(lines))
+    for rid in (draft["id"], submitted["id"]):
+        client._call("POST", f"/api/v1/requests/{rid}/comments", json={"text": next(lines), "visibility": "shared"})
     out["state"] = client.submit(submitted["id"])["state"]
     out["requests"] = {}
     for rid in (draft["id"], submitted["id"]):
