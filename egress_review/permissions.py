@@ -105,14 +105,28 @@ def check_review(session: Session, p: Principal, req: ReleaseRequest, policy: Eg
         raise Forbidden(f"conflict of interest: {reason}")
 
 
-def can_read_quarantined(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> bool:
-    return can_edit_request(session, p, req) or can_review(session, p, req, policy)
+def may_read_content(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> bool:
+    """May ``p`` read the content of ``req``'s unreleased files: raw bytes, previews, cell values,
+    suggested tables, check messages that quote values? The one answer every route asks.
+
+    Checkers who may review it (no conflict of interest) yes. A researcher of the project (requester
+    or member) only from inside that project's sandbox, i.e. with the project token the spawner
+    issued: a Keycloak login or bearer token works from anywhere, so through it a researcher sees
+    metadata only, else any file copied into a request (even a draft's supporting file) would walk
+    out unreviewed. Administrators no. Released files are read through the release routes.
+    """
+    if not can_view_request(session, p, req):
+        return False
+    if p.via is Via.PROJECT_TOKEN:
+        return _member_of(session, p, req.project)
+    return can_review(session, p, req, policy)
 
 
-def check_read_quarantined(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> None:
+def check_may_read_content(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPolicy) -> None:
     check_view_request(session, p, req)
-    if not can_read_quarantined(session, p, req, policy):
-        raise Forbidden("only the requester and the reviewing checkers may read quarantined files")
+    if not may_read_content(session, p, req, policy):
+        raise Forbidden("the content of a file under review is readable only by the reviewing checkers and, "
+                        "from inside the project's sandbox, its researchers")
 
 
 def can_download(session: Session, p: Principal, project: str) -> bool:

@@ -72,21 +72,23 @@ async def upload_content(request_id: str, file_id: str, request: Request, svc: S
         req = load_visible(session, p, request_id)
         f = submission.get_file(req, file_id)
         version = next(v for v in f.versions if v.id == version_id)
-        out = UploadOut(file=file_out(p, req, f, as_checker=False, session=session), version=version_out(version, session))
+        content = permissions.may_read_content(session, p, req, svc.policy)
+        out = UploadOut(file=file_out(p, req, f, as_checker=False, session=session, content=content),
+                        version=version_out(version, session, content=content))
         session.rollback()
     return out
 
 
 @router.get(
     "/{file_id}/content",
-    summary="Read a quarantined file (requester and reviewing checkers; audited)",
+    summary="Read a quarantined file (reviewing checkers, and project members from inside the sandbox; audited)",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def read_content(request_id: str, file_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep,
                  version: int | None = None) -> StreamingResponse:
     req = load_visible(session, p, request_id)
-    permissions.check_read_quarantined(session, p, req, svc.policy)
+    permissions.check_may_read_content(session, p, req, svc.policy)
     f = submission.get_file(req, file_id)
     v = _version(f, version)
     role = "output-checker" if _as_checker(session, p, req) else "researcher"
@@ -104,12 +106,12 @@ def read_content(request_id: str, file_id: str, svc: ServiceDep, session: Sessio
 
 @router.get(
     "/{file_id}/report",
-    summary="The full automatic check report of a version, per-cell outcomes included (requester and reviewing checkers; audited)",
+    summary="The full automatic check report of a version, per-cell outcomes included (reviewing checkers, and project members from inside the sandbox; audited)",
 )
 def read_report(request_id: str, file_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep,
                 version: int | None = None) -> dict[str, Any]:
     req = load_visible(session, p, request_id)
-    permissions.check_read_quarantined(session, p, req, svc.policy)
+    permissions.check_may_read_content(session, p, req, svc.policy)
     v = _version(submission.get_file(req, file_id), version)
     role = "output-checker" if _as_checker(session, p, req) else "researcher"
     svc.audit.record(session, Actor(p.username, role, p.source), "file.report_read", "file_version", v.id,

@@ -75,7 +75,8 @@ def list_requests(
         .offset((page - 1) * size).limit(size)
         .options(summary_loading())
     ).scalars()
-    return Page[RequestSummary](items=[summary(r) for r in rows], total=total, page=page, page_size=size)
+    items = [summary(r, text=permissions.may_read_content(session, p, r, svc.policy)) for r in rows]
+    return Page[RequestSummary](items=items, total=total, page=page, page_size=size)
 
 
 def load_visible(session, p, request_id: str) -> ReleaseRequest:

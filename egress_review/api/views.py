@@ -20,6 +20,7 @@ from egress_review.autocheck import VERDICT_ORDER
 from egress_review.identity.principal import Principal
 from egress_review.models import FileVersion, Release, ReleaseRequest, RequestFile
 from egress_review.policy import EgressPolicy
+from egress_review.report_view import metadata_report
 from egress_review.review import reviews_this_turn
 from egress_review.submission import CELLS_KEY, cells_context, report_context
 from egress_review.states import OWNERS, FileDecision, RequestState, allowed_actions
@@ -28,8 +29,7 @@ from egress_review.states import OWNERS, FileDecision, RequestState, allowed_act
 
 def check_report(session: Session, v: FileVersion, *, cells: bool = True) -> dict:
     """The full automatic check report of a version (decrypted), with its per-cell outcomes unless
-    ``cells`` is false; show it only to those who may read the file (the requester and the reviewing
-    checkers)."""
+    ``cells`` is false; show it only where :func:`egress_review.permissions.may_read_content` allows."""
     if not v.check_report_sealed:
         return json.loads(v.check_report or "{}")
     store = session.info["egress_store"]
@@ -39,11 +39,16 @@ def check_report(session: Session, v: FileVersion, *, cells: bool = True) -> dic
     return report
 
 
-def version_out(v: FileVersion, session: Session | None = None) -> VersionOut:
-    # Per-cell outcomes make up nearly all of a table's report: they are for the report endpoint and
-    # the web preview, not for every view of the request.
-    report = check_report(session, v, cells=False) if session is not None else json.loads(v.check_report or "{}")
-    report.pop(CELLS_KEY, None)  # versions stored before the cells were sealed apart
+def version_out(v: FileVersion, session: Session, *, content: bool) -> VersionOut:
+    """``content``: the viewer may read the file's content (:func:`egress_review.permissions.may_read_content`);
+    otherwise the report is metadata only (:func:`egress_review.report_view.metadata_report`)."""
+    if content:
+        # Per-cell outcomes make up nearly all of a table's report: they are for the report endpoint
+        # and the web preview, not for every view of the request.
+        report = check_report(session, v, cells=False)
+        report.pop(CELLS_KEY, None)  # versions stored before the cells were sealed apart
+    else:
+        report = metadata_report(v.check_report)
     return VersionOut(
         id=v.id, number=v.number, size=v.size, sha256=v.sha256, detected_type=v.detected_type,
         verdict=v.verdict, check_report=report, created_at=v.created_at,
@@ -61,9 +66,12 @@ def summary_loading():
         FileVersion.id, FileVersion.file_id, FileVersion.number, FileVersion.verdict)
 
 
-def summary(req: ReleaseRequest) -> RequestSummary:
+def summary(req: ReleaseRequest, *, text: bool) -> RequestSummary:
+    """``text``: the viewer may read what the researcher wrote (:func:`egress_review.permissions.may_read_content`):
+    a title, like a file's context and controls and the researcher's comments, is written from inside
+    the sandbox as often as the files are, so it is content too."""
     return RequestSummary(
-        id=req.id, project=req.project, requester=req.requester, title=req.title, state=req.state,
+        id=req.id, project=req.project, requester=req.requester, title=req.title if text else "", state=req.state,
         owner=OWNERS[RequestState(req.state)].value, turn=req.turn, created_at=req.created_at,
         updated_at=req.updated_at, submitted_at=req.submitted_at, decided_at=req.decided_at,
         file_count=sum(1 for f in req.files if not f.withdrawn), worst_verdict=worst_verdict(req),
@@ -75,14 +83,16 @@ def _as_checker(session: Session, p: Principal, req: ReleaseRequest) -> bool:
     return visibility.sees_as_checker(p, req, is_member)
 
 
-def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool, session: Session | None = None) -> FileOut:
+def file_out(p: Principal, req: ReleaseRequest, f: RequestFile, as_checker: bool, session: Session, *,
+             content: bool) -> FileOut:
     votes = visibility.visible_votes(p, req, [v for v in f.votes if v.version_id == f.current_version_id], as_checker)
     decision = f.decision if visibility.visible_decisions(req, as_checker) or f.withdrawn else FileDecision.PENDING.value
     return FileOut(
-        id=f.id, name=f.name, kind=f.kind, context=f.context, controls=f.controls, decision=decision,
+        id=f.id, name=f.name, kind=f.kind, context=f.context if content else "",
+        controls=f.controls if content else "", decision=decision,
         withdrawn=f.withdrawn,
-        current_version=version_out(f.current_version, session) if f.current_version is not None else None,
-        versions=[version_out(v, session) for v in f.versions],
+        current_version=version_out(f.current_version, session, content=content) if f.current_version is not None else None,
+        versions=[version_out(v, session, content=content) for v in f.versions],
         votes=[VoteOut(reviewer=v.reviewer, decision=v.decision, comment=v.comment, visibility=v.visibility,
                        created_at=v.created_at) for v in votes],
     )
@@ -98,13 +108,15 @@ def detail(session: Session, p: Principal, req: ReleaseRequest, policy: EgressPo
         actions = [a.value for a in allowed_actions(state) if a.value in ("approve", "return", "reject")]
         if state == RequestState.SUBMITTED:
             actions.append("vote")
+    content = permissions.may_read_content(session, p, req, policy)
     release_id = session.execute(select(Release.id).where(Release.request_id == req.id)).scalar_one_or_none()
     return RequestDetail(
-        **summary(req).model_dump(),
-        files=[file_out(p, req, f, as_checker, session) for f in req.files],
+        **summary(req, text=content).model_dump(),
+        files=[file_out(p, req, f, as_checker, session, content=content) for f in req.files],
         comments=[CommentOut(id=c.id, file_id=c.file_id, author=c.author, author_role=c.author_role, text=c.text,
                              visibility=c.visibility, turn=c.turn, created_at=c.created_at)
-                  for c in visibility.visible_comments(p, req, as_checker)],
+                  for c in visibility.visible_comments(p, req, as_checker)
+                  if content or c.author_role != "researcher"],
         reviews_submitted=len(reviews_this_turn(req)),
         required_approvals=policy.review.required_approvals,
         my_review_submitted=any(r.reviewer == p.username for r in reviews_this_turn(req)),
@@ -128,6 +140,7 @@ def file_after_commit(svc, p: Principal, request_id: str, file_id: str) -> FileO
     """One file as its requester now sees it, read after the change committed (see :func:`detail_after_commit`)."""
     with svc.read_sessions() as session:
         req = submission.get_request(session, request_id)
-        out = file_out(p, req, submission.get_file(req, file_id), as_checker=False, session=session)
+        out = file_out(p, req, submission.get_file(req, file_id), as_checker=False, session=session,
+                       content=permissions.may_read_content(session, p, req, svc.policy))
         session.rollback()
     return out

@@ -96,6 +96,12 @@ def reasons_of(report: dict[str, Any]) -> list[Reason]:
     return out
 
 
+def rule_counts(metadata: dict[str, Any], t) -> list[Reason]:
+    """The reasons of a viewer who may not read the file: one line per rule with its count."""
+    return [Reason(str(r["rule"]), str(r["severity"]), t("req.flag_count", n=r["count"]), None, None)
+            for r in metadata.get("rule_counts", [])]
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""

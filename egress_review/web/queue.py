@@ -61,7 +61,8 @@ def queue(ctx: Annotated[Ctx, Depends(user_context)], project: str = "", verdict
     if not p.is_checker:
         raise Forbidden(ctx.t("error.checkers_only"))
     with ctx.svc.read_sessions() as session:
-        rows = [QueueRow(summary(r), _my_status(r, p.username)) for r in review.queue(session, p, ctx.svc.policy)]
+        # The queue holds only requests this checker may review, so the researcher's text is theirs to read.
+        rows = [QueueRow(summary(r, text=True), _my_status(r, p.username)) for r in review.queue(session, p, ctx.svc.policy)]
         session.rollback()
     projects = sorted({r.s.project for r in rows})
     if project:

@@ -2,7 +2,7 @@
 
 Reading: the request as :func:`egress_review.api.views.detail` shows it to this viewer (so blinding and
 visibility are the API's, not re-implemented here), each file rendered by :mod:`egress_review.web.preview`
-when :func:`egress_review.permissions.can_read_quarantined` allows it (every read audited as the API
+when :func:`egress_review.permissions.may_read_content` allows it (every read audited as the API
 does), the request's history and the project's earlier releases.
 
 Acting: each form POST (CSRF-checked) calls the business-logic function the API calls, which checks
@@ -27,6 +27,7 @@ from egress_review.audit import Actor
 from egress_review.errors import InvalidInput, NotFound
 from egress_review.models import EgressAuditEvent, Release, ReleaseRequest
 from egress_review.release.release import release
+from egress_review.report_view import metadata_report
 from egress_review.states import VOTING_STATES, FileKind, RequestState, Visibility, VoteDecision
 from egress_review.web import preview
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
@@ -94,7 +95,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
     with svc.sessions() as session:
         req = _load(session, ctx, request_id)
         d = detail(session, p, req, svc.policy)
-        can_read = permissions.can_read_quarantined(session, p, req, svc.policy)
+        can_read = permissions.may_read_content(session, p, req, svc.policy)
         can_review = permissions.can_review(session, p, req, svc.policy)
         can_edit = permissions.can_edit_request(session, p, req)
         can_download = permissions.can_download(session, p, req.project)
@@ -106,13 +107,15 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             if v is None:
                 continue
             # The full report quotes cell values: only those who may read the file get it; the others
-            # see the redacted one (rules and cells, no messages).
-            report = check_report(session, v) if can_read else json.loads(v.check_report or "{}")
+            # see how many findings each rule made (d's reports are already cut down the same way).
+            if not can_read:
+                reasons[f.id] = preview.rule_counts(metadata_report(v.check_report), ctx.t)
+                continue
+            report = check_report(session, v)
             reasons[f.id] = preview.reasons_of(report)
-            if can_read:
-                previews[f.id] = preview.build(svc, v, report, ctx.app.web.web_preview_max_bytes,
-                                               ctx.app.web.web_preview_max_rows)
-                _audit_read(ctx, session, req, v.id, f.name, "web preview")
+            previews[f.id] = preview.build(svc, v, report, ctx.app.web.web_preview_max_bytes,
+                                           ctx.app.web.web_preview_max_rows)
+            _audit_read(ctx, session, req, v.id, f.name, "web preview")
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -124,7 +127,8 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         "request.html", d=d, previews=previews, reasons=reasons, history=history, earlier=earlier,
         can_read=can_read, can_review=can_review, can_edit=can_edit, can_download=can_download, conflict=conflict,
         votes_open=votes_open,
-        editable=can_edit and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
+        # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
+        editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
         output_kind=FileKind.OUTPUT.value,
     )
@@ -137,7 +141,7 @@ def file_raw(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(user_con
     svc = ctx.svc
     with svc.sessions() as session:
         req = _load(session, ctx, request_id)
-        permissions.check_read_quarantined(session, ctx.principal, req, svc.policy)
+        permissions.check_may_read_content(session, ctx.principal, req, svc.policy)
         f = submission.get_file(req, file_id)
         v = f.current_version if version is None else next((x for x in f.versions if x.number == version), None)
         if v is None:

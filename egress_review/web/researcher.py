@@ -37,7 +37,8 @@ def my_requests(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
         for r in reqs:
             shared = len(visible_comments(p, r, as_checker=False))
             rel = session.execute(select(Release.id).where(Release.request_id == r.id)).scalar_one_or_none()
-            rows.append({"s": summary(r), "comments": shared, "release_id": rel})
+            rows.append({"s": summary(r, text=permissions.may_read_content(session, p, r, ctx.svc.policy)), "comments": shared,
+                         "release_id": rel})
         releases = [
             rel for rel in session.execute(select(Release).order_by(Release.released_at.desc())).scalars()
             if permissions.can_download(session, p, rel.project)

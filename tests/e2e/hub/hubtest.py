@@ -9,15 +9,20 @@ project networks, volumes, extract folders, and the firewall rules for the test'
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+import httpx
 import pandas as pd
 from hub.run import HubProcess
 from provisioning import api as papi
@@ -33,6 +38,52 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def start_egress(database_url: str, project_token_key: str, workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """The real egress service (uvicorn) on the host's 0.0.0.0 at a free port (sandboxes reach it at
+    their network's gateway), on ``database_url``; yields the port and stops it afterwards."""
+    from sandkasse.keys import encode_key, generate_key
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "SANDKASSE_DATABASE_URL": database_url,
+        "SANDKASSE_PROJECT_TOKEN_KEY": project_token_key,
+        "SANDKASSE_MASTER_KEY": encode_key(generate_key()),
+        "SANDKASSE_VAR_DIR": str(workdir / "var"),
+        "SANDKASSE_EGRESS_DIR": str(workdir / "egress"),
+        **(extra_env or {}),
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = (workdir / "egress.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"egress service exited: {(workdir / 'egress.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"egress service did not answer; see {workdir / 'egress.log'}")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
 
 
 def run_probe(container: str, name: str, args: dict | None = None, timeout: float = 60) -> dict:
