@@ -383,6 +383,11 @@ def test_request_page_puts_flagged_files_first_and_folds_clean_tables(env):
     assert flagged.count("<tr>") == 2 and 'data-row="Unit 99"' in flagged  # header + the one flagged row
     assert long.index('data-table="flagged"') < long.index('<details class="all-rows">') < long.index('data-table="original"')
     assert page.count('<aside class="votes vote-box"') == 3 and page.count('class="vote"') == 3
+    # a flagged table is never folded away: its failing cells are on the page, open
+    small = page[page.index('data-file="small.csv"'):]
+    small = small[:small.index("</section>")]
+    assert "clean-table" not in small and "all-rows" not in small and small.count('<td class="fail"') == 2
+    assert "clean-table" not in long and long.count('<td class="fail"') >= 1
 
 
 def test_request_layout_orders_by_flags_then_verdict():
