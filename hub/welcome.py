@@ -245,7 +245,7 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
         _md(
             f"# {project.title}\n\n"
             f"**Project** `{project.slug}`, open from {project.start_date.isoformat()} to {project.end_date.isoformat()}.\n\n"
-            f"**Purpose.** {project.purpose}\n\n"
+            f"**Purpose.** {_sentence(project.purpose)}\n\n"
             f"**Legal basis.** {_sentence(project.legal_basis)}\n\n"
             f"**Data protection impact assessment (DPIA).** {_sentence(project.dpia_reference)}\n\n"
             "This notebook is regenerated every time your server starts; save your own work under another name."
