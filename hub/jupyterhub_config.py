@@ -70,6 +70,13 @@ c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.default_url = "/lab/tree/Welcome.ipynb"
 c.Spawner.disable_user_config = True
+if settings.spawner != "docker":
+    # The home and spawn pages list the researcher's projects (hub/project_pages.py, hub/templates).
+    from hub import project_pages
+
+    c.JupyterHub.template_paths = [str(project_pages.TEMPLATES)]
+    c.JupyterHub.template_vars = project_pages.template_vars()
+    c.JupyterHub.default_url = project_pages.default_url
 
 # --- lifecycle ---------------------------------------------------------------------------------
 interval = settings.lifecycle_interval or policy.lifecycle.enforce_interval_seconds

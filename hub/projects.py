@@ -43,18 +43,32 @@ class ProjectDirectory:
     async def stoppable(self, running: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return await self.run(api.stoppable_servers, running)
 
+    def member_projects(self, username: str) -> list[api.ProjectInfo]:
+        """Every project ``username`` is a member of, open or not (blocking; for the hub's pages)."""
+        return self._call(_member_projects, username)
+
     async def refusal(self, username: str, slug: str) -> str | None:
         """None when ``username`` may work in ``slug`` today, else the reason in plain words."""
         if await self.run(api.can_access_project, username, slug):
             return None
-        project = await self.project(slug)
-        if project is None or username not in project.members:
-            return f"You are not a member of project '{slug}'. Ask the project lead or the data controller to add you."
-        today = date.today()
-        if project.status != "active":
-            return f"Project '{slug}' is {project.status}; its notebooks cannot be started."
-        if today < project.start_date:
-            return f"Project '{slug}' starts on {project.start_date.isoformat()}; its notebooks cannot be started before then."
-        if today > project.end_date:
-            return f"Project '{slug}' ended on {project.end_date.isoformat()}; its notebooks cannot be started any more."
-        return f"Project '{slug}' is not open to you today."
+        return why_not(await self.project(slug), username, slug) or f"Project '{slug}' is not open to you today."
+
+
+def _member_projects(session: Session, username: str) -> list[api.ProjectInfo]:
+    found = (api.get_project(session, slug) for slug in sorted(api.memberships(session, username)))
+    return [p for p in found if p is not None]
+
+
+def why_not(project: api.ProjectInfo | None, username: str, slug: str, today: date | None = None) -> str | None:
+    """Why ``username`` cannot start a notebook in ``project`` today, in plain words; None when nothing
+    in the project's status, dates or membership stands in the way."""
+    if project is None or username not in project.members:
+        return f"You are not a member of project '{slug}'. Ask the project lead or the data controller to add you."
+    today = today or date.today()
+    if project.status != "active":
+        return f"Project '{slug}' is {project.status}; its notebooks cannot be started."
+    if today < project.start_date:
+        return f"Project '{slug}' starts on {project.start_date.isoformat()}; its notebooks cannot be started before then."
+    if today > project.end_date:
+        return f"Project '{slug}' ended on {project.end_date.isoformat()}; its notebooks cannot be started any more."
+    return None

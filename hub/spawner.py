@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import json
 import os
 import re
@@ -142,39 +141,10 @@ class ProjectDockerSpawner(DockerSpawner):
         return self.name or str(self.user_options.get("project") or "")
 
     async def get_options_form(self) -> str:
-        """The spawn page. For a named server (the project) nothing to choose: start at once. For the
-        default server: one button per open project, each starting that project's named server."""
-        if self.name:
-            return ""
-        try:
-            projects = await self.directory.open_projects(self.user.name)
-        except Exception:
-            self.log.exception("project directory unavailable for %s", self.user.name)
-            return "<p>The project directory cannot be reached just now, so no notebook can be started. Please try again shortly.</p>"
-        if not projects:
-            return (
-                "<p>You are not a member of any project that is open today, so there is no notebook to start. "
-                "Ask your project lead or the data controller.</p>"
-            )
-        base = self.user.url.replace("/user/", "/hub/spawn/", 1).rstrip("/")
-        buttons = "\n".join(
-            f'<li style="margin:0.5em 0"><button type="submit" class="btn btn-primary" name="project" '
-            f'value="{html.escape(p.slug)}" data-spawn-url="{html.escape(base)}/{html.escape(p.slug)}">'
-            f"{html.escape(p.title)}</button> <code>{html.escape(p.slug)}</code>, open until {p.end_date.isoformat()}</li>"
-            for p in projects
-        )
-        # Each button posts to its project's named server. The hub's CSRF token travels in the spawn
-        # form's action URL (JupyterHub puts it there), so each button's formaction reuses that query;
-        # the generic Start button would start no project, so it is hidden.
-        script = (
-            "<script>document.addEventListener('DOMContentLoaded',function(){var f=document.getElementById('spawn_form');var q=new URL(f.action).search;"
-            "f.querySelectorAll('button[data-spawn-url]').forEach(function(b){b.formAction=b.dataset.spawnUrl+q;});"
-            "var s=f.querySelector('.feedback-container');if(s){s.style.display='none';}});</script>"
-        )
-        return (
-            "<p>Choose the project to work in. Each project has its own notebook and its own data.</p>"
-            f"<ul style='list-style:none;padding:0'>{buttons}</ul>{script}"
-        )
+        """Nothing to choose for a named server (the project): it starts at once. The default server does
+        not exist here; its spawn page is the project list (hub/templates/spawn.html), which a non-empty
+        form makes JupyterHub render instead of starting it."""
+        return "" if self.name else "<!-- the projects are listed by hub/templates/spawn.html -->"
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
         chosen = (formdata.get("project") or [""])[0]

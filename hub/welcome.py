@@ -1,12 +1,16 @@
 """The welcome notebook written into a researcher's workspace at every spawn, from provisioning data:
 the project's purpose, its datasets and their columns, the disclosure rules in plain words, and a
-worked example (sick-leave percentage per service area and year, checked with the ``sdc`` wrappers
-and sent to the egress queue in one call)."""
+worked example that runs top to bottom on the project's own extract: the sick-leave percentage per
+service area and year when the datasets allow it, else people per two grouping columns chosen from the
+catalogue's column roles; checked with the ``sdc`` wrappers (``entity=``), the per-cell verdicts and the
+protected version shown, and sent to the egress queue under a meaningful name in one call."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from provisioning.api import ProjectDatasetInfo, ProjectInfo
 
@@ -40,52 +44,197 @@ def _dataset_section(ds: ProjectDatasetInfo, data_mount: str) -> str:
     )
 
 
-def _example_cells(datasets: list[ProjectDatasetInfo], data_mount: str, project: ProjectInfo) -> list[dict]:
+def _data_file(ds: ProjectDatasetInfo) -> str | None:
+    return next((f for f in ds.extract_files if f.endswith(".parquet")), None) or next(
+        (f for f in ds.extract_files if f.endswith(".csv")), None)
+
+
+def _read(var: str, ds: ProjectDatasetInfo, data_mount: str) -> str:
+    f = _data_file(ds)
+    reader = "read_parquet" if f.endswith(".parquet") else "read_csv"
+    return f'{var} = pd.{reader}("{data_mount}/{f}")'
+
+
+def _entity(ds: ProjectDatasetInfo) -> str | None:
+    """The person's pseudonym: the catalogue's direct identifier, pseudonymised for this project."""
+    for c in ds.columns:
+        if c.role == "direct_identifier" and c.transformation == "pseudonymise":
+            return c.name
+    return _pick([c.name for c in ds.columns], "pseudonym", "employee_id", "person_id")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+@dataclass
+class _Example:
+    """What a worked example needs: its title, the code that builds a frame ``df`` (one row per person, or
+    per person and year), and the checked call on it."""
+
+    title: str
+    intro: str
+    load: str  # code: reads the extract(s), ends with a frame ``df``
+    call: str  # code: ``result = ...`` with an sdc wrapper and ``entity=``
+    file_name: str
+    context: str
+    controls: str
+
+
+def _per_person_year(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
+    """Sick-leave percentage already in the data, one row per person and year."""
     for ds in datasets:
         names = [c.name for c in ds.columns]
-        area = _pick(names, "service_area", "tjenesteomr", "area", "sector", "unit")
+        area = _pick(names, "service_area", "tjenesteomr")
         year = _pick(names, "year", "aar", "år")
-        pct = _pick(names, "sick_leave_pct", "sickleave_pct", "percent", "pct", "sick")
-        entity = _pick(names, "employee_id", "person_id", "pseudonym", "employee", "person")
-        data_file = next((f for f in ds.extract_files if f.endswith(".parquet")), None) or next(iter(ds.extract_files), None)
-        if not (area and year and pct and data_file):
+        pct = _pick(names, "sick_leave_pct", "sickleave_pct", "sykefravaer_pct", "sick_pct")
+        entity = _entity(ds)
+        if area and year and pct and entity and _data_file(ds):
+            return _Example(
+                "sick-leave percentage per service area and year",
+                f"`{ds.dataset}` has each employee's sick-leave percentage per year (`{pct}`).",
+                f"{_read('df', ds, data_mount)}\ndf.head()",
+                f'result = pivot_table(df, index="{area}", columns="{year}", values="{pct}", aggfunc="mean",\n'
+                f'                     entity="{entity}")',
+                f"sick_leave_pct_by_{_slug(area)}_and_{_slug(year)}.csv",
+                "Mean sick-leave percentage of the employees per service area and year",
+                "Mean over employees (entity-level); cells with too few employees or dominated by one or two are "
+                "suppressed, with the cells that would reveal them",
+            )
+    return None
+
+
+def _episodes_and_staff(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
+    """Sick-leave episodes (start date, days) and a staff register (contracted days): the percentage as
+    Statistics Norway defines it, per employee and year, over every employee (with or without leave)."""
+    episodes = staff = None
+    for ds in datasets:
+        names = [c.name for c in ds.columns]
+        if _data_file(ds) is None or _entity(ds) is None:
             continue
-        reader = "read_parquet" if data_file.endswith(".parquet") else "read_csv"
-        entity_arg = f', entity="{entity}"' if entity else ""
-        return [
-            _md(
-                "## Worked example: sick-leave percentage per service area and year\n\n"
-                f"Read the extract, then compute the table with the `sdc` wrapper instead of pandas: it returns the "
-                f"same table plus a verdict for every cell. `entity=` makes the rules count distinct people, not rows."
-            ),
-            _code(f'import pandas as pd\n\ndf = pd.{reader}("{data_mount}/{data_file}")\ndf.head()'),
-            _code(
-                "from egress_review.sdc import pivot_table\n\n"
-                f'result = pivot_table(df, index="{area}", columns="{year}", values="{pct}", aggfunc="mean"{entity_arg})\n'
-                "print(result.summary)\nresult.table"
-            ),
-            _md(
-                "`result.outcome` names the rule each cell fails (empty where the cell is safe). When the summary "
-                "says *pass* or *review*, send the table to the output checkers in one call:"
-            ),
-            _code(
-                "from egress_review.client import request_export\n\n"
-                "request_export(\n"
-                "    [result],\n"
-                f'    context="Sick-leave percentage per service area and year, project {project.slug}",\n'
-                '    controls="Mean over employees; every cell counts at least the minimum number of distinct employees",\n'
-                ")"
-            ),
-        ]
+        if episodes is None and _pick(names, "days") == "days" and _pick(names, "start_date", "from_date"):
+            episodes = ds
+        elif staff is None and _pick(names, "contracted_days") and _pick(names, "service_area", "tjenesteomr"):
+            staff = ds
+    if episodes is None or staff is None:
+        return None
+    e_names, s_names = [c.name for c in episodes.columns], [c.name for c in staff.columns]
+    start = _pick(e_names, "start_date", "from_date")
+    weight = _pick(e_names, "employment_pct", "stillingspst")
+    area, contracted = _pick(s_names, "service_area", "tjenesteomr"), _pick(s_names, "contracted_days")
+    e_id, s_id = _entity(episodes), _entity(staff)
+    lost = f'episodes["days"] * episodes["{weight}"] / 100' if weight else 'episodes["days"]'
+    load = (
+        f"{_read('episodes', episodes, data_mount)}\n{_read('staff', staff, data_mount)}\n\n"
+        "# Days lost per employee and year (weighted by the employment percentage, as Statistics Norway does)\n"
+        f'episodes["year"] = episodes["{start}"].dt.year\n'
+        f"episodes[\"lost_days\"] = {lost}\n"
+        f'lost = episodes.groupby(["{e_id}", "year"], observed=True)["lost_days"].sum().reset_index()\n'
+        f'lost["{e_id}"] = lost["{e_id}"].astype(str)\n\n'
+        "# Every employee in every year, also those without sick leave (0 days lost)\n"
+        f'people = staff[["{s_id}", "{area}", "{contracted}"]].astype({{"{s_id}": str, "{area}": str}})\n'
+        'people = people.merge(pd.DataFrame({"year": sorted(lost["year"].unique())}), how="cross")\n'
+        + (f'people = people.merge(lost, on=["{s_id}", "year"], how="left")\n' if e_id == s_id else
+           f'people = people.merge(lost.rename(columns={{"{e_id}": "{s_id}"}}), on=["{s_id}", "year"], how="left")\n')
+        + 'people["lost_days"] = people["lost_days"].fillna(0)\n'
+        f'people["sick_leave_pct"] = 100 * people["lost_days"] / people["{contracted}"]\n'
+        "df = people\ndf.head()"
+    )
+    return _Example(
+        "sick-leave percentage per service area and year",
+        f"Sick-leave percentage: days lost in `{episodes.dataset}` (weighted by the employment percentage) as a "
+        f"share of each employee's contracted days in `{staff.dataset}`, per employee and year; then the mean "
+        "per service area and year.",
+        load,
+        f'result = pivot_table(df, index="{area}", columns="year", values="sick_leave_pct", aggfunc="mean",\n'
+        f'                     entity="{s_id}")',
+        f"sick_leave_pct_by_{_slug(area)}_and_year.csv",
+        "Mean sick-leave percentage of the employees per service area and year",
+        "Mean over employees (entity-level); cells with too few employees or dominated by one or two are "
+        "suppressed, with the cells that would reveal them",
+    )
+
+
+def _by_column_roles(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
+    """Any dataset: distinct people per two grouping columns. The catalogue says which columns group people
+    (quasi-identifiers; generalised ones such as age bands first, they are coarse by design) and which one is
+    the person (the pseudonymised direct identifier)."""
+    for ds in datasets:
+        entity = _entity(ds)
+        if _data_file(ds) is None or entity is None:
+            continue
+        groups = [c for c in ds.columns if c.role == "quasi_identifier" and c.transformation != "pseudonymise"]
+        groups.sort(key=lambda c: not c.transformation.startswith("generalise"))
+        if len(groups) < 2:
+            continue
+        a, b = groups[0].name, groups[1].name
+        return _Example(
+            f"people per {a.replace('_', ' ')} and {b.replace('_', ' ')}",
+            f"`{ds.dataset}`: how many distinct people (`{entity}`) there are per `{a}` and `{b}`.",
+            f"{_read('df', ds, data_mount)}\ndf.head()",
+            f'result = crosstab(df["{a}"], df["{b}"], entity=df["{entity}"])',
+            f"people_by_{_slug(a)}_and_{_slug(b)}.csv",
+            f"Number of people per {a.replace('_', ' ')} and {b.replace('_', ' ')}",
+            "Counts of distinct people (entity-level); cells under the threshold are suppressed, with the cells "
+            "that would reveal them",
+        )
+    return None
+
+
+def _example_cells(datasets: list[ProjectDatasetInfo], data_mount: str, project: ProjectInfo) -> list[dict]:
+    ex = (_per_person_year(datasets, data_mount) or _episodes_and_staff(datasets, data_mount)
+          or _by_column_roles(datasets, data_mount))
+    if ex is None:
+        return [_md(
+            "## Worked example\n\nThis project's data has no extract yet, or no column that groups people, so "
+            "there is no example to run. The pattern:\n\n```python\nimport pandas as pd\n"
+            "from egress_review.sdc import crosstab\nfrom egress_review.client import request_export\n\n"
+            f'df = pd.read_parquet("{data_mount}/FILE.parquet")\n'
+            'result = crosstab(df["GROUP"], df["OTHER_GROUP"], entity=df["PERSON"])\n'
+            'request_export({"people_by_group.csv": result}, context="what the table shows", '
+            'controls="how it was made safe")\n```'
+        )]
+    wrapper = "crosstab" if ex.call.startswith("result = crosstab") else "pivot_table"
     return [
         _md(
-            "## Worked example\n\n```python\nimport pandas as pd\nfrom egress_review.sdc import pivot_table\n"
+            f"## Worked example: {ex.title}\n\n{ex.intro}\n\n"
+            "Run the cells from top to bottom (*Run > Run All Cells*). The table is made with an `sdc` wrapper "
+            "instead of pandas: it returns the same table plus a verdict for every cell. `entity=` makes the "
+            "rules count distinct people, not rows."
+        ),
+        _code(f"import pandas as pd\n\n{ex.load}"),
+        _code(f"from egress_review.sdc import {wrapper}\n\n{ex.call}\nprint(result.summary)\nresult.table"),
+        _md("The verdict per cell: the rule a cell fails, empty where it is safe."),
+        _code("result.outcome"),
+        _md(
+            "The protected version: failing cells blanked, and the cells from which they could be worked out "
+            "again. This is what is exported (`result.export(..., protected=False)` would send the raw table, "
+            "for an exception you argue with the checkers)."
+        ),
+        _code("result.protected"),
+        _md(
+            "Send it to the output checkers under a name that says what it is. The file is quarantined at "
+            "once; the automatic checks' verdicts are printed as they come in, and nothing leaves before two "
+            "checkers approve. Follow the request in the egress review UI (*My requests*)."
+        ),
+        _code(
             "from egress_review.client import request_export\n\n"
-            f'df = pd.read_parquet("{data_mount}/<file>.parquet")\n'
-            'result = pivot_table(df, index="<group>", columns="<year>", values="<measure>", aggfunc="mean", entity="<person id>")\n'
-            'request_export([result], context="what the table shows", controls="how it was made safe")\n```'
-        )
+            "export = request_export(\n"
+            f'    {{"{ex.file_name}": result}},\n'
+            f'    context="{ex.context} (project {project.slug})",\n'
+            f'    controls="{ex.controls}",\n'
+            '    title="Worked example from Welcome.ipynb",\n'
+            ")\n"
+            "for f in export.files:\n"
+            '    print(f"{f.name}: {f.verdict}")'
+        ),
     ]
+
+
+def _sentence(text: str) -> str:
+    """``text`` as one sentence: folded YAML leaves a trailing newline, and a text may end with its own stop."""
+    text = " ".join(str(text).split())
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectDatasetInfo], data_mount: str = "/data") -> str:
@@ -96,8 +245,9 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
         _md(
             f"# {project.title}\n\n"
             f"**Project** `{project.slug}`, open from {project.start_date.isoformat()} to {project.end_date.isoformat()}.\n\n"
-            f"**Purpose.** {project.purpose}\n\n"
-            f"**Legal basis.** {project.legal_basis}. DPIA: {project.dpia_reference}.\n\n"
+            f"**Purpose.** {_sentence(project.purpose)}\n\n"
+            f"**Legal basis.** {_sentence(project.legal_basis)}\n\n"
+            f"**Data protection impact assessment (DPIA).** {_sentence(project.dpia_reference)}\n\n"
             "This notebook is regenerated every time your server starts; save your own work under another name."
         ),
         _md(

@@ -1,7 +1,7 @@
 """The researcher's client, used inside the notebook container (stdlib + httpx + pandas only).
 
     from egress_review.client import request_export, status
-    request_export(["out/table.csv", result], context="Sick-leave days by district", controls="n>=10, rounded")
+    request_export({"days_by_district.csv": result}, context="Sick-leave days by district", controls="n>=10, rounded")
     status()
 
 Reads ``SANDKASSE_EGRESS_URL`` and ``SANDKASSE_EGRESS_TOKEN`` (the project token the hub put into
@@ -16,12 +16,14 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from egress_review import export_names as naming
 
 __all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "status"]
 
@@ -140,10 +142,24 @@ def _flags(report: dict) -> tuple[list[str], list[str]]:
     return flags, unverifiable
 
 
-def _materialise(items: Iterable[Any], workdir: Path) -> list[tuple[Path, dict | None]]:
-    """Paths as given; a checked result from ``egress_review.sdc`` is exported with its sidecar."""
-    out: list[tuple[Path, dict | None]] = []
-    for i, item in enumerate(items, 1):
+def _named_items(items: Mapping[str, Any] | Sequence[Any] | Any) -> list[tuple[str | None, Any]]:
+    """``{name: item}``, a list of items or one item, as (name or None, item) pairs."""
+    if isinstance(items, Mapping):
+        return [(str(name), item) for name, item in items.items()]
+    if isinstance(items, (str, os.PathLike)) or hasattr(items, "export"):
+        return [(None, items)]
+    return [(None, item) for item in items]
+
+
+def _materialise(items: list[tuple[str | None, Any]], workdir: Path) -> list[tuple[Path, str, dict | None]]:
+    """(file, name it is sent under, sidecar): paths as given, a checked result from ``egress_review.sdc``
+    exported with its sidecar under its name (given here, ``result.name``, or made from its call)."""
+    out: list[tuple[Path, str, dict | None]] = []
+    for i, (name, item) in enumerate(items, 1):
+        try:
+            name = None if name is None else naming.check_name(name)
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
         if isinstance(item, (str, os.PathLike)):
             path = Path(item)
             if not path.is_file():
@@ -151,18 +167,24 @@ def _materialise(items: Iterable[Any], workdir: Path) -> list[tuple[Path, dict |
             # A table written by SDCResult.export() has its sidecar next to it.
             sidecar_path = path.with_name(path.name + ".sdc.json")
             sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
-            out.append((path, sidecar))
+            out.append((path, name or path.name, sidecar))
         elif hasattr(item, "export"):
-            name = getattr(item, "name", None) or f"table_{i}"
-            table_path, sidecar_path = item.export(workdir / f"{name}.csv")
-            out.append((Path(table_path), json.loads(Path(sidecar_path).read_text())))
+            if name is not None:
+                file_name = naming.table_file_name(name)
+            else:
+                file_name = getattr(item, "file_name", None) or naming.table_file_name(getattr(item, "name", None) or f"table_{i}")
+            folder = workdir / str(i)  # one folder per item: two results may share a name until unique() below
+            folder.mkdir()
+            table_path, sidecar_path = item.export(folder / file_name)
+            out.append((Path(table_path), file_name, json.loads(Path(sidecar_path).read_text())))
         else:
             raise ExportError(f"cannot export {type(item).__name__}: give a file path or a result from egress_review.sdc")
-    return out
+    names = naming.unique([n for _, n, _ in out])
+    return [(path, n, sidecar) for (path, _, sidecar), n in zip(out, names)]
 
 
 def request_export(
-    paths_or_results: Sequence[Any] | Any,
+    paths_or_results: Mapping[str, Any] | Sequence[Any] | Any,
     context: str,
     controls: str,
     *,
@@ -172,20 +194,23 @@ def request_export(
     show: bool = True,
     wait_seconds: float = 120.0,
 ) -> ExportResult:
-    """Put outputs into quarantine for review and submit them; returns (and prints) the verdicts."""
-    if isinstance(paths_or_results, (str, os.PathLike)) or hasattr(paths_or_results, "export"):
-        paths_or_results = [paths_or_results]
+    """Put outputs into quarantine for review and submit them; returns (and prints) the verdicts.
+
+    ``paths_or_results``: ``{"sick_days_by_area.csv": result, "figure.png": "fig.png"}`` names each file;
+    in a list, a result goes under its ``name`` (or one made from its call, ``crosstab_unit_gender.csv``)
+    and a file under its own name."""
+    items = _named_items(paths_or_results)
     if not context.strip() or not controls.strip():
         raise ExportError("context (what the output is) and controls (what makes it safe) are both required")
     own = client is None
     client = client or EgressClient()
     try:
         with tempfile.TemporaryDirectory(prefix="sandkasse-export-") as tmp:
-            files = _materialise(paths_or_results, Path(tmp))
+            files = _materialise(items, Path(tmp))
             req = client.create_request(title=title)
             outputs = []
-            for path, sidecar in files:
-                up = client.add_file(req["id"], path, context=context, controls=controls, sidecar=sidecar)
+            for path, name, sidecar in files:
+                up = client.add_file(req["id"], path, name=name, context=context, controls=controls, sidecar=sidecar)
                 outputs.append(up["file"]["id"])
             for path in supporting:
                 p = Path(path)

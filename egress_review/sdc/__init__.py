@@ -4,6 +4,7 @@
     r = crosstab(df.bydel, df.aldersgruppe, entity=df.person)
     r.summary, r.outcome, r.protected
     r.export("sykefravaer_bydel.csv")   # writes the protected table and sykefravaer_bydel.csv.sdc.json
+    request_export({"sykefravaer_bydel.csv": r}, ...)  # or name=... on the call; default: crosstab_bydel_aldersgruppe.csv
 
 Runs in the notebook image: only the standard library, pandas, numpy, pyarrow, openpyxl, pyyaml, pydantic
 and pillow are imported (statsmodels only when a regression is fitted).

@@ -9,6 +9,7 @@ import pandas as pd
 
 from egress_review.checks.api import Flag
 from egress_review.checks.policy import DisclosurePolicy
+from egress_review.export_names import call_name
 from egress_review.sdc.result import SDCResult, Summary
 from egress_review.sdc.tables import _policy
 
@@ -22,7 +23,7 @@ def _statsmodels():
     return sm, smf
 
 
-def _wrap(fitted: Any, command: str, policy: DisclosurePolicy) -> SDCResult:
+def _wrap(fitted: Any, command: str, policy: DisclosurePolicy, name: str | None = None) -> SDCResult:
     ci = fitted.conf_int()
     table = pd.DataFrame({"coef": fitted.params, "std err": fitted.bse, "z" if command == "logit" else "t":
                           fitted.tvalues, "P>|t|" if command == "ols" else "P>|z|": fitted.pvalues,
@@ -42,11 +43,12 @@ def _wrap(fitted: Any, command: str, policy: DisclosurePolicy) -> SDCResult:
                        suppressed=outcome != "", command=command, policy=policy, cells=None, aggfuncs=[],
                        dof=dof, kind="regression")
     result.model = fitted  # type: ignore[attr-defined]
-    return result
+    return result.named(name, call_name(command, getattr(fitted.model, "endog_names", None)))
 
 
 def ols(endog: Any = None, exog: Any = None, *, formula: str | None = None, data: pd.DataFrame | None = None,
-        add_constant: bool = True, policy: DisclosurePolicy | None = None, **fit_kwargs: Any) -> SDCResult:
+        add_constant: bool = True, policy: DisclosurePolicy | None = None, name: str | None = None,
+        **fit_kwargs: Any) -> SDCResult:
     """Ordinary least squares: ``ols(y, X)`` or ``ols(formula="y ~ x", data=df)``."""
     sm, smf = _statsmodels()
     policy = _policy(policy)
@@ -55,11 +57,12 @@ def ols(endog: Any = None, exog: Any = None, *, formula: str | None = None, data
     else:
         X = sm.add_constant(exog, has_constant="skip") if add_constant else exog
         fitted = sm.OLS(endog, X, missing="drop").fit(**fit_kwargs)
-    return _wrap(fitted, "ols", policy)
+    return _wrap(fitted, "ols", policy, name)
 
 
 def logit(endog: Any = None, exog: Any = None, *, formula: str | None = None, data: pd.DataFrame | None = None,
-          add_constant: bool = True, policy: DisclosurePolicy | None = None, **fit_kwargs: Any) -> SDCResult:
+          add_constant: bool = True, policy: DisclosurePolicy | None = None, name: str | None = None,
+        **fit_kwargs: Any) -> SDCResult:
     """Logistic regression: ``logit(y, X)`` or ``logit(formula="y ~ x", data=df)``."""
     sm, smf = _statsmodels()
     policy = _policy(policy)
@@ -69,4 +72,4 @@ def logit(endog: Any = None, exog: Any = None, *, formula: str | None = None, da
     else:
         X = sm.add_constant(exog, has_constant="skip") if add_constant else exog
         fitted = sm.Logit(endog, X, missing="drop").fit(**fit_kwargs)
-    return _wrap(fitted, "logit", policy)
+    return _wrap(fitted, "logit", policy, name)

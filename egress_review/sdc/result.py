@@ -13,6 +13,7 @@ import pandas as pd
 from egress_review.checks.api import Flag
 from egress_review.checks.policy import DisclosurePolicy
 from egress_review.checks.sidecar import Sidecar, SidecarCells, file_sha256, label_text, sidecar_path
+from egress_review.export_names import check_name, table_file_name
 
 
 @dataclass
@@ -65,6 +66,22 @@ class SDCResult:
     row_totals: bool = False
     column_totals: bool = False
     additive: bool = False
+    # the export's file name: ``name`` as the researcher gave it (``r.name = "x.csv"`` or ``name=`` on the
+    # call), else ``default_name``, made from the call (``crosstab_unit_gender``)
+    name: str | None = None
+    default_name: str = ""
+
+    @property
+    def file_name(self) -> str:
+        """The name this result is exported under: ``name`` or ``default_name``, with ``.csv`` unless a
+        table suffix is given."""
+        return table_file_name(self.name or self.default_name or self.command or "table")
+
+    def named(self, name: str | None, default: str) -> SDCResult:
+        self.default_name = default
+        if name is not None:
+            self.name = check_name(name)
+        return self
 
     @property
     def status(self) -> str:

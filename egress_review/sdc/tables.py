@@ -17,6 +17,7 @@ from egress_review.checks.sidecar import label_text
 from egress_review.checks.suppression import protect
 from egress_review.sdc.engine import Axis, GroupStats, entity_bitmap, entity_codes, group_stats, make_axis, \
     merge_top
+from egress_review.export_names import call_name
 from egress_review.sdc.result import SDCResult, Summary
 
 _POLICY: DisclosurePolicy | None = None
@@ -324,9 +325,10 @@ def _layout(grid: _Grid, stats: dict[str, np.ndarray], table: pd.DataFrame, n_co
 def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequence | None = None,
              colnames: Sequence | None = None, aggfunc: Any = None, margins: bool = False,
              margins_name: str = "All", dropna: bool = True, normalize: bool | str = False, *,
-             entity: Any = None, policy: DisclosurePolicy | None = None) -> SDCResult:
+             entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
     """``pandas.crosstab`` with the disclosure checks. ``entity=`` (a person id per row) makes thresholds
-    count people and dominance add up each person's contributions first."""
+    count people and dominance add up each person's contributions first. ``name=`` is the file name it is
+    exported under (default: from the call, ``crosstab_unit_gender``)."""
     policy = _policy(policy)
     rkeys = _as_series_list(index, "row", rownames)
     ckeys = _as_series_list(columns, "col", colnames)
@@ -369,9 +371,11 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
             vals), aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna, normalize=normalize)
         laid = _layout(grid, stats, table, len(ckeys))
     aggs = np.full(table.shape, agg, dtype=object)
-    return _finish(table, laid, aggs, policy, "crosstab", [agg], ent_name, margins, margins_name,
-                   row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
-                   kind_unit="people" if ent is not None else "rows", normalize=normalize)
+    result = _finish(table, laid, aggs, policy, "crosstab", [agg], ent_name, margins, margins_name,
+                     row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
+                     kind_unit="people" if ent is not None else "rows", normalize=normalize)
+    measure = [] if values is None else [agg, getattr(values, "name", None) or "values", "by"]
+    return result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
 
 
 def _has_nan(keys: list[pd.Series]) -> bool:
@@ -381,8 +385,9 @@ def _has_nan(keys: list[pd.Series]) -> bool:
 def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None,
                 aggfunc: Any = "mean", fill_value: Any = None, margins: bool = False, dropna: bool = True,
                 margins_name: str = "All", observed: bool = False, sort: bool = True, *, entity: Any = None,
-                policy: DisclosurePolicy | None = None) -> SDCResult:
-    """``pandas.pivot_table`` with the disclosure checks (several values and aggfuncs allowed)."""
+                policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
+    """``pandas.pivot_table`` with the disclosure checks (several values and aggfuncs allowed); default
+    export name ``pivot_table_mean_days_by_unit_year``."""
     policy = _policy(policy)
     if values is None:
         raise ValueError("pivot_table needs values (the column to aggregate)")
@@ -419,14 +424,15 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     laid = _layout(grid, None, table, len(ckeys), col_value, by_value)
     aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
     additive = len(set(col_agg)) == 1 and col_agg[0] in ("count", "sum") and len(values_l) == 1
-    return _finish(table, laid, aggs, policy, "pivot_table", names, ent_name, margins, margins_name,
-                   row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
-                   kind_unit="people" if ent is not None else "rows")
+    result = _finish(table, laid, aggs, policy, "pivot_table", names, ent_name, margins, margins_name,
+                     row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
+                     kind_unit="people" if ent is not None else "rows")
+    return result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
 
 
 def describe_by(data: pd.DataFrame, by: Any, values: Any,
                 stats: Sequence[str] = ("count", "mean", "std", "min", "median", "max"), *,
-                entity: Any = None, policy: DisclosurePolicy | None = None) -> SDCResult:
+                entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
     """Grouped summary statistics (``data.groupby(by)[values].agg(stats)``), checked per group and statistic."""
     policy = _policy(policy)
     by_l = by if isinstance(by, list) else [by]
@@ -449,5 +455,6 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     col_agg = [agg_name(c[1]) for c in table.columns]
     laid = _layout(grid, None, table, 0, col_value, by_value)
     aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
-    return _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
-                   additive=False, kind_unit="people" if ent is not None else "rows")
+    result = _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
+                     additive=False, kind_unit="people" if ent is not None else "rows")
+    return result.named(name, call_name("describe_by", values_l, "by", by_l))

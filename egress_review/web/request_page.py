@@ -29,7 +29,7 @@ from egress_review.models import EgressAuditEvent, Release, ReleaseRequest
 from egress_review.release.release import release
 from egress_review.report_view import metadata_report
 from egress_review.states import VOTING_STATES, FileKind, RequestState, Visibility, VoteDecision
-from egress_review.web import preview
+from egress_review.web import preview, request_layout
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -121,10 +121,14 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
                     "files": [(x.name, x.sha256) for x in r.files]} for r in releases]
         session.commit()
+    verdicts = {f.id: f.current_version.verdict if f.current_version else None for f in d.files}
+    flag_counts = {fid: len(rs) for fid, rs in reasons.items()}
+    layouts = {f.id: request_layout.layout(previews.get(f.id), flag_counts.get(f.id, 0), verdicts[f.id]) for f in d.files}
     state = RequestState(d.state)
     votes_open = can_review and state in VOTING_STATES and not (state == RequestState.SUBMITTED and d.my_review_submitted)
     return ctx.render(
-        "request.html", d=d, previews=previews, reasons=reasons, history=history, earlier=earlier,
+        "request.html", d=d, previews=previews, reasons=reasons, layouts=layouts,
+        files=request_layout.file_order(d.files, verdicts, flag_counts), history=history, earlier=earlier,
         can_read=can_read, can_review=can_review, can_edit=can_edit, can_download=can_download, conflict=conflict,
         votes_open=votes_open,
         # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
@@ -160,8 +164,8 @@ def file_raw(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(user_con
     )
 
 
-def _back(ctx: Ctx, request_id: str, done: str) -> Response:
-    return ctx.redirect(ctx.url("ui_request_page", request_id=request_id) + f"?done={done}")
+def _back(ctx: Ctx, request_id: str, done: str, anchor: str = "") -> Response:
+    return ctx.redirect(ctx.url("ui_request_page", request_id=request_id) + f"?done={done}" + (f"#{anchor}" if anchor else ""))
 
 
 FormCtx = Annotated[Ctx, Depends(form_context)]
@@ -180,7 +184,7 @@ def vote(request_id: str, file_id: str, ctx: FormCtx) -> Response:
         review.vote(session, ctx.svc.audit, ctx.svc.policy, ctx.principal, req, f, decision=decision,
                     comment=form_value(ctx.request, "comment"), visibility=vis)
         session.commit()
-    return _back(ctx, request_id, "voted")
+    return _back(ctx, request_id, "voted", anchor=f"file-{file_id}")  # back where the checker was
 
 
 @router.post("/requests/{request_id}/review", name="ui_submit_review")

@@ -362,3 +362,75 @@ def test_expired_access_is_refreshed_at_keycloak_and_a_removed_role_takes_effect
         assert page.title().startswith("Not possible")  # no longer a checker: the queue is refused
     finally:
         admin.assign_realm_roles(user_id, [admin.get_realm_role("output-checker")])
+
+
+def test_deciding_the_demo_request_takes_one_screen_per_clean_file(login, egress_ui, tmp_path):
+    """A newcomer's request as the demo produces it: two tables from the sdc wrappers on the synthetic
+    sick-leave data, one protected (clean) and one raw with failing cells. A checker decides it: votes on
+    each file (request changes on the flagged one, approve the clean one) and submits the review. The
+    page's height, the pixels scrolled and the clicks are measured and printed; a clean file must fit
+    in one screen, and the flagged file comes first."""
+    from egress_review.client import request_export
+    from egress_review.sdc import crosstab, pivot_table
+    from provisioning.synth.generate import generate
+
+    data = generate(employees=3000, seed=14)
+    staff, episodes = data.staff, data.sick_leave
+    clean = crosstab(staff.unit, staff.gender, entity=staff.national_id)  # exported protected: nothing fails
+    flagged = pivot_table(episodes, values="days", index="service_area", columns="gender", aggfunc="mean",
+                          entity="national_id")
+    assert flagged.summary.status != "pass"
+    raw = tmp_path / "mean_days_by_area_gender.csv"
+    flagged.export(raw, protected=False)  # the raw table, failing cells and all
+    with egress_ui.client("ui-rita") as client:
+        sent = request_export({"staff_by_unit_gender.csv": clean, "mean_days_by_area_gender.csv": raw},
+                              context="Demo: staff per unit and gender; mean sick-leave days per area and gender",
+                              controls="sdc wrappers, entity-level", title="Demo request", client=client, show=False)
+    verdicts = {f.name: f.verdict for f in sent.files}
+    assert verdicts["staff_by_unit_gender.csv"] == "pass" and verdicts["mean_days_by_area_gender.csv"] != "pass"
+
+    page = login("ui-cora", f"/requests/{sent.request_id}").page
+    viewport = page.viewport_size["height"]
+    order = page.eval_on_selector_all("section.file", "els => els.map(e => e.dataset.file)")
+    assert order == ["mean_days_by_area_gender.csv", "staff_by_unit_gender.csv"]
+    heights = {name: page.locator(f"section.file[data-file='{name}']").bounding_box()["height"] for name in order}
+    page_height = page.evaluate("document.documentElement.scrollHeight")
+    assert heights["staff_by_unit_gender.csv"] <= viewport, heights  # one screen per clean file
+
+    measured = {"scrolled": 0, "clicks": 0}
+
+    def reach(locator) -> None:
+        before = page.evaluate("window.scrollY")
+        locator.scroll_into_view_if_needed()
+        measured["scrolled"] += abs(page.evaluate("window.scrollY") - before)
+
+    def click(locator) -> None:
+        reach(locator)
+        locator.click()
+        measured["clicks"] += 1
+
+    for name in order:
+        form = page.locator(f"section.file[data-file='{name}'] form.vote")
+        if name == "mean_days_by_area_gender.csv":
+            click(form.locator("input[value=changes_requested]"))
+            form.locator("textarea[name=comment]").fill("Please export the protected version.")
+        click(form.locator("button[type=submit]"))
+        page.wait_for_load_state()
+        assert "Your vote is saved" in page.inner_text("main")
+    click(page.locator("section.actions form button:has-text('Submit my review')"))
+    page.wait_for_load_state()
+    assert "Your review is submitted" in page.inner_text("main")
+    print(f"\ndemo request page: {page_height} px tall at a {viewport} px viewport "
+          f"(file sections: {', '.join(f'{n} {h:.0f} px' for n, h in heights.items())}); deciding it took "
+          f"{measured['scrolled']} px of scrolling and {measured['clicks']} clicks")
+    assert measured["clicks"] == 4  # two votes (one choice changed), one review: nothing to open or find
+    # the vote box stays in view while a tall file scrolls past (sticky): open every table and look
+    page.goto(egress_ui.url + f"/requests/{sent.request_id}")
+    for summary in page.locator("section.file details > summary").all():
+        summary.click()
+    section = page.locator("section.file[data-file='staff_by_unit_gender.csv']")
+    box = section.bounding_box()
+    assert box["height"] > viewport  # the whole unit table, opened
+    page.evaluate(f"window.scrollTo(0, {box['y'] + box['height'] - viewport / 2})")
+    aside = section.locator("aside.vote-box").bounding_box()
+    assert 0 <= aside["y"] < viewport, aside

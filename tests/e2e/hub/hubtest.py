@@ -128,6 +128,38 @@ class Provisioner:
         self.slugs.append(slug)
         return slug
 
+    def sick_leave_project(self, name: str, members: dict[str, str], employees: int = 600) -> str:
+        """A project like the demo's sick-leave-2026: the synthetic staff register and sick-leave episodes
+        registered as datasets with their column roles, granted as the demo's project file grants them, and
+        real pseudonymised extracts built by provisioning (so the welcome notebook is generated from the
+        same catalogue as in the demo)."""
+        from provisioning.extracts import build_project_extracts
+        from provisioning.synth.generate import SICK_LEAVE_ROLES, STAFF_ROLES, generate, write
+        from sandkasse.keys import generate_key
+
+        slug = f"{name}-{RUN}"
+        source = papi.extract_dir(slug).parent / "source"
+        paths = write(generate(employees=employees, seed=14), source, formats=("parquet",))
+        dropped = {"first_name", "last_name", "address", "postcode", "post_town", "employed_from"}
+
+        def columns(roles: dict[str, str]) -> dict[str, str]:
+            how = {"national_id": "pseudonymise", "birth_date": "generalise:age10"}
+            return {c: how.get(c, "keep") for c in roles if c not in dropped}
+
+        with session_scope(self.sessions) as s:
+            for dataset, file, roles in ((f"sick-leave-{slug}", "sick_leave", SICK_LEAVE_ROLES),
+                                         (f"staff-{slug}", "staff", STAFF_ROLES)):
+                service.create_dataset(s, name=dataset, source=paths[file], columns=roles, description=f"synthetic {file}")
+            project = service.create_open_project(s, slug, members, title=f"Sick leave ({name})",
+                                                  purpose="Testing the welcome notebook")
+            service.grant(s, slug, f"sick-leave-{slug}", columns(SICK_LEAVE_ROLES))
+            service.grant(s, slug, f"staff-{slug}", columns(STAFF_ROLES))
+            s.flush()
+            s.refresh(project)
+            build_project_extracts(s, project, master_key=generate_key())
+        self.slugs.append(slug)
+        return slug
+
     def suspend(self, slug: str) -> None:
         with session_scope(self.sessions) as s:
             service.suspend(s, slug, actor="test", reason="testing the lifecycle service")

@@ -123,4 +123,20 @@ def test_client_imports_only_stdlib_httpx_pandas():
                 top = name.split(".")[0]
                 assert top in sys.stdlib_module_names or top in allowed, f"{path.name} imports {name}"
                 if top == "egress_review":
-                    assert name.startswith("egress_review.client"), f"{path.name} imports {name}"
+                    # export_names is standard library only (tests/unit/checks/test_export_names.py)
+                    assert name.startswith(("egress_review.client", "egress_review.export_names")) or (
+                        name == "egress_review" and all(a.name == "export_names" for a in node.names)), \
+                        f"{path.name} imports {name}"
+
+
+def test_files_arrive_under_the_names_given_or_made_from_the_call(env, live):
+    from egress_review.sdc import crosstab
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"unit": rng.choice(["Lade", "Moholt", "Byåsen"], 3000), "gender": rng.choice(["F", "M"], 3000)})
+    r = crosstab(df.unit, df.gender)
+    named = request_export({"staff_by_unit.csv": r}, context="staff by unit", controls="counts", show=False)
+    default = request_export([r], context="staff by unit", controls="counts", show=False)
+    assert [f.name for f in named.files] == ["staff_by_unit.csv"]
+    assert [f.name for f in default.files] == ["crosstab_unit_gender.csv"]
+    assert [f.name for f in env.get(default.request_id).files] == ["crosstab_unit_gender.csv"]

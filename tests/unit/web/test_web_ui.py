@@ -372,3 +372,43 @@ def test_checkers_see_the_matched_identifier_and_its_cell_the_researcher_a_mask(
         _login(c, "alice", ["researcher"])
         page = c.get(f"/requests/{req}").text
         assert "ola.nordmann@example.no" not in page.split('class="preview"')[0]
+def test_request_page_puts_flagged_files_first_and_folds_clean_tables(env):
+    """Layout for checkers: the flagged file comes first although it was sent second; the clean table is one
+    summary line inside <details> with no suggested version (it would be identical); a long flagged table
+    shows its flagged rows first and folds the rest; every output has its own vote box."""
+    long_rows = "".join(f"Unit {i:02d},{100 + i},{120 + i}\n" for i in range(30))
+    long_flagged = ("unit,women,men\n" + long_rows + "Unit 99,3,140\n").encode()
+    req = env.make_request(RequestState.SUBMITTED, files={"clean.csv": SAFE_CSV.encode(), "long.csv": long_flagged,
+                                                          "small.csv": b"district,women,men\nGrefsen,120,4\nSagene,7,95\n"})
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req}").text
+    order = re.findall(r'<section class="file[^"]*"[^>]*data-file="([^"]+)"', page)
+    assert order.index("clean.csv") == 2 and set(order[:2]) == {"long.csv", "small.csv"}
+    clean = page[page.index('data-file="clean.csv"'):]
+    clean = clean[:clean.index("</section>")]
+    assert '<details class="clean-table">' in clean and "no cell flagged" in clean
+    assert 'data-table="suggested"' not in clean and 'class="reasons"' not in clean
+    assert clean.index("<summary>") < clean.index('data-table="original"')  # the table is behind "show"
+    long = page[page.index('data-file="long.csv"'):]
+    long = long[:long.index("</section>")]
+    flagged = long[long.index('data-table="flagged"'):]
+    flagged = flagged[:flagged.index("</table>")]
+    assert flagged.count("<tr>") == 2 and 'data-row="Unit 99"' in flagged  # header + the one flagged row
+    assert long.index('data-table="flagged"') < long.index('<details class="all-rows">') < long.index('data-table="original"')
+    assert page.count('<aside class="votes vote-box"') == 3 and page.count('class="vote"') == 3
+    # a flagged table is never folded away: its failing cells are on the page, open
+    small = page[page.index('data-file="small.csv"'):]
+    small = small[:small.index("</section>")]
+    assert "clean-table" not in small and "all-rows" not in small and small.count('<td class="fail"') == 2
+    assert "clean-table" not in long and long.count('<td class="fail"') >= 1
+
+
+def test_request_layout_orders_by_flags_then_verdict():
+    from types import SimpleNamespace as F
+
+    from egress_review.web.request_layout import file_order
+
+    files = [F(id="a", kind="output"), F(id="s", kind="supporting"), F(id="b", kind="output"), F(id="c", kind="output")]
+    order = file_order(files, {"a": "pass", "s": "fail", "b": "review", "c": "fail"}, {"b": 1, "c": 2, "s": 1})
+    assert [f.id for f in order] == ["c", "b", "a", "s"]
