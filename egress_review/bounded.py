@@ -23,10 +23,19 @@ class OverMemoryLimit(Exception):
 
 
 def _limit_worker(memory_bytes: int) -> None:
+    import os
     import resource
 
     from egress_review.autocheck import _die_with_parent
 
+    # Arrow's own allocator (jemalloc/mimalloc) and thread pool can hang, rather than fail, when an
+    # allocation is refused: the system allocator on one thread turns the limit into a MemoryError.
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+    pyarrow.set_io_thread_count(1)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     _die_with_parent()
 
@@ -53,6 +62,9 @@ class BoundedPool:
     def _reset(self) -> None:
         with self._lock:
             if self._pool is not None:
+                # a worker stuck at its limit never finishes on its own
+                for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    proc.kill()
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
 
@@ -66,6 +78,9 @@ class BoundedPool:
         except BrokenProcessPool as exc:
             self._reset()
             raise OverMemoryLimit("the worker process died (out of memory?)") from exc
+        except TimeoutError as exc:
+            self._reset()
+            raise OverMemoryLimit(f"no answer within {timeout:.0f} s (stuck at its memory limit?)") from exc
 
     def close(self) -> None:
         self._reset()
