@@ -51,16 +51,18 @@ def rebuild_delimited(data: bytes, declared: str) -> bytes:
     """CSV/TSV re-serialised from the parsed rows: UTF-8 without BOM, ``\\n`` line ends, minimal
     quoting, no blank lines; the same form pandas' ``to_csv`` writes."""
     text = data.decode("utf-8-sig")
-    delimiter = _sniff_delimiter(text, declared)
-    try:
-        rows = _parse_rows(text, delimiter)
-    except csv.Error:
-        delimiter = "\t" if declared == "tsv" else ","  # the delimiter intake validated the file with
-        rows = _parse_rows(text, delimiter)
-    if rows:
-        width = len(rows[0])
-        if any(len(r) != width for r in rows):
-            raise IntakeError(f"malformed {declared.upper()}: rows have different numbers of fields")
+    rows: list[list[str]] | None = None
+    # the delimiter the checks will read with; else the one intake validated the file with
+    for delimiter in dict.fromkeys((_sniff_delimiter(text, declared), "\t" if declared == "tsv" else ",")):
+        try:
+            rows = _parse_rows(text, delimiter)
+        except csv.Error:
+            continue
+        if len({len(r) for r in rows}) <= 1:
+            break
+        rows = None
+    if rows is None:
+        raise IntakeError(f"malformed {declared.upper()}: rows have different numbers of fields")
     out = io.StringIO(newline="")
     csv.writer(out, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
     return out.getvalue().encode("utf-8")
