@@ -47,6 +47,7 @@ def _intake(svc: EgressService, staged: StagedBlob, name: str, file_kind: str) -
 
 # Types whose content can expand far beyond their size on disk: rebuilt in a memory-capped worker.
 _EXPANDING = frozenset({"xlsx", "parquet", "png"})
+_IN_PROCESS_MAX_BYTES = 1024 * 1024
 
 
 def _rebuild(svc: EgressService, staged: StagedBlob, kind: str) -> StagedBlob:
@@ -56,7 +57,8 @@ def _rebuild(svc: EgressService, staged: StagedBlob, kind: str) -> StagedBlob:
         return staged
     target = staged.scratch.with_name(staged.scratch.stem + ".canonical" + staged.scratch.suffix)
     try:
-        if kind in _EXPANDING:
+        # small text files are rebuilt in process (fast); anything that can grow in memory is not
+        if kind in _EXPANDING or staged.size > _IN_PROCESS_MAX_BYTES:
             try:
                 bounded.pool(svc.policy.uploads.parse_memory_bytes).run(canonical.rebuild_file, kind, staged.scratch, target)
             except bounded.OverMemoryLimit as exc:

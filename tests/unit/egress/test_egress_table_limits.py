@@ -136,3 +136,23 @@ def test_a_preview_that_expands_beyond_the_memory_limit_is_offered_for_download(
     version = next(f for f in env.get(req_id).files if f.name == "big.parquet").current_version
     shown = preview.build(env.svc, version, {}, max_bytes=1 << 30, max_rows=10)
     assert (shown.kind, shown.note) == ("download", "too_large")
+
+
+def test_a_png_bomb_is_refused_by_the_rebuild_worker_with_its_status(env):
+    """The rebuild runs in the worker; its refusal reaches the researcher unchanged (413)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    side = 10_000  # 100 Mpixel of one grey level, ~100 KiB compressed: past Pillow's bomb warning
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + b"\x00" * side
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    assert len(png) < 1 << 20
+    with pytest.raises(IntakeError) as exc:
+        env.make_request(RequestState.DRAFT, files={"bomb.png": png})
+    assert exc.value.status == 413
