@@ -52,9 +52,6 @@ class IntakeError(ValueError):
         super().__init__(message)
         self.status = status
 
-    def __reduce__(self):  # keeps the status when raised in a worker process (egress_review.bounded)
-        return (type(self), (str(self), self.status))
-
 
 def check_name(name: str, policy: UploadPolicy) -> str:
     """The file's type from its (safe) name; refuse traversal, separators, control characters."""

@@ -139,7 +139,8 @@ def test_a_preview_that_expands_beyond_the_memory_limit_is_offered_for_download(
 
 
 def test_a_png_bomb_is_refused_by_the_rebuild_worker_with_its_status(env):
-    """The rebuild runs in the worker; its refusal reaches the researcher unchanged (413)."""
+    """Pillow only warns below twice its pixel limit; the rebuild (in the worker) refuses, and the
+    refusal reaches the researcher as 413."""
     import struct
     import zlib
 
