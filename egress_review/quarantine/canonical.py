@@ -91,6 +91,7 @@ def rebuild_xlsx(data: bytes) -> bytes:
         if not visible:
             raise IntakeError("the workbook has no visible sheet")
         for ws in visible:
+            ws.reset_dimensions()  # read every row there is, not the range the file claims (as pandas does)
             target = out.create_sheet(title=ws.title)
             for row in ws.iter_rows(values_only=True):
                 target.append(list(row))
