@@ -29,6 +29,11 @@ class UploadPolicy(_Strict):
     xlsx_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     xlsx_max_compression_ratio: int = Field(default=100, gt=0)
     xlsx_max_members: int = Field(default=1000, gt=0)
+    table_max_rows: int = Field(default=1_000_000, gt=0)
+    table_max_cells: int = Field(default=5_000_000, gt=0)
+    parquet_max_uncompressed_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    parse_memory_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=512 * 1024 * 1024)
+    pdf_outputs: Literal["refuse", "as_uploaded"] = "refuse"
     check_in_process_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     check_workers: int = Field(default=2, ge=0)
     check_lease_seconds: int = Field(default=900, gt=0)

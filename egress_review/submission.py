@@ -191,6 +191,23 @@ def check_can_upload(session: Session, p: Principal, req: ReleaseRequest, f: Req
         raise Conflict("this file was withdrawn")
 
 
+def _sidecar_for_rebuilt(session: Session, f: RequestFile, staged: StagedBlob) -> str | None:
+    """The file's sidecar for this version. A sidecar names the SHA-256 of the file its writer saved;
+    the service stores that file's canonical rebuild instead, so a sidecar naming the received bytes
+    is carried over to the rebuilt ones (any other hash is left for the checks to judge)."""
+    if not f.sidecar or not staged.uploaded_sha256 or staged.uploaded_sha256 == staged.sha256:
+        return f.sidecar
+    store = session.info["egress_store"]
+    try:
+        doc = json.loads(store.unseal(sidecar_context(f.id), f.sidecar))
+    except ValueError:
+        return f.sidecar
+    if not isinstance(doc, dict) or doc.get("sha256") != staged.uploaded_sha256:
+        return f.sidecar
+    doc["sha256"] = staged.sha256
+    return store.seal(sidecar_context(f.id), json.dumps(doc, sort_keys=True).encode())
+
+
 def add_version(
     session: Session,
     audit: AuditLog,
@@ -216,7 +233,7 @@ def add_version(
         detected_type=detected_type,
         blob=blob,
         wrapped_key=staged.wrapped_key,
-        sidecar=f.sidecar,
+        sidecar=_sidecar_for_rebuilt(session, f, staged),
         verdict=outcome.verdict,
         check_report=outcome.redacted_json,
         check_report_sealed=seal_report(session.info["egress_store"], staged.version_id, outcome.report)[0],
@@ -241,6 +258,7 @@ def add_version(
             "name": f.name,
             "number": number,
             "sha256": staged.sha256,
+            "uploaded_sha256": staged.uploaded_sha256 or staged.sha256,
             "size": staged.size,
             "verdict": outcome.verdict,
             "votes_reset": reset,

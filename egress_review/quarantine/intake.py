@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -28,6 +29,9 @@ EXTENSIONS = {
     ".md": "md",
     ".json": "json",
 }
+
+# A release folder holds the released files and the manifest that signs them (egress_review.release).
+RESERVED_NAMES = frozenset({"manifest.json"})
 
 _ARCHIVE_MAGIC = {
     b"PK\x03\x04": "zip archive",
@@ -62,6 +66,8 @@ def check_name(name: str, policy: UploadPolicy) -> str:
         raise IntakeError("file name must be a plain name, without folders or '..'")
     if name.startswith((".", "-", " ")) or name.endswith((" ", ".")):
         raise IntakeError("file name must not start with '.', '-' or a space, nor end with a space or '.'")
+    if name.lower() in RESERVED_NAMES:
+        raise IntakeError(f"{name!r} is the name of the signed release manifest; give the file another name")
     kind = EXTENSIONS.get(Path(name).suffix.lower())
     if kind is None or kind not in policy.allowed_types:
         allowed = ", ".join(sorted(e for e, k in EXTENSIONS.items() if k in policy.allowed_types))
@@ -137,6 +143,7 @@ def _xlsx(path: Path, head: bytes, policy: UploadPolicy) -> None:
                 raise IntakeError("this is a zip archive, not an XLSX workbook", status=415)
             if any(n.lower().endswith(("vbaproject.bin", ".bin")) for n in names):
                 raise IntakeError("workbooks with macros or embedded binaries are not allowed", status=415)
+            _xlsx_declared_size(zf, policy)
     except zipfile.BadZipFile as exc:
         raise IntakeError(f"malformed XLSX: {exc}") from exc
     import openpyxl  # only for workbooks
@@ -154,15 +161,70 @@ def _xlsx(path: Path, head: bytes, policy: UploadPolicy) -> None:
         raise IntakeError(f"malformed XLSX: {exc.__class__.__name__}: {exc}") from exc
 
 
+def _check_table_size(what: str, rows: int, cells: int, policy: UploadPolicy) -> None:
+    if rows > policy.table_max_rows:
+        raise IntakeError(f"{what} has {rows} rows (limit {policy.table_max_rows})", status=413)
+    if cells > policy.table_max_cells:
+        raise IntakeError(f"{what} has {cells} cells (limit {policy.table_max_cells})", status=413)
+
+
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?\"")
+_ROW_TAG = re.compile(rb"<(?:\w{1,16}:)?row[\s>/]")
+_CELL_TAG = re.compile(rb"<(?:\w{1,16}:)?c[\s>/]")
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _xlsx_declared_size(zf: zipfile.ZipFile, policy: UploadPolicy) -> None:
+    """Each sheet's size from what the workbook itself says (the ``<dimension>`` element) and from
+    the row and cell elements it holds (a dimension can lie), streamed from the zip: before pandas or
+    openpyxl build anything in memory."""
+    for info in zf.infolist():
+        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+            continue
+        rows = cells = 0
+        dimension = None
+        tail = b""
+        with zf.open(info) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                data = tail + block
+                if dimension is None:
+                    dimension = _DIMENSION.search(data)
+                # count the tags that start before the last few bytes; those are scanned again next time
+                limit = max(len(data) - 32, 0)
+                rows += sum(1 for m in _ROW_TAG.finditer(data) if m.start() < limit)
+                cells += sum(1 for m in _CELL_TAG.finditer(data) if m.start() < limit)
+                tail = data[limit:]
+                _check_table_size(f"XLSX sheet {info.filename!r}", rows, cells, policy)
+        rows += len(_ROW_TAG.findall(tail))
+        cells += len(_CELL_TAG.findall(tail))
+        _check_table_size(f"XLSX sheet {info.filename!r}", rows, cells, policy)
+        if dimension is not None and dimension.group(3):
+            declared_rows = int(dimension.group(4)) - int(dimension.group(2)) + 1
+            declared_cols = _column_number(dimension.group(3)) - _column_number(dimension.group(1)) + 1
+            _check_table_size(f"XLSX sheet {info.filename!r}", declared_rows, declared_rows * declared_cols, policy)
+
+
 def _parquet(path: Path, head: bytes, policy: UploadPolicy) -> None:
     if not head.startswith(b"PAR1"):
         raise IntakeError("this is not a Parquet file", status=415)
     import pyarrow.parquet as pq
 
     try:
-        pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer validates the file
+        # reading the footer validates the file, and says how big it is before anything is decoded
+        meta = pq.ParquetFile(path).metadata
     except Exception as exc:
         raise IntakeError(f"malformed Parquet: {exc}") from exc
+    _check_table_size("the Parquet file", meta.num_rows, meta.num_rows * max(meta.num_columns, 1), policy)
+    expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if expanded > policy.parquet_max_uncompressed_bytes:
+        raise IntakeError(f"the Parquet file unpacks to {expanded} bytes (limit {policy.parquet_max_uncompressed_bytes})",
+                          status=413)
 
 
 def _png(path: Path, head: bytes, policy: UploadPolicy) -> None:

@@ -49,6 +49,8 @@ class StagedBlob:
     size: int
     sha256: str
     wrapped_key: bytes
+    # the SHA-256 of the bytes as received, when the stored version is their canonical rebuild
+    uploaded_sha256: str | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -107,6 +109,32 @@ class QuarantineStore:
             size=size,
             sha256=digest.hexdigest(),
             wrapped_key=wrap_key(self._master, data_key, _key_context(version_id)),
+        )
+
+    def restage(self, staged: StagedBlob, plain: Path) -> StagedBlob:
+        """Replace the staged content by ``plain`` (the upload's canonical rebuild, a file in the scratch
+        folder): encrypted afresh under the same version id; the received bytes are discarded."""
+        data_key = generate_key()
+        part = self.tmp / f"{staged.version_id}.rebuilt.part"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with _private_open(part) as enc_out, plain.open("rb") as src:
+                encryptor = ChunkEncryptor(data_key, _aad(staged.version_id), enc_out)
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    size += len(chunk)
+                    digest.update(chunk)
+                    encryptor.update(chunk)
+                encryptor.finish()
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        staged.part.unlink(missing_ok=True)
+        staged.scratch.unlink(missing_ok=True)
+        return StagedBlob(
+            version_id=staged.version_id, part=part, scratch=plain, size=size, sha256=digest.hexdigest(),
+            wrapped_key=wrap_key(self._master, data_key, _key_context(staged.version_id)),
+            uploaded_sha256=staged.sha256,
         )
 
     def commit(self, staged: StagedBlob) -> str:

@@ -1,5 +1,7 @@
 """Releasing an approved request (a system step): decrypt each approved output into the release
-area, check its SHA-256 against the one recorded at upload, sign a manifest, and record it.
+area, check its SHA-256 against the one recorded at upload and that it is in the canonical form intake
+rebuilt it to (:mod:`egress_review.quarantine.canonical`), sign a manifest, and record it. The bytes
+that leave are therefore exactly the bytes the checks and the checkers saw, under the same hash.
 
 Files are written under ``releases/.staging/<id>`` and the folder is renamed into
 ``releases/<project>/<id>`` before the database commit that makes the release visible, so a crash
@@ -9,7 +11,6 @@ complete release, never half a release.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from egress_review import transition
 from egress_review.audit import SYSTEM, AuditLog
+from egress_review.policy import UploadPolicy
 from egress_review.models import Release, ReleasedFile, ReleaseRequest
 from egress_review.quarantine.store import QuarantineStore
 from egress_review.release.signing import ReleaseSigner
@@ -31,6 +33,9 @@ from sandkasse.audit import utcnow
 
 
 log = logging.getLogger(__name__)
+
+
+MANIFEST_NAME = "manifest.json"
 
 
 class ReleaseFailed(Exception):
@@ -45,20 +50,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+def _check_canonical(path: Path, kind: str, memory_bytes: int) -> None:
+    """What leaves is the stored version, which intake rebuilt from its parsed content; a version that
+    is not its own rebuild (stored before rebuilding, or by a bug) is refused rather than shipped."""
+    from egress_review import bounded
+    from egress_review.quarantine import canonical
+
+    if kind in canonical.KEPT_AS_UPLOADED:
+        return
+    try:
+        ok = bounded.pool(memory_bytes).run(_is_canonical_file, kind, path)
+    except bounded.OverMemoryLimit as exc:
+        raise ReleaseFailed(f"{path.name}: cannot confirm it is the reviewed canonical file ({exc})") from exc
+    if not ok:
+        raise ReleaseFailed(f"{path.name}: the stored version is not in its rebuilt (canonical) form; "
+                            "the researcher must upload it again")
 
 
-def _strip_image_metadata(path: Path, sha: str, size: int) -> tuple[str, int]:
-    """Released images leave without their metadata chunks (author, software, timestamps, GPS): the
-    pixels the checkers approved, nothing else. The manifest names the bytes that actually leave."""
-    with path.open("rb") as fh:
-        if fh.read(len(PNG_MAGIC)) != PNG_MAGIC:
-            return sha, size
-    from egress_review.checks import strip_image_metadata
+def _is_canonical_file(kind: str, path: Path) -> bool:
+    from egress_review.quarantine import canonical
 
-    clean = strip_image_metadata(path)
-    path.write_bytes(clean)
-    return hashlib.sha256(clean).hexdigest(), len(clean)
+    return canonical.is_canonical(kind, path.read_bytes())
+
+
+def _write_new(path: Path, text: str) -> None:
+    # O_EXCL: the manifest never replaces a file of the release (an output cannot be named like it,
+    # see intake.check_name; this holds even if that check were gone)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), "w") as fh:
+        fh.write(text)
 
 
 def release(
@@ -68,6 +87,8 @@ def release(
     signer: ReleaseSigner,
     release_root: Path,
     req: ReleaseRequest,
+    *,
+    memory_bytes: int = UploadPolicy().parse_memory_bytes,
 ) -> Release:
     check_transition(RequestState(req.state), Action.RELEASE)
     files = [f for f in req.files if f.kind == FileKind.OUTPUT and f.decision == FileDecision.APPROVED and not f.withdrawn]
@@ -87,7 +108,8 @@ def release(
             sha = store.decrypt_to(version.blob, version.id, version.wrapped_key, staging / f.name)
             if sha != version.sha256:
                 raise ReleaseFailed(f"{f.name}: stored bytes do not match the SHA-256 recorded at upload")
-            sha, size = _strip_image_metadata(staging / f.name, sha, version.size)
+            _check_canonical(staging / f.name, version.detected_type, memory_bytes)
+            size = version.size
             approvers = sorted(v.reviewer for v in current_votes(f))
             entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers})
             rel.files.append(
@@ -106,7 +128,7 @@ def release(
             "approvers": sorted({a for e in entries for a in e["approvers"]}),
         }
         document = signer.sign(manifest)
-        (staging / "manifest.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        _write_new(staging / MANIFEST_NAME, json.dumps(document, indent=2, sort_keys=True) + "\n")
         _fsync_dir(staging)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, final)

@@ -1,7 +1,7 @@
 """Quarantined files made readable for the request page, without executing any of them.
 
 Tables are read with the check engine's own reader (:func:`egress_review.checks.tables.read_table_files`),
-so the grid is cell for cell the one the automatic checks judged, and the failing cells are taken
+in a worker process under a memory limit (:mod:`egress_review.bounded`), so the grid is cell for cell the one the automatic checks judged, and the failing cells are taken
 from the stored report (``cell_outcome``, ``flags``) rather than computed again here. The suggested
 protected version is the report's ``suggested_csv``. Images are shown through ``<img>`` (where an SVG
 cannot run scripts) from an endpoint that answers with ``Content-Security-Policy: sandbox``; text is
@@ -16,13 +16,10 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from egress_review.models import FileVersion
 from egress_review.service import EgressService
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 TABLE_TYPES = ("csv", "tsv", "xlsx", "parquet")
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -134,25 +131,49 @@ def _index_levels(svc: EgressService, version: FileVersion) -> int | None:
     return None
 
 
-def _table_view(frame: pd.DataFrame, sheet: str, max_rows: int, outcome: list[list[str]] | None,
+@dataclass
+class Sheet:
+    """A table as read for the preview, without pandas (it crosses from the worker process)."""
+
+    name: str
+    index_name: str
+    columns: list[str]
+    labels: list[str]  # the first rows only (up to max_rows)
+    values: list[list[str]]
+    n_rows: int
+
+
+def read_sheets(path: Path, kind: str, index_levels: int | None, max_rows: int) -> list[Sheet]:
+    """Run in a memory-capped worker (:mod:`egress_review.bounded`): pandas never grows the web process."""
+    from egress_review.checks.tables import read_table_files
+
+    out = []
+    for t in read_table_files(path, kind, index_levels):
+        frame = t.cells
+        head = frame.iloc[:max_rows].to_numpy(dtype=object)
+        out.append(Sheet(t.name, str(frame.index.name or ""), [str(c) for c in frame.columns],
+                         [str(r) for r in frame.index[:max_rows]], [[_fmt(v) for v in row] for row in head],
+                         len(frame)))
+    return out
+
+
+def _table_view(sheet: Sheet, max_rows: int, outcome: list[list[str]] | None,
                 reasons: list[Reason], prefix: str = "") -> TableView:
-    rows = [str(r) for r in frame.index]
-    cols = [str(c) for c in frame.columns]
-    fits = outcome is not None and len(outcome) == len(rows) and all(len(o) == len(cols) for o in outcome)
+    cols = sheet.columns
+    fits = outcome is not None and len(outcome) == sheet.n_rows and all(len(o) == len(cols) for o in outcome)
     by_cell: dict[tuple[str, str], list[int]] = {}
     for n, r in enumerate(reasons):
         if r.row is not None and r.column is not None:
             by_cell.setdefault((r.row, r.column), []).append(n)
-    values = frame.to_numpy(dtype=object)
     out_rows = []
-    for i, label in enumerate(rows[:max_rows]):
+    for i, label in enumerate(sheet.labels[:max_rows]):
         cells = []
         for j, col in enumerate(cols):
             rules = [x.strip() for x in outcome[i][j].split(";") if x.strip()] if fits else []
             numbers = by_cell.get((prefix + label, col), []) if rules else []
-            cells.append(Cell(_fmt(values[i, j]), rules, [reasons[n].message for n in numbers], numbers))
+            cells.append(Cell(sheet.values[i][j], rules, [reasons[n].message for n in numbers], numbers))
         out_rows.append(Row(label, cells))
-    return TableView(sheet, str(frame.index.name or ""), cols, out_rows, max(0, len(rows) - max_rows),
+    return TableView(sheet.name, sheet.index_name, cols, out_rows, max(0, sheet.n_rows - max_rows),
                      highlighted=fits)
 
 
@@ -208,7 +229,8 @@ def build(svc: EgressService, version: FileVersion, report: dict[str, Any], max_
     path = decrypted_copy(svc, version)
     try:
         if kind in TABLE_TYPES:
-            return _table_preview(path, kind, _index_levels(svc, version), report, max_rows)
+            return _table_preview(path, kind, _index_levels(svc, version), report, max_rows,
+                                  svc.policy.uploads.parse_memory_bytes)
         data = path.read_bytes()
     finally:
         discard(path)
@@ -218,11 +240,14 @@ def build(svc: EgressService, version: FileVersion, report: dict[str, Any], max_
     return Preview("text", text=text)
 
 
-def _table_preview(path: Path, kind: str, index_levels: int | None, report: dict[str, Any], max_rows: int) -> Preview:
-    from egress_review.checks.tables import read_table_files  # loads pandas on first table shown
+def _table_preview(path: Path, kind: str, index_levels: int | None, report: dict[str, Any], max_rows: int,
+                   memory_bytes: int) -> Preview:
+    from egress_review import bounded
 
     try:
-        tables = read_table_files(path, kind, index_levels)
+        tables = bounded.pool(memory_bytes).run(read_sheets, path, kind, index_levels, max_rows)
+    except bounded.OverMemoryLimit:
+        return Preview("download", note="too_large")
     except Exception:  # noqa: BLE001 - the checks already flagged an unreadable table
         return Preview("download", note="unreadable")
     reasons = reasons_of(report)
@@ -231,7 +256,7 @@ def _table_preview(path: Path, kind: str, index_levels: int | None, report: dict
     for n, t in enumerate(tables):
         # The engine reports cell outcomes for the first table (sheet) of a file.
         prefix = f"{t.name}!" if t.name else ""
-        views.append(_table_view(t.cells, t.name, max_rows, outcome if n == 0 else None, reasons, prefix))
+        views.append(_table_view(t, max_rows, outcome if n == 0 else None, reasons, prefix))
     suggested = None
     if views and report.get("suggested_csv"):
         suggested = _suggested_view(str(report["suggested_csv"]), views[0], max_rows)

@@ -130,12 +130,18 @@ def test_bad_content_is_refused_and_nothing_stored(env, client, draft, case):
 
 def test_good_content_of_each_type_is_accepted(env, client, draft):
     ok = {"t.csv": SAFE_CSV.encode(), "t.xlsx": _xlsx_bytes(), "t.png": PNG, "t.txt": "Hei, verden\n".encode(),
-          "t.md": b"# Result\n", "t.json": b'{"a": 1}', "t.pdf": b"%PDF-1.4\n%%EOF\n",
+          "t.md": b"# Result\n", "t.json": b'{"a": 1}',
           "t.svg": b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "t.tsv": b"a\tb\n1\t2\n"}
     for name, data in ok.items():
         r = _upload(client, draft, name, data)
         assert r.status_code == 200, (name, r.text)
-    assert _stored(env)["FileVersion"] == len(ok)
+    # a PDF cannot be rebuilt from its content: a supporting document only, never an output (policy)
+    f = _add(client, draft, "notes.pdf", kind="supporting")
+    r = client.put(f"/api/v1/requests/{draft}/files/{f.json()['id']}/content", content=b"%PDF-1.4\n%%EOF\n",
+                   headers={**_auth(), "Content-Type": "application/octet-stream"})
+    assert r.status_code == 200, r.text
+    assert _upload(client, draft, "t.pdf", b"%PDF-1.4\n%%EOF\n").status_code == 415
+    assert _stored(env)["FileVersion"] == len(ok) + 1
 
 
 def test_over_cap_file_is_refused_while_streaming(env, client, draft, tmp_path):
