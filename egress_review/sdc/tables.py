@@ -214,9 +214,10 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     protected = table.mask(suppressed) if suppressed.any() else table.copy()
     if suppressed.any():
         # keep counts whole numbers in the exported file: "53", not "53.0"
-        ints = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c])]
-        if ints:
-            protected[ints] = protected[ints].astype("Int64")
+        # by position: a boolean dimension's labels (False/True) in a list would be read as a row mask
+        for j in range(shape[1]):
+            if pd.api.types.is_integer_dtype(table.dtypes.iloc[j]):
+                protected.isetitem(j, protected.iloc[:, j].astype("Int64"))
     # flags with explanations, capped per rule like the server's
     flags: list[Flag] = []
     rows = [label_text(r) for r in table.index]
@@ -333,10 +334,16 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     if not rkeys or not ckeys:
         raise ValueError("crosstab needs index and columns (use pivot_table or describe_by for one dimension)")
     n = len(rkeys[0])
-    if isinstance(aggfunc, (list, tuple)):
-        raise ValueError("crosstab takes one aggfunc; use pivot_table for several")
-    agg = agg_name(aggfunc)
-    rules_for(agg)
+    several = isinstance(aggfunc, (list, tuple))
+    if several:
+        # pandas (and ACRO) accept a list: one block of columns per function, under its name
+        if not aggfunc:
+            raise ValueError("aggfunc is an empty list")
+        aggfunc = list(aggfunc)
+    names = [agg_name(f) for f in aggfunc] if several else [agg_name(aggfunc)]
+    for nm in names:
+        rules_for(nm)
+    agg = names[0]
     if aggfunc is not None and values is None:
         raise ValueError("aggfunc needs values")
     vals = None if values is None else pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(
@@ -346,12 +353,12 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     cols_axis = make_axis(ckeys, dropna, n)
     grid = _Grid(rows_axis, cols_axis, margins, margins_name)
     m = max(2, policy.nk.n)
-    need_values = vals is not None and agg != "count"
-    stats = grid.stats(vals if need_values else None, ent, n_ent, m, need_top=agg in LINEAR_AGGS)
+    need_values = vals is not None and any(nm != "count" for nm in names)
+    stats = grid.stats(vals if need_values else None, ent, n_ent, m, need_top=any(nm in LINEAR_AGGS for nm in names))
     plain = not any(isinstance(k.dtype, pd.CategoricalDtype) for k in rkeys + ckeys)
     # pandas' own dropna=False margins are blank for empty combinations (and wrong with missing keys), so the
     # fast path is only taken where its result is exactly pandas'.
-    fast = not normalize and plain and dropna
+    fast = not normalize and plain and dropna and not several
     if fast and agg == "count" and values is None:
         # The count table is the statistics grid itself: build it directly instead of running pandas twice.
         table = pd.DataFrame(stats["rows"].astype(np.int64), index=grid.row_labels, columns=grid.col_labels)
@@ -368,9 +375,16 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
         table = pd.crosstab([k for k in rkeys], [k for k in ckeys], values=None if values is None else pd.Series(
             vals), aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna, normalize=normalize)
         laid = _layout(grid, stats, table, len(ckeys))
-    aggs = np.full(table.shape, agg, dtype=object)
-    return _finish(table, laid, aggs, policy, "crosstab", [agg], ent_name, margins, margins_name,
-                   row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
+    if several:
+        col_agg = [agg_name(c[0] if isinstance(c, tuple) else c) for c in table.columns]
+        aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
+    else:
+        col_agg = [agg]
+        aggs = np.full(table.shape, agg, dtype=object)
+    # a row of blocks for different functions is not one sum: totals protect only a single additive function
+    additive = len(set(col_agg)) == 1 and col_agg[0] in ("count", "sum") and not normalize
+    return _finish(table, laid, aggs, policy, "crosstab", names, ent_name, margins, margins_name,
+                   row_margin=margins, col_margin=margins, additive=additive,
                    kind_unit="people" if ent is not None else "rows", normalize=normalize)
 
 
