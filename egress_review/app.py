@@ -18,6 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from egress_review.api import errors, files, meta, releases, requests, reviews
 from egress_review.checking import CheckQueue
+from egress_review.notify.sender import NotifyLoop
 from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
 from egress_review.release.release import release_pending
@@ -51,9 +52,14 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
         threading.Thread(target=svc.keycloak.prefetch, name="egress-keycloak-keys", daemon=True).start()
         queue = svc.checks = CheckQueue(svc)
         await queue.start()
+        notifier = NotifyLoop(svc.sessions, svc.policy.notifications) if svc.policy.notifications.enabled else None
+        if notifier is not None:
+            await notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.stop()
             await queue.stop()
             if svc.checks is queue:
                 svc.checks = None

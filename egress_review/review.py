@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, selectinload
 
+from egress_review.notify import outbox as notify_outbox
 from egress_review import permissions, transition
 from egress_review.audit import SYSTEM, Actor, AuditLog
 from egress_review.autocheck import PENDING
@@ -152,6 +153,8 @@ def submit_review(
     audit.record(session, checker(p), "request.review_submitted", "release_request", req.id, {"turn": req.turn})
     if len(reviews_this_turn(req)) >= policy.review.required_approvals:
         transition.apply(session, audit, req, Action.REVIEW, SYSTEM, {"turn": req.turn})
+    else:
+        notify_outbox.on_review_submitted(session, req, {r.reviewer for r in reviews_this_turn(req)})
         _refresh_decisions(req, policy)
     return req
 
