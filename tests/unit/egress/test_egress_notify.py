@@ -34,8 +34,9 @@ PEOPLE = {
 }
 
 
-def _make(tmp: Path, smtp: SmtpServer, hook: WebhookServer | None, **notify) -> Env:
-    settings = egress_settings(tmp)
+def _make(tmp: Path, smtp: SmtpServer, hook: WebhookServer | None, database_url: str | None = None,
+          **notify) -> Env:
+    settings = egress_settings(tmp, database_url)
     data = yaml.safe_load(settings.egress_policy_file.read_text())
     data["notifications"] = {
         "enabled": True, "base_url": "https://egress.test", "smtp": {"host": "127.0.0.1", "port": smtp.port,
