@@ -65,6 +65,8 @@ class SDCResult:
     row_totals: bool = False
     column_totals: bool = False
     additive: bool = False
+    # {"base": 5, "method": "nearest"} when the protected table's counts are rounded
+    rounding: dict | None = None
 
     @property
     def status(self) -> str:
@@ -129,6 +131,7 @@ class SDCResult:
                      margins=self.margins, margins_name=self.margins_name, secondary_suppression=self.secondary,
                      row_totals=self.row_totals, column_totals=self.column_totals, additive=self.additive,
                      policy=self.policy.model_dump(mode="json"), cells=cells, dof=self.dof,
+                     rounding=self.rounding if protected else None,
                      created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         side = sidecar_path(path)
         side.write_text(json.dumps(sc.model_dump(mode="json"), ensure_ascii=False), encoding="utf-8")
