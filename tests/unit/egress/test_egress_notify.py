@@ -208,3 +208,27 @@ def test_sender_killed_between_sending_and_marking_loses_nothing(tmp_path):
             assert dupes == set(killed) and len(ids) == 7  # one duplicate, from the crash window only
         finally:
             env.svc.close()
+
+
+def test_the_service_sends_beside_the_api_and_users_set_their_preference(env, servers):
+    from fastapi.testclient import TestClient
+
+    from egress_review.app import create_app
+    from tests.unit.egress.egress_factories import project_token
+
+    smtp, _ = servers
+    app = create_app(env.settings)
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {project_token('alice', 'alpha')}"}
+        assert client.get("/api/v1/me/notifications", headers=headers).json()["mode"] == "immediate"
+        assert client.put("/api/v1/me/notifications", json={"mode": "weekly"}, headers=headers).status_code == 422
+        r = client.put("/api/v1/me/notifications", json={"mode": "digest"}, headers=headers)
+        assert r.status_code == 200 and r.json() == {"username": "alice", "mode": "digest"}
+        with env.svc.sessions() as s:
+            assert outbox.mode_of(s, "alice") == "digest" and outbox.mode_of(s, "bob") == "immediate"
+        env.make_request(RequestState.SUBMITTED)  # committed by another process's code path: the loop finds it
+        deadline = time.monotonic() + 15
+        while len(smtp.mailbox.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert inbox(smtp) == [("chris@example.org", "[Sandkasse] Release request waiting for review (alpha)"),
+                           ("cora@example.org", "[Sandkasse] Release request waiting for review (alpha)")]
