@@ -17,9 +17,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from egress_review.api import errors, files, meta, releases, requests, reviews
+from egress_review.api import errors, files, meta, notifications, releases, requests, reviews
 from egress_review.checking import CheckQueue
 from egress_review.closure import closure_loop
+from egress_review.notify.sender import NotifyLoop
 from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
 from egress_review.release.release import release_pending
@@ -54,9 +55,14 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
         queue = svc.checks = CheckQueue(svc)
         await queue.start()
         closure = asyncio.create_task(closure_loop(svc), name="egress-closed-projects")
+        notifier = NotifyLoop(svc.sessions, svc.policy.notifications) if svc.policy.notifications.enabled else None
+        if notifier is not None:
+            await notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.stop()
             closure.cancel()
             await asyncio.gather(closure, return_exceptions=True)
             await queue.stop()
@@ -73,7 +79,7 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     )
     app.state.egress = svc
     errors.install(app)
-    for module in (requests, files, reviews, releases, meta):
+    for module in (requests, files, reviews, releases, meta, notifications):
         app.include_router(module.router)
     from egress_review.web import router as web_router  # the server-rendered UI (egress_review/web/)
 

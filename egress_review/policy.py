@@ -58,6 +58,33 @@ class RateLimitPolicy(_Strict):
 class ClosedProjectsPolicy(_Strict):
     unreleased_files: Literal["delete", "archive"] = "delete"
     sweep_seconds: float = Field(default=60.0, gt=0)
+class SmtpPolicy(_Strict):
+    host: str = "localhost"
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = "sandkasse@localhost"
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WebhookPolicy(_Strict):
+    url: str
+    # which events go to the shared channel (decisions stay with the researcher's own mail)
+    events: list[str] = ["waiting", "second_review"]
+
+
+class NotificationPolicy(_Strict):
+    enabled: bool = False
+    base_url: str = ""
+    smtp: SmtpPolicy | None = None
+    webhook: WebhookPolicy | None = None
+    # addresses for people provisioning has none for (username -> address)
+    emails: dict[str, str] = {}
+    # checkers to tell when provisioning knows of none (usernames)
+    checkers: list[str] = []
+    digest_seconds: int = Field(default=3600, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    sweep_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=20, ge=1)
 
 
 class EgressPolicy(_Strict):
@@ -68,6 +95,7 @@ class EgressPolicy(_Strict):
     api: ApiPolicy = ApiPolicy()
     rate_limits: RateLimitPolicy = RateLimitPolicy()
     closed_projects: ClosedProjectsPolicy = ClosedProjectsPolicy()
+    notifications: NotificationPolicy = NotificationPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

@@ -18,6 +18,7 @@ from egress_review.audit import SYSTEM, Actor, AuditLog
 from egress_review.autocheck import PENDING
 from egress_review.errors import Conflict, Forbidden, InvalidInput
 from egress_review.identity.principal import Principal
+from egress_review.notify import outbox as notify_outbox
 from egress_review.models import Comment, FileVersion, ReleaseRequest, RequestFile, ReviewSubmission, Vote
 from egress_review.policy import EgressPolicy
 from egress_review.states import (
@@ -153,6 +154,8 @@ def submit_review(
     if len(reviews_this_turn(req)) >= policy.review.required_approvals:
         transition.apply(session, audit, req, Action.REVIEW, SYSTEM, {"turn": req.turn})
         _refresh_decisions(req, policy)
+    else:
+        notify_outbox.on_review_submitted(session, req, {r.reviewer for r in reviews_this_turn(req)})
     return req
 
 

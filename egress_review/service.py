@@ -73,6 +73,8 @@ def build_service(settings: EgressSettings, *, migrate: bool = True) -> EgressSe
 
         token_key = load_project_token_key(settings.project_token_key)
     policy = load_egress_policy(settings.policy_file)
+    # the notification hooks write outbox rows inside the state change's own transaction
+    sessions.configure(info={**sessions.kw["info"], "egress_notify": policy.notifications})
     return EgressService(
         settings=settings,
         policy=policy,

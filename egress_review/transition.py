@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from egress_review.audit import Actor, AuditLog
 from egress_review.models import ReleaseRequest
 from egress_review.errors import Forbidden
+from egress_review.notify import outbox as notify_outbox
 from egress_review.states import ACTION_ACTOR, FINAL_STATES, Action, Owner, RequestState, check_transition
 from sandkasse.audit import utcnow
 
@@ -50,4 +51,5 @@ def apply(
         req.id,
         {"from": source.value, "to": target.value, "project": req.project, **(detail or {})},
     )
+    notify_outbox.on_transition(session, req, target)
     return target

@@ -231,3 +231,10 @@ def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date
         if info is None or normalise_username(username) not in info.members or not info.is_open_on(day):
             out.append((username, slug))
     return out
+
+
+def contacts(session: Session, *, role: str | None = None) -> dict[str, str]:
+    """E-mail addresses of enabled people (username -> address, "" when none is recorded), only those
+    holding ``role`` when given."""
+    rows = session.execute(select(m.Person).where(m.Person.enabled.is_(True))).scalars()
+    return {p.username: p.email for p in rows if role is None or role in p.roles}

@@ -20,6 +20,7 @@ from egress_review.checks.filetypes import png_metadata_chunks, sniff, strip_ima
 from egress_review.checks.identifiers import IdentifierScanner
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
+from egress_review.checks import rounding
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
 from egress_review.checks.sidecar import Sidecar, read_sidecar
 from egress_review.checks.text_tables import table_in_text
@@ -198,6 +199,12 @@ def _shown_values_match(sc: Sidecar, values: np.ndarray, blank: np.ndarray) -> l
             miss = np.array(c.missing if c.missing is not None else [0] * len(agg), dtype=float)
             expect = np.where(agg == "sum", total, expect)
             expect = np.where(agg == "mean", total / (rows - miss), expect)
+    if sc.rounding:
+        # the file shows rounded counts; its totals are sums of them (checked by the rounding rule)
+        counted = agg == "count"
+        margin = np.array(c.margin if c.margin is not None else [False] * len(agg), dtype=bool)
+        expect = np.where(counted & margin, np.nan, np.where(counted, rounding.round_counts(
+            rows, int(sc.rounding["base"]), str(sc.rounding["method"])), expect))
     check = ~blank & ~np.isnan(expect)
     bad[check] = ~np.isclose(values[check], expect[check], rtol=1e-6, atol=1e-6)
     return list(np.flatnonzero(bad))
@@ -338,6 +345,14 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
                 failing[rows.index(prefix + d.row), cols.index(d.column)] = True
                 masks.setdefault("differencing", np.zeros(failing.size, dtype=bool))[
                     rows.index(prefix + d.row) * shape[1] + cols.index(d.column)] = True
+    if policy.rounding.enabled:
+        rmask, found = rounding.check_published(numeric, blank, np.asarray(stats.agg, dtype=object).reshape(shape),
+                                                bool(row_margin), bool(col_margin), policy.rounding.base,
+                                                policy.rounding.method)
+        for i, j, text in found[: out.room("rounding")]:
+            out.add("rounding", f"{explain.where(rows[i], cols[j])} {text}", row=rows[i], column=cols[j])
+        if rmask.any():
+            masks["rounding"] = rmask.ravel()
     outcome = outcome_strings({r: m & ~blank.ravel() for r, m in masks.items()}, failing.size).reshape(shape)
     suggested = None
     if (failing & ~blank).any() or blank.any():

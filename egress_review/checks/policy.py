@@ -52,6 +52,13 @@ class DofRule(_Rule):
     min_dof: int = Field(10, ge=1)
 
 
+class RoundingRule(_Rule):
+    """Published counts must be rounded (OpenSAFELY: base 6, method midpoint; else base 5, nearest)."""
+    enabled: bool = False
+    base: int = Field(5, ge=2)
+    method: Literal["nearest", "midpoint"] = "nearest"
+
+
 class EntityPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     require_for_person_level: bool = True
@@ -107,6 +114,7 @@ class DisclosurePolicy(BaseModel):
     negative: NegativeRule = NegativeRule()
     missing: MissingRule = MissingRule()
     dof: DofRule = DofRule()
+    rounding: RoundingRule = RoundingRule()
     entity: EntityPolicy = EntityPolicy()
     identifier: IdentifierRule = IdentifierRule()
     record_level: RecordLevelRule = RecordLevelRule()

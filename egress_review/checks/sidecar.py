@@ -59,6 +59,8 @@ class Sidecar(BaseModel):
     policy: dict = Field(default_factory=dict)
     cells: SidecarCells | None = None
     dof: int | None = None
+    # set when the table's counts were rounded (base, method): the shown counts are the rounded ones
+    rounding: dict | None = None
     created_at: str = ""
     generator: str = "egress_review.sdc"
 

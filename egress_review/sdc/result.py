@@ -82,6 +82,8 @@ class SDCResult:
         if name is not None:
             self.name = check_name(name)
         return self
+    # {"base": 5, "method": "nearest"} when the protected table's counts are rounded
+    rounding: dict | None = None
 
     @property
     def status(self) -> str:
@@ -146,6 +148,7 @@ class SDCResult:
                      margins=self.margins, margins_name=self.margins_name, secondary_suppression=self.secondary,
                      row_totals=self.row_totals, column_totals=self.column_totals, additive=self.additive,
                      policy=self.policy.model_dump(mode="json"), cells=cells, dof=self.dof,
+                     rounding=self.rounding if protected else None,
                      created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         side = sidecar_path(path)
         side.write_text(json.dumps(sc.model_dump(mode="json"), ensure_ascii=False), encoding="utf-8")

@@ -11,6 +11,7 @@ import pandas as pd
 from egress_review.checks import explain
 from egress_review.checks.api import Flag
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
+from egress_review.checks.rounding import COUNT_AGGS, describe, round_table, unrounded
 from egress_review.checks.rules import LINEAR_AGGS, RULE_ORDER, CellStats, agg_name, evaluate, outcome_strings, \
     rules_for, severity_verdict
 from egress_review.checks.sidecar import label_text
@@ -173,7 +174,7 @@ def _entity_codes(entity: Any, data: pd.DataFrame | None, n: int) -> tuple[np.nd
 def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray, policy: DisclosurePolicy,
             command: str, aggnames: list[str], entity_name: str | None, margins: bool, margins_name: str,
             row_margin: bool, col_margin: bool, additive: bool, kind_unit: str,
-            normalize: Any = False) -> SDCResult:
+            normalize: Any = False, round_: bool | int | None = None) -> SDCResult:
     """Evaluate the rules on statistics already laid out like ``table`` and wrap the result."""
     shape = table.shape
     cs = CellStats(count=stats["units"].ravel(), agg=aggs.ravel(),
@@ -182,11 +183,19 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
                    negative=None if "negative" not in stats else stats["negative"].ravel(),
                    missing=None if "missing" not in stats else stats["missing"].ravel())
     masks = evaluate(cs, policy)
-    outcome = pd.DataFrame(outcome_strings(masks, table.size).reshape(shape), index=table.index,
-                           columns=table.columns)
     failing = np.zeros(shape, dtype=bool)
     for m in masks.values():
         failing |= m.reshape(shape)
+    rounding = _rounding(policy, round_, normalize)
+    is_count = np.isin(aggs, list(COUNT_AGGS))
+    if policy.rounding.enabled and not normalize and is_count.any():
+        # the raw table's unrounded counts; not a reason to suppress (the safe version is rounded instead)
+        unround = is_count.ravel() & unrounded(table.to_numpy(dtype=float, na_value=np.nan).ravel(),
+                                               policy.rounding.base, policy.rounding.method)
+        if unround.any():
+            masks["rounding"] = unround
+    outcome = pd.DataFrame(outcome_strings(masks, table.size).reshape(shape), index=table.index,
+                           columns=table.columns)
     secondary = False
     secondary_why: dict[tuple[str, str], str] = {}
     suppressed = failing
@@ -215,16 +224,26 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
     protected = table.mask(suppressed) if suppressed.any() else table.copy()
     if suppressed.any():
         # keep counts whole numbers in the exported file: "53", not "53.0"
-        ints = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c])]
-        if ints:
-            protected[ints] = protected[ints].astype("Int64")
+        # by position: a boolean dimension's labels (False/True) in a list would be read as a row mask
+        for j in range(shape[1]):
+            if pd.api.types.is_integer_dtype(table.dtypes.iloc[j]):
+                protected.isetitem(j, protected.iloc[:, j].astype("Int64"))
+    if rounding is not None and is_count.any():
+        base, method = rounding
+        rounded = round_table(table.to_numpy(dtype=float, na_value=np.nan), is_count,
+                              bool(margins and row_margin and additive), bool(margins and col_margin and additive),
+                              base, method)
+        protected = pd.DataFrame(rounded, index=table.index, columns=table.columns).mask(suppressed)
+        for j in range(shape[1]):
+            if is_count[:, j].all():
+                protected.isetitem(j, protected.iloc[:, j].round().astype("Int64"))
     # flags with explanations, capped per rule like the server's
     flags: list[Flag] = []
     rows = [label_text(r) for r in table.index]
     cols = [label_text(c) for c in table.columns]
     cap = policy.files.max_flags_per_rule
     reasons = []
-    for rule in [r for r in RULE_ORDER if r in masks]:
+    for rule in [r for r in RULE_ORDER if r in masks] + [r for r in masks if r not in RULE_ORDER]:
         hits = np.argwhere(masks[rule].reshape(shape))
         reasons.append(f"{rule}: {len(hits)} cell{'s' if len(hits) != 1 else ''}")
         for i, j in hits[:cap]:
@@ -241,6 +260,12 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
                 kw["negatives"] = float(cs.negative[k])
             elif rule == "missing":
                 kw["missing"] = float(cs.missing[k])
+            elif rule == "rounding":
+                flags.append(Flag(rule=rule, severity=policy.severity_of(rule), row=rows[i], column=cols[j],
+                                  message=f"{explain.where(rows[i], cols[j])} shows an unrounded count "
+                                          f"({table.iat[i, j]:g}); counts are published rounded "
+                                          f"{describe(policy.rounding.base, policy.rounding.method)}"))
+                continue
             flags.append(Flag(rule=rule, severity=policy.severity_of(rule), row=rows[i], column=cols[j],
                               message=explain.cell_message(rule, rows[i], cols[j], policy, unit=kind_unit, **kw)))
     n_secondary = int((suppressed & ~failing).sum())
@@ -267,7 +292,20 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
                      command=command, policy=policy, cells=cells, aggfuncs=aggnames, entity=entity_name,
                      margins=margins, margins_name=margins_name, secondary=secondary,
                      secondary_reasons=secondary_why, row_totals=bool(margins and row_margin),
-                     column_totals=bool(margins and col_margin), additive=additive)
+                     column_totals=bool(margins and col_margin), additive=additive,
+                     rounding=None if rounding is None else {"base": rounding[0], "method": rounding[1]})
+
+
+def _rounding(policy: DisclosurePolicy, round_: bool | int | None, normalize: Any) -> tuple[int, str] | None:
+    """(base, method) the safe version is rounded with: ``round=`` overrides the policy (an int is the
+    base, True the policy's rule even where it is off, False no rounding)."""
+    if normalize or round_ is False or (round_ is None and not policy.rounding.enabled):
+        return None
+    if isinstance(round_, bool) or round_ is None:
+        return policy.rounding.base, policy.rounding.method
+    if int(round_) < 2:
+        raise ValueError("round= is a base of at least 2 (or True/False)")
+    return int(round_), policy.rounding.method
 
 
 def _with_virtual_totals(counts: np.ndarray, failing: np.ndarray, normalize: Any, margins: bool
@@ -325,7 +363,8 @@ def _layout(grid: _Grid, stats: dict[str, np.ndarray], table: pd.DataFrame, n_co
 def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequence | None = None,
              colnames: Sequence | None = None, aggfunc: Any = None, margins: bool = False,
              margins_name: str = "All", dropna: bool = True, normalize: bool | str = False, *,
-             entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
+             entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None,
+             round: bool | int | None = None) -> SDCResult:
     """``pandas.crosstab`` with the disclosure checks. ``entity=`` (a person id per row) makes thresholds
     count people and dominance add up each person's contributions first. ``name=`` is the file name it is
     exported under (default: from the call, ``crosstab_unit_gender``)."""
@@ -335,10 +374,16 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     if not rkeys or not ckeys:
         raise ValueError("crosstab needs index and columns (use pivot_table or describe_by for one dimension)")
     n = len(rkeys[0])
-    if isinstance(aggfunc, (list, tuple)):
-        raise ValueError("crosstab takes one aggfunc; use pivot_table for several")
-    agg = agg_name(aggfunc)
-    rules_for(agg)
+    several = isinstance(aggfunc, (list, tuple))
+    if several:
+        # pandas (and ACRO) accept a list: one block of columns per function, under its name
+        if not aggfunc:
+            raise ValueError("aggfunc is an empty list")
+        aggfunc = list(aggfunc)
+    names = [agg_name(f) for f in aggfunc] if several else [agg_name(aggfunc)]
+    for nm in names:
+        rules_for(nm)
+    agg = names[0]
     if aggfunc is not None and values is None:
         raise ValueError("aggfunc needs values")
     vals = None if values is None else pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(
@@ -348,12 +393,12 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
     cols_axis = make_axis(ckeys, dropna, n)
     grid = _Grid(rows_axis, cols_axis, margins, margins_name)
     m = max(2, policy.nk.n)
-    need_values = vals is not None and agg != "count"
-    stats = grid.stats(vals if need_values else None, ent, n_ent, m, need_top=agg in LINEAR_AGGS)
+    need_values = vals is not None and any(nm != "count" for nm in names)
+    stats = grid.stats(vals if need_values else None, ent, n_ent, m, need_top=any(nm in LINEAR_AGGS for nm in names))
     plain = not any(isinstance(k.dtype, pd.CategoricalDtype) for k in rkeys + ckeys)
     # pandas' own dropna=False margins are blank for empty combinations (and wrong with missing keys), so the
     # fast path is only taken where its result is exactly pandas'.
-    fast = not normalize and plain and dropna
+    fast = not normalize and plain and dropna and not several
     if fast and agg == "count" and values is None:
         # The count table is the statistics grid itself: build it directly instead of running pandas twice.
         table = pd.DataFrame(stats["rows"].astype(np.int64), index=grid.row_labels, columns=grid.col_labels)
@@ -370,11 +415,18 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
         table = pd.crosstab([k for k in rkeys], [k for k in ckeys], values=None if values is None else pd.Series(
             vals), aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna, normalize=normalize)
         laid = _layout(grid, stats, table, len(ckeys))
-    aggs = np.full(table.shape, agg, dtype=object)
-    result = _finish(table, laid, aggs, policy, "crosstab", [agg], ent_name, margins, margins_name,
-                     row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
-                     kind_unit="people" if ent is not None else "rows", normalize=normalize)
-    measure = [] if values is None else [agg, getattr(values, "name", None) or "values", "by"]
+    if several:
+        col_agg = [agg_name(c[0] if isinstance(c, tuple) else c) for c in table.columns]
+        aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
+    else:
+        col_agg = [agg]
+        aggs = np.full(table.shape, agg, dtype=object)
+    # a row of blocks for different functions is not one sum: totals protect only a single additive function
+    additive = len(set(col_agg)) == 1 and col_agg[0] in ("count", "sum") and not normalize
+    result = _finish(table, laid, aggs, policy, "crosstab", names, ent_name, margins, margins_name,
+                   row_margin=margins, col_margin=margins, additive=additive,
+                   kind_unit="people" if ent is not None else "rows", normalize=normalize, round_=round)
+    measure = [] if values is None else [*dict.fromkeys(col_agg), getattr(values, "name", None) or "values", "by"]
     return result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
 
 
@@ -385,7 +437,8 @@ def _has_nan(keys: list[pd.Series]) -> bool:
 def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None,
                 aggfunc: Any = "mean", fill_value: Any = None, margins: bool = False, dropna: bool = True,
                 margins_name: str = "All", observed: bool = False, sort: bool = True, *, entity: Any = None,
-                policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
+                policy: DisclosurePolicy | None = None, name: str | None = None,
+                round: bool | int | None = None) -> SDCResult:
     """``pandas.pivot_table`` with the disclosure checks (several values and aggfuncs allowed); default
     export name ``pivot_table_mean_days_by_unit_year``."""
     policy = _policy(policy)
@@ -426,13 +479,14 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     additive = len(set(col_agg)) == 1 and col_agg[0] in ("count", "sum") and len(values_l) == 1
     result = _finish(table, laid, aggs, policy, "pivot_table", names, ent_name, margins, margins_name,
                      row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
-                     kind_unit="people" if ent is not None else "rows")
+                     kind_unit="people" if ent is not None else "rows", round_=round)
     return result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
 
 
 def describe_by(data: pd.DataFrame, by: Any, values: Any,
                 stats: Sequence[str] = ("count", "mean", "std", "min", "median", "max"), *,
-                entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None) -> SDCResult:
+                entity: Any = None, policy: DisclosurePolicy | None = None, name: str | None = None,
+                round: bool | int | None = None) -> SDCResult:
     """Grouped summary statistics (``data.groupby(by)[values].agg(stats)``), checked per group and statistic."""
     policy = _policy(policy)
     by_l = by if isinstance(by, list) else [by]
@@ -456,5 +510,5 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     laid = _layout(grid, None, table, 0, col_value, by_value)
     aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
     result = _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
-                     additive=False, kind_unit="people" if ent is not None else "rows")
+                     additive=False, kind_unit="people" if ent is not None else "rows", round_=round)
     return result.named(name, call_name("describe_by", values_l, "by", by_l))

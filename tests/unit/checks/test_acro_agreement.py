@@ -132,3 +132,112 @@ def test_failing_cells_and_rules_equal_acros_on_generated_tables():
     assert {"threshold", "zero", "nk", "p_percent"} <= seen
     assert sum(deviations.values()) < compared // 50, deviations
     print(f"{compared} cells compared, {flagged} flagged, deviations {deviations}")
+
+
+# --- boolean dimensions and lists of aggfuncs (issue 16.5) ---------------------------------------------------
+
+LISTS = [["mean", "sum"], ["sum", "max"], ["median", "min"], ["sum", "count"], ["mean", "median", "max"]]
+
+
+def generate_parity(seed: int) -> dict:
+    """A two- or three-way table with at least one boolean dimension, half of them with a list of aggfuncs."""
+    rng = np.random.default_rng(10_000 + seed)
+    n = int(rng.integers(30, 300))
+    df = pd.DataFrame({
+        "s": rng.choice(["x", "y", "z"], n, p=[0.6, 0.3, 0.1]),
+        "i": rng.choice([1, 2], n),
+        "b": rng.random(n) < rng.uniform(0.05, 0.5),
+        "b2": rng.random(n) < 0.5,
+        "v": rng.lognormal(2, 1, n).round(2),
+    })
+    if rng.random() < 0.3:
+        df.loc[rng.integers(0, n, 2), "v"] *= 300
+    layouts = [(["b"], ["s"]), (["s"], ["b"]), (["s", "b"], ["i"]), (["i"], ["b", "b2"]), (["b"], ["b2"])]
+    rows, cols = layouts[int(rng.integers(0, len(layouts)))]
+    return {"df": df, "rows": rows, "cols": cols, "margins": bool(rng.random() < 0.5),
+            "aggfunc": LISTS[seed % len(LISTS)] if seed % 2 else None}
+
+
+def _keys(df: pd.DataFrame, names: list[str], as_int: bool) -> list[pd.Series]:
+    return [df[c].astype(int) if as_int and df[c].dtype == bool else df[c] for c in names]
+
+
+def run_parity(case: dict, bools_as_int_for_acro: bool = True):
+    df, agg = case["df"], case["aggfunc"]
+    values = None if agg is None else df.v
+    acro = acro_session()
+    with quiet_in_tmp():
+        acro.crosstab(_keys(df, case["rows"], bools_as_int_for_acro), _keys(df, case["cols"], bools_as_int_for_acro),
+                      values=values, aggfunc=agg, margins=case["margins"])
+        theirs = last_outcome(acro)
+    ours = sdc.crosstab(_keys(df, case["rows"], False), _keys(df, case["cols"], False), values=values, aggfunc=agg,
+                        margins=case["margins"], dropna=False, policy=DisclosurePolicy())
+    return theirs, ours
+
+
+def test_boolean_dimensions_and_aggfunc_lists_agree_with_acro():
+    """Our crosstab on boolean keys (and with lists of aggfuncs) flags exactly the cells ACRO flags on the same
+    table with the booleans written as 0/1 (ACRO's own boolean handling is deviation D8)."""
+    compared = flagged = lists = d9 = 0
+    mismatches = []
+    for seed in range(40):
+        case = generate_parity(seed)
+        theirs, ours = run_parity(case)
+        assert theirs.shape == ours.outcome.shape, f"seed {seed}: shapes differ"
+        lists += case["aggfunc"] is not None
+        a, o = rule_sets(theirs), our_sets(ours.outcome)
+        for i in range(len(a)):
+            for j in range(len(a[i])):
+                compared += 1
+                flagged += bool(o[i][j])
+                if a[i][j] == o[i][j]:
+                    continue
+                if parity_deviation(case, ours, j, a[i][j], o[i][j]):
+                    d9 += 1
+                    continue
+                mismatches.append((seed, ours.outcome.index[i], ours.outcome.columns[j], set(a[i][j]), set(o[i][j])))
+    assert not mismatches, mismatches[:10]
+    assert lists >= 15 and compared > 400 and flagged > 40
+    print(f"{compared} cells compared, {flagged} flagged, deviation D9 in {d9}")
+
+
+def parity_deviation(case: dict, ours, j: int, acro_rules: frozenset, our_rules: frozenset) -> bool:
+    """D9: with a list of aggfuncs ACRO applies the dominance rules of the list's sum/mean to every block
+    (also to counts, maxima, minima and medians, which a single call of those functions does not check)..."""
+    funcs = case["aggfunc"] or []
+    if len(funcs) < 2 or not our_rules <= acro_rules:
+        return False
+    block = str(ours.outcome.columns[j][0])
+    extra = acro_rules - our_rules
+    dominance = extra & {"nk", "p_percent"}
+    if dominance and (block in ("sum", "mean") or not set(funcs) & {"sum", "mean"}):
+        return False
+    # and the zero rule of the count table to every block's empty cells (which fail the threshold anyway)
+    return extra - dominance <= {"zero"} and ("zero" not in extra or "threshold" in our_rules)
+
+
+def test_aggfunc_list_is_the_single_calls_side_by_side():
+    case = generate_parity(1)
+    df = case["df"]
+    both = sdc.crosstab(df.s, df.b, values=df.v, aggfunc=["sum", "max"], margins=True, policy=DisclosurePolicy())
+    expected = pd.crosstab(df.s, df.b, values=df.v, aggfunc=["sum", "max"], margins=True)
+    pd.testing.assert_frame_equal(both.table, expected)
+    for f in ("sum", "max"):
+        one = sdc.crosstab(df.s, df.b, values=df.v, aggfunc=f, margins=True, policy=DisclosurePolicy())
+        assert both.outcome[f].to_numpy().tolist() == one.outcome.to_numpy().tolist()
+        assert both.protected[f].isna().to_numpy().tolist() == one.protected.isna().to_numpy().tolist() or \
+            both.protected[f].isna().to_numpy().sum() >= one.outcome.ne("").to_numpy().sum()
+    assert both.aggfuncs == ["sum", "max"]
+
+
+def test_boolean_dimension_with_suppression_keeps_every_column():
+    """The regression behind 16.5: a boolean column dimension whose table needs suppression raised
+    ``Item wrong length`` (the column labels False/True were taken for a row mask)."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.choice(["x", "y", "z"], 60, p=[0.8, 0.15, 0.05]), "b": rng.random(60) < 0.2})
+    df.loc[df.index[:3], "a"] = None
+    r = sdc.crosstab(df.a, df.b, dropna=False, policy=DisclosurePolicy())
+    assert list(r.protected.columns) == [False, True]
+    assert all(str(t) == "Int64" for t in r.protected.dtypes)
+    shown = r.protected.to_numpy(dtype=float, na_value=np.nan)
+    assert not np.any((shown < 10) & ~np.isnan(shown)), "a failing cell is visible"

@@ -122,3 +122,36 @@ def test_d7_margins_with_an_integer_dimension_leave_no_small_cell_visible():
     v = ours.protected.to_numpy(dtype=float)
     assert ours.summary.status == "fail" and np.isnan(v).any()
     assert not ((v < 10) & ~np.isnan(v)).any()
+
+
+def test_d8_boolean_dimension_small_cell_is_flagged():
+    # (False, z) holds 8 rows; with the dimension as 0/1 ACRO flags it, as boolean it passes everything.
+    df = frame({(False, "x"): [1.0] * 20, (False, "z"): [2.0] * 8, (True, "x"): [3.0] * 20,
+                (True, "z"): [4.0] * 12}, names=("b", "a"))
+    acro = acro_session()
+    with quiet_in_tmp():
+        acro.crosstab(df.b, df.a)
+        as_bool = rule_sets(last_outcome(acro))
+        acro.crosstab(df.b.astype(int), df.a)
+        as_int = rule_sets(last_outcome(acro))
+    assert not any(any(row) for row in as_bool)  # ACRO: nothing fails
+    assert as_int[0][1] == {"threshold"}
+    ours = sdc.crosstab(df.b, df.a, policy=POLICY)
+    assert our_sets(ours.outcome) == as_int
+    assert pd.isna(ours.protected.loc[False, "z"])
+
+
+def test_d9_aggfunc_list_checks_each_block_by_its_own_function():
+    # one dominant contribution in (p, u): a dominance failure for its sum, not for its maximum
+    df = frame({("p", "u"): [1.0] * 11 + [5000.0], ("p", "w"): [2.0] * 15, ("q", "u"): [3.0] * 15,
+                ("q", "w"): [4.0] * 15})
+    acro = acro_session()
+    with quiet_in_tmp():
+        acro.crosstab(df.a, df.b, values=df.v, aggfunc=["sum", "max"])
+        theirs = rule_sets(last_outcome(acro))
+    assert theirs[0][0] == {"nk", "p_percent"} and theirs[0][2] == {"nk", "p_percent"}  # ACRO: the max too
+    ours = sdc.crosstab(df.a, df.b, values=df.v, aggfunc=["sum", "max"], policy=POLICY)
+    o = our_sets(ours.outcome)
+    assert o[0][0] == {"nk", "p_percent"} and o[0][2] == frozenset()
+    single_max = sdc.crosstab(df.a, df.b, values=df.v, aggfunc="max", policy=POLICY)
+    assert our_sets(single_max.outcome)[0][0] == frozenset()

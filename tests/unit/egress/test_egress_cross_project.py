@@ -14,7 +14,9 @@ pytestmark = pytest.mark.unit
 
 # Routes about no particular object: what they return is checked for leaks instead.
 COLLECTIONS = {("GET", "/api/v1/requests"), ("GET", "/api/v1/releases"), ("GET", "/api/v1/me"),
-               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit")}
+               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit"),
+               # the caller's own notification preference, nothing of any project
+               ("GET", "/api/v1/me/notifications"), ("PUT", "/api/v1/me/notifications")}
 
 
 def _snapshot(env):
