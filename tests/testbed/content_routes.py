@@ -36,6 +36,7 @@ CALLS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/releases/{release_id}/files/{name}"): READ,
     ("GET", "/api/v1/release-key"): READ,
     ("GET", "/api/v1/me"): READ,
+    ("GET", "/api/v1/me/notifications"): READ,
     ("GET", "/api/v1/audit"): READ,
     ("GET", "/healthz"): READ,
     ("GET", "/metrics"): READ,
@@ -56,6 +57,7 @@ CALLS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/requests/{request_id}/reject"): ACT,
     ("POST", "/api/v1/requests/{request_id}/submit"): ACT,
     ("POST", "/api/v1/requests/{request_id}/withdraw"): ACT,
+    ("PUT", "/api/v1/me/notifications"): ACT,
     # UI
     ("GET", "/"): READ,
     ("GET", "/login"): READ,
