@@ -190,7 +190,6 @@ class ForwardHandler(_Metered, web.RequestHandler):
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in HOP_BY_HOP_REQUEST}
         # Bodies pass through as the server sends them; asking for identity keeps counted = shown bytes.
         headers["Accept-Encoding"] = "identity"
-        allowed = min(remaining, meter.max_response_bytes)
         body = bytearray()
         try:
             async with meter.client.stream(
@@ -198,21 +197,21 @@ class ForwardHandler(_Metered, web.RequestHandler):
             ) as resp:
                 async for chunk in resp.aiter_raw():
                     body += chunk
-                    if len(body) > allowed:
+                    if len(body) > meter.max_response_bytes:
                         break
                 status, upstream_headers = resp.status_code, resp.headers.multi_items()
         except httpx.TransportError as exc:
             log.warning("meter: %s unreachable: %s", route.target, exc)
             return self.refuse(502, "The notebook server does not answer.")
         what = category(path[len(route.prefix):])
-        if len(body) > allowed:
-            if len(body) > meter.max_response_bytes:
-                meter.note_refusal(route, f"{what} response larger than max_response_bytes", len(body))
-                return self.refuse(
-                    403,
-                    f"This response is larger than the {meter.max_response_bytes:,} bytes the browser may receive at once "
-                    "from a research notebook server; it was not sent.",
-                )
+        if len(body) > meter.max_response_bytes:
+            meter.note_refusal(route, f"{what} response larger than max_response_bytes", len(body))
+            return self.refuse(
+                403,
+                f"This response is larger than the {meter.max_response_bytes:,} bytes the browser may receive at once "
+                "from a research notebook server; it was not sent.",
+            )
+        if len(body) > remaining:
             meter.note_refusal(route, "budget spent", len(body))
             return self.refuse(429, meter.spent_message(route))
         self.set_status(status)
