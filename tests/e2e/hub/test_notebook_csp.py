@@ -147,3 +147,23 @@ def test_control_removed_without_the_policy_the_outputs_reach_the_listener(hub, 
     seen = _run_cells(hub, lab, listener, strip_csp=True)
     reached = {h.split("d=", 1)[-1] for h in seen["hits"]}
     assert EXPECTED <= reached, json.dumps(seen, indent=1)[:4000]
+
+
+def test_two_jupyterlab_sessions_spend_a_small_part_of_the_daily_budget(hub, lab):
+    """What the browser got in the two page loads and runs above, as the meter audited it: the page
+    itself is counted too, so normal work must leave most of the budget."""
+    from hub.policy import security_policy
+
+    hub.stop_server("ivar", lab["slug"])
+    audit = hub.process.log_path.parent / "audit" / "hub.jsonl"
+    deadline = time.monotonic() + 60
+    record = None
+    while record is None and time.monotonic() < deadline:
+        for line in audit.read_text().splitlines() if audit.exists() else []:
+            rec = json.loads(line)
+            if rec["action"] == "notebook.output_volume" and rec["object_id"] == f"ivar/{lab['slug']}":
+                record = json.loads(rec["detail"])
+        time.sleep(0.2)
+    assert record is not None and record["source"] == "meter"
+    print("meter figures of two JupyterLab page loads and runs:", {k: record[k] for k in ("contents", "workspaces", "kernel", "other", "total")})
+    assert 0 < record["total"] < security_policy().browser_reads.daily_bytes // 4
