@@ -179,3 +179,47 @@ def test_control_removed_without_a_budget_the_101st_read_goes_through(tmp_path):
 
     codes = run(_with_meter(tmp_path, body, daily=10**12))
     assert codes == [200] * 101
+
+
+def test_the_proxy_class_sends_user_routes_through_the_meter_and_reports_the_container(tmp_path, monkeypatch):
+    """MeteredProxy without a running configurable-http-proxy: what it would store there, and what it
+    reports back to JupyterHub's route check (also after a hub restart, with a new, empty meter)."""
+    from hub.meter import app as meter_app
+    from hub.meter.proxy import MeteredProxy
+
+    stored: dict[str, dict] = {}
+
+    async def fake_api_request(self, path, method="GET", body=None, client=None):
+        stored[path] = dict(body)
+
+    monkeypatch.setattr(MeteredProxy, "api_request", fake_api_request)
+
+    async def body():
+        proxy = MeteredProxy(ledger_file=str(tmp_path / "m.sqlite"), audit_file=str(tmp_path / "a.jsonl"), daily_bytes=1000, max_response_bytes=1000)
+        meter = proxy.meter
+        await proxy.add_route(PREFIX, "http://172.30.0.2:8888", {"user": "dora", "server_name": "proj"})
+        await proxy.add_route("/", "http://127.0.0.1:8081", {"hub": True})
+        chp = {path: dict(data) for path, data in stored.items()}
+        user_route = chp[proxy._routespec_to_chp_path(PREFIX)]
+        reported = proxy._reformat_routespec(PREFIX, dict(user_route))
+        hub_route = chp[proxy._routespec_to_chp_path("/")]
+        # A restart: a new meter that knows no route learns it from the proxy's data.
+        await meter.close()
+        meter_app.set_current(None)
+        restarted = MeteredProxy(ledger_file=str(tmp_path / "m.sqlite"), audit_file=str(tmp_path / "a.jsonl"), daily_bytes=1000, max_response_bytes=1000)
+        user_route_old = dict(user_route)
+        stale = restarted._reformat_routespec(PREFIX, dict(user_route_old))  # the old meter's port: re-add
+        user_route_old["target"] = restarted.meter.url
+        relearned = restarted._reformat_routespec(PREFIX, dict(user_route_old))
+        known = restarted.meter.match(PREFIX + "api/contents")
+        unmetered = restarted._reformat_routespec(PREFIX, {"target": "http://172.30.0.2:8888", "jupyterhub": True, "user": "dora", "server_name": "proj"})
+        await restarted.meter.close()
+        meter_app.set_current(None)
+        return meter.url, user_route, reported, hub_route, stale, relearned, known, unmetered
+
+    meter_url, user_route, reported, hub_route, stale, relearned, known, unmetered = run(body())
+    assert user_route["target"] == meter_url and reported["target"] == "http://172.30.0.2:8888"
+    assert hub_route["target"] == "http://127.0.0.1:8081"  # the hub's own route is not metered
+    assert stale["target"] != "http://172.30.0.2:8888"  # JupyterHub sees a mismatch and re-adds it
+    assert relearned["target"] == "http://172.30.0.2:8888" and known is not None and known.target == "http://172.30.0.2:8888"
+    assert unmetered["target"] != "http://172.30.0.2:8888"
