@@ -1,8 +1,9 @@
 """The hub's own audit trail: an append-only JSON-lines file in which every record carries the hash of
 the previous one (the same chaining as :mod:`sandkasse.audit`), so an edited or deleted line shows.
 
-It records what only the hub sees: the kernel output volume of each (user, project) notebook session,
-read from the server's log when the server stops."""
+It records what only the hub sees: what each (user, project) notebook session sent to the browser,
+as the hub's meter (:mod:`hub.meter`) counted it on the host, when the server stops, and the meter's
+refusals."""
 
 from __future__ import annotations
 
