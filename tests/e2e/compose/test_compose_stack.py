@@ -62,7 +62,7 @@ def egress_token(stack: ComposeStack, ca: Path, username: str, password: str) ->
     """A token for the egress API from the authorization code flow with PKCE (client sandkasse-egress)."""
     public = stack.public_url
     oidc = "/auth/realms/sandkasse/protocol/openid-connect"
-    redirect_uri = f"{public}/egress/auth/callback"
+    redirect_uri = f"{stack.egress_url}/auth/callback"  # the egress UI's own origin
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     with _browser(stack, ca) as client:
@@ -86,7 +86,7 @@ def egress_token(stack: ComposeStack, ca: Path, username: str, password: str) ->
 
 def _egress(stack: ComposeStack, ca: Path, token: str) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{stack.public_url}/egress/api/v1", verify=str(ca), timeout=120, trust_env=False,
+        base_url=f"{stack.egress_url}/api/v1", verify=str(ca), timeout=120, trust_env=False,
         headers={"Authorization": f"Bearer {token}"},
     )  # fmt: skip
 
