@@ -148,6 +148,11 @@ def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(com
     xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and c.path.startswith(f"/user/{RESEARCHER}/"))
     status = browser.get(f"/user/{RESEARCHER}/{PROJECT}/api/status", headers={"X-XSRFToken": xsrf})
     assert status.status_code == 200 and "started" in status.json(), (status.status_code, status.text[:300])
+    # Issue 15.2: the notebook page carries the meter's policy, and the egress UI is not on this origin.
+    assert "default-src 'self'" in lab.headers.get("content-security-policy", ""), lab.headers
+    assert browser.get("/egress/api/v1/requests").status_code == 404
+    with httpx.Client(base_url=stack.egress_url, verify=str(ca), timeout=60, trust_env=False) as egress_origin:
+        assert egress_origin.get("/healthz").status_code == 200
 
     # Inside the sandbox, the researcher's code sends a table to the egress service.
     sandbox = _sandbox(stack, RESEARCHER, PROJECT)
