@@ -150,7 +150,7 @@ def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(com
     assert status.status_code == 200 and "started" in status.json(), (status.status_code, status.text[:300])
     # Issue 15.2: the notebook page carries the meter's policy, and the egress UI is not on this origin.
     assert "default-src 'self'" in lab.headers.get("content-security-policy", ""), lab.headers
-    assert browser.get("/egress/api/v1/requests").status_code == 404
+    assert browser.get("/egress/api/v1/requests", follow_redirects=True).status_code == 404  # the hub's own 404
     with httpx.Client(base_url=stack.egress_url, verify=str(ca), timeout=60, trust_env=False) as egress_origin:
         assert egress_origin.get("/healthz").status_code == 200
 
