@@ -184,9 +184,11 @@ class ForwardHandler(_Metered, web.RequestHandler):
         if self.request.headers.get("Upgrade", "").lower() == "websocket":
             return self.refuse(403, "This websocket endpoint is not available in the research environment.")
         remaining = meter.ledger.remaining(route.user, route.project)
-        if remaining <= 0:
+        if remaining <= 0 and self.request.method in ("GET", "HEAD"):
             meter.note_refusal(route, "budget spent", 0)
             return self.refuse(429, meter.spent_message(route))
+        # A write (saving a notebook) still reaches the server when the budget is spent, so no work is
+        # lost; only its answer is withheld if it does not fit.
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in HOP_BY_HOP_REQUEST}
         # Bodies pass through as the server sends them; asking for identity keeps counted = shown bytes.
         headers["Accept-Encoding"] = "identity"

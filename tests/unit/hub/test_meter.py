@@ -33,6 +33,14 @@ class Blob(web.RequestHandler):
         self.write(json.dumps({"content": "x" * max(0, int(size) - 15)}))
 
 
+class Saved(web.RequestHandler):
+    bodies: list[bytes] = []
+
+    def put(self) -> None:
+        Saved.bodies.append(self.request.body)
+        self.write({"name": "save", "type": "notebook", "content": None})
+
+
 class Channels(websocket.WebSocketHandler):
     def select_subprotocol(self, subprotocols):
         return "v1.kernel.websocket.jupyter.org" if "v1.kernel.websocket.jupyter.org" in subprotocols else None
@@ -46,6 +54,7 @@ class Channels(websocket.WebSocketHandler):
 def _upstream() -> tuple[HTTPServer, int]:
     app = web.Application([
         (PREFIX + r"api/contents/(\d+)", Blob),
+        (PREFIX + r"api/contents/save", Saved),
         (PREFIX + r"lab/api/workspaces/(\d+)", Blob),
         (PREFIX + r"static/(\d+)", Blob),
         (PREFIX + r"api/kernels/k1/channels", Channels),
@@ -223,3 +232,15 @@ def test_the_proxy_class_sends_user_routes_through_the_meter_and_reports_the_con
     assert stale["target"] != "http://172.30.0.2:8888"  # JupyterHub sees a mismatch and re-adds it
     assert relearned["target"] == "http://172.30.0.2:8888" and known is not None and known.target == "http://172.30.0.2:8888"
     assert unmetered["target"] != "http://172.30.0.2:8888"
+
+
+def test_a_save_still_reaches_the_server_when_the_budget_is_spent_but_its_answer_is_withheld(tmp_path):
+    async def body(meter, client):
+        assert (await client.get("api/contents/1000")).status_code == 200
+        save = await client.put("api/contents/save", content=b'{"content": "my work"}')
+        return save, Saved.bodies
+
+    Saved.bodies = []
+    save, bodies = run(_with_meter(tmp_path, body, daily=1000))
+    assert bodies == [b'{"content": "my work"}']  # the notebook server got the save
+    assert save.status_code == 429 and "budget" in save.json()["message"]
