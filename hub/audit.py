@@ -6,8 +6,9 @@ from scratch by someone without that key.
 The key is ``SANDKASSE_HUB_AUDIT_KEY`` (base64, 32 bytes; ``sandkasse init`` makes it): the hub never
 holds the master key, which wraps every project's pseudonymisation key and every quarantined file's key.
 
-It records what only the hub sees: the kernel output volume of each (user, project) notebook session,
-read from the server's log when the server stops."""
+It records what only the hub sees: what each (user, project) notebook session sent to the browser,
+as the hub's meter (:mod:`hub.meter`) counted it on the host, when the server stops, and the meter's
+refusals."""
 
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ c.JupyterHub.hub_port = api_port
 c.JupyterHub.hub_connect_ip = "127.0.0.1"  # the spawner gives each sandbox its own gateway URL
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.command = [str(ensure_configurable_http_proxy())]
+if settings.spawner != "docker":  # the plain DockerSpawner benchmark baseline runs without the meter
+    # Every user server is reached through the meter (CSP, daily read budget, audited volume): hub/meter/.
+    c.JupyterHub.proxy_class = "hub.meter.proxy.MeteredProxy"
 c.JupyterHub.db_url = f"sqlite:///{settings.state_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(settings.state_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(settings.state_dir / "jupyterhub.pid")

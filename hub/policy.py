@@ -42,6 +42,14 @@ class NotebookOutputPolicy(BaseModel):
     max_file_content_bytes: int = Field(gt=0)
 
 
+class BrowserReadsPolicy(BaseModel):
+    """What a browser may receive from one researcher's notebook servers of one project per UTC day,
+    counted by the hub's meter (:mod:`hub.meter`) outside the sandbox."""
+
+    daily_bytes: int = Field(default=100_000_000, gt=0)
+    max_response_bytes: int = Field(default=20_000_000, gt=0)
+
+
 class NetworkPolicy(BaseModel):
     bridge_prefix: str = Field(min_length=2, max_length=5)
     chain: str = Field(min_length=1, max_length=28)
@@ -58,6 +66,7 @@ class SecurityPolicy(BaseModel):
     credentials: CredentialsPolicy
     lifecycle: LifecyclePolicy
     notebook_output: NotebookOutputPolicy
+    browser_reads: BrowserReadsPolicy = Field(default_factory=BrowserReadsPolicy)
     network: NetworkPolicy
 
 

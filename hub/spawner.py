@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import re
 import time
@@ -363,34 +362,39 @@ class ProjectDockerSpawner(DockerSpawner):
         return ip, port
 
     async def stop(self, now=False):
-        await self.audit_output_volume()
-        await super().stop(now=now)
+        # The container (with /data and its token) must stop whatever the audit step does.
+        try:
+            await self.audit_output_volume()
+        except Exception:
+            self.log.exception("could not audit the output volume of %s; stopping it anyway", self.container_name)
+        finally:
+            await super().stop(now=now)
 
     async def audit_output_volume(self) -> None:
-        """Record the session's kernel output volume (the server logs its running total) before the
-        container, and its log, go away."""
+        """Record what the session sent to the browser, as counted by the hub's meter (hub/meter/) on
+        the host. Nothing the container prints is read: inside it, the kernel can forge any line."""
+        from hub.meter.app import current
+
         if not self.container_id:
             return
-        try:
-            logs = await self.docker("logs", self.container_id, stdout=True, stderr=True, tail=2000)
-        except docker.errors.APIError:
-            return
-        marker = "sandkasse-output-volume "
-        lines = [ln for ln in logs.decode(errors="replace").splitlines() if marker in ln]
-        totals = {"bytes": 0, "messages": 0}
-        if lines:
-            try:
-                totals = json.loads(lines[-1].split(marker, 1)[1])
-            except ValueError:
-                totals = {"unreadable": lines[-1][-200:]}
         project = self.name or str(self.user_options.get("project") or "")
+        meter = current()
+        figures = meter.end_session(self.user.name, project) if meter is not None else {"unmetered": True}
         await asyncio.to_thread(
             append_record,
             Path(self.audit_file),
             actor=self.user.name,
             action="notebook.output_volume",
             object_id=f"{self.user.name}/{project}",
-            detail={"user": self.user.name, "project": project, "container": self.container_name, **totals},
+            detail={
+                "user": self.user.name,
+                "project": project,
+                "container": self.container_name,
+                "source": "meter",
+                **figures,
+                "bytes": figures.get("kernel", 0),
+                "messages": figures.get("kernel_messages", 0),
+            },
         )
 
     async def wait_until_ready(self, ip: str, port: int) -> None:

@@ -49,6 +49,7 @@ ENTRIES: list[EnvEntry] = [
     # Where the stack listens. Not secret; edit them here, `init` never overwrites them.
     EnvEntry("SANDKASSE_PUBLIC_HOST", lambda: "localhost", "host name in the browser (TLS certificate, redirect URIs)", False),
     EnvEntry("SANDKASSE_HTTPS_PORT", lambda: "8443", "port the proxy publishes for HTTPS", False),
+    EnvEntry("SANDKASSE_EGRESS_HTTPS_PORT", lambda: "8444", "port the proxy publishes the egress review UI on (its own origin)", False),
     EnvEntry("SANDKASSE_BIND_ADDRESS", lambda: "127.0.0.1", "address the proxy publishes on; 0.0.0.0 to serve the network", False),
     EnvEntry("SANDKASSE_DEMO", lambda: "1", "1: seed the demo users and projects on start; 0 in production", False),
     EnvEntry("SANDKASSE_DATA_DIR", lambda: "/var/lib/sandkasse", "host folder: extracts, quarantine, releases, signing keys", False),
@@ -57,7 +58,7 @@ ENTRIES: list[EnvEntry] = [
     EnvEntry("SANDKASSE_HUB_PORT", lambda: "8000", "hub's own proxy (loopback; the TLS proxy forwards to it)", False),
     EnvEntry("SANDKASSE_HUB_PROXY_API_PORT", lambda: "8001", "configurable-http-proxy's REST API (loopback)", False),
     EnvEntry("SANDKASSE_HUB_API_PORT", lambda: "8081", "hub API that notebook servers call", False),
-    EnvEntry("SANDKASSE_EGRESS_PORT", lambda: "8090", "egress service (notebooks submit here; the proxy serves /egress/)", False),
+    EnvEntry("SANDKASSE_EGRESS_PORT", lambda: "8090", "egress service (notebooks submit here; the proxy serves it on SANDKASSE_EGRESS_HTTPS_PORT)", False),
     EnvEntry("SANDKASSE_KEYCLOAK_PORT", lambda: "8180", "Keycloak (loopback; the proxy serves /auth/)", False),
     EnvEntry("SANDKASSE_POSTGRES_PORT", lambda: "15432", "PostgreSQL (loopback)", False),
     # Database (PostgreSQL): one superuser for maintenance, one role per application database.

@@ -1,10 +1,10 @@
 """Counts what kernels send to the browser, per server session, and reports it in the server log.
 
-Kernel output cannot be blocked (a notebook that prints data shows it), so its volume is recorded:
-every iopub byte passing to a browser is added up, and the total is logged on a fixed line format
-(``sandkasse-output-volume {json}``) that the hub reads from the container log when the server stops
-and writes to its audit trail. The counter runs inside the sandbox, so a researcher could stop the
-server process early; the figure is a lower bound, which docs/security.md says.
+Kernel output cannot be blocked (a notebook that prints data shows it), so its volume is recorded.
+This counter runs inside the sandbox, where the kernel runs as the same user as the server and can
+write any line to the log, so it is only a diagnostic (``sandkasse-output-volume {json}`` lines in the
+container log). The audited figure and the daily browser budget come from the hub's meter on the host
+(:mod:`hub.meter`), which the container cannot reach.
 """
 
 from __future__ import annotations

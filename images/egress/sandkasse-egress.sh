@@ -8,5 +8,5 @@ python -m sandkasse.stack.compose_init migrate
 exec uvicorn egress_review.app:create_app --factory \
   --host 0.0.0.0 --port "${SANDKASSE_EGRESS_PORT:-8090}" \
   --no-proxy-headers \
-  --root-path "${SANDKASSE_EGRESS_ROOT_PATH:-/egress}" \
+  --root-path "${SANDKASSE_EGRESS_ROOT_PATH:-}" \
   --no-server-header "$@"

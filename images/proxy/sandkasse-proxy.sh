@@ -26,6 +26,7 @@ fi
 conf=/run/sandkasse-nginx.conf
 sed -e "s/@BIND_ADDRESS@/${SANDKASSE_BIND_ADDRESS:-127.0.0.1}/" \
     -e "s/@HTTPS_PORT@/${SANDKASSE_HTTPS_PORT:-8443}/" \
+    -e "s/@EGRESS_HTTPS_PORT@/${SANDKASSE_EGRESS_HTTPS_PORT:-8444}/" \
     -e "s/@HUB_PORT@/${SANDKASSE_HUB_PORT:-8000}/" \
     -e "s/@EGRESS_PORT@/${SANDKASSE_EGRESS_PORT:-8090}/" \
     -e "s/@KEYCLOAK_PORT@/${SANDKASSE_KEYCLOAK_PORT:-8180}/" \

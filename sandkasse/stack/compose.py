@@ -160,6 +160,12 @@ class ComposeStack:
         s = self.settings
         return f"https://{s.get('SANDKASSE_PUBLIC_HOST', 'localhost')}:{s.get('SANDKASSE_HTTPS_PORT', '8443')}"
 
+    @property
+    def egress_url(self) -> str:
+        """The egress review UI's own origin (issue 15.2): same host, its own port."""
+        s = self.settings
+        return f"https://{s.get('SANDKASSE_PUBLIC_HOST', 'localhost')}:{s.get('SANDKASSE_EGRESS_HTTPS_PORT', '8444')}"
+
     def environment(self) -> dict[str, str]:
         # The process environment wins over .env in docker-compose; only what we set on purpose
         # (image tags, per-run overrides) goes there.
@@ -266,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_tags(build_stack_images())
         elif args.command == "up":
             stack.up()
-            print(f"Sandkasse is up: {stack.public_url}/  (Keycloak admin: {stack.public_url}/auth/admin/)")
+            print(f"Sandkasse is up: {stack.public_url}/  (egress review: {stack.egress_url}/, Keycloak admin: {stack.public_url}/auth/admin/)")
             for service, state in sorted(stack.health().items()):
                 print(f"  {service:12s} {state}")
         elif args.command == "down":

@@ -43,10 +43,18 @@ def migrate() -> None:
     print("compose init: database migrated (provisioning, egress)", flush=True)
 
 
+def egress_public_url(public_url: str) -> str:
+    """The egress review UI's own origin: the hub's host on ``SANDKASSE_EGRESS_HTTPS_PORT`` (default
+    8444), so script in a notebook page (hub origin) can never act in a checker's egress session."""
+    parts = urlsplit(public_url.rstrip("/"))
+    return f"{parts.scheme}://{parts.hostname}:{os.environ.get('SANDKASSE_EGRESS_HTTPS_PORT') or '8444'}"
+
+
 def client_settings(public_url: str) -> dict[str, dict[str, object]]:
     """What each OAuth client must look like in Keycloak for the stack at ``public_url``."""
     base = public_url.rstrip("/")
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(base))
+    egress = egress_public_url(base)
     return {
         HUB_CLIENT: {
             "secret": _env("SANDKASSE_HUB_CLIENT_SECRET"),
@@ -58,11 +66,11 @@ def client_settings(public_url: str) -> dict[str, dict[str, object]]:
         },
         EGRESS_CLIENT: {
             "secret": _env("SANDKASSE_EGRESS_CLIENT_SECRET"),
-            "redirectUris": [f"{base}/egress/*"],
-            "webOrigins": [origin],
-            "rootUrl": f"{base}/egress",
-            "baseUrl": "/egress/",
-            "attributes": {"post.logout.redirect.uris": f"{base}/egress/*"},
+            "redirectUris": [f"{egress}/*"],
+            "webOrigins": [egress],
+            "rootUrl": egress,
+            "baseUrl": "/",
+            "attributes": {"post.logout.redirect.uris": f"{egress}/*"},
         },
     }
 

@@ -71,11 +71,14 @@ def test_overrides_set_placement_but_never_replace_a_secret(tmp_path: Path) -> N
 
 
 def test_keycloak_clients_get_the_secrets_and_the_public_redirects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SANDKASSE_EGRESS_HTTPS_PORT", raising=False)
     monkeypatch.setenv("SANDKASSE_HUB_CLIENT_SECRET", "hub-secret")
     monkeypatch.setenv("SANDKASSE_EGRESS_CLIENT_SECRET", "egress-secret")
     wanted = client_settings("https://tre.kommune.no:8443/")
     assert wanted["sandkasse-hub"]["secret"] == "hub-secret"
     assert wanted["sandkasse-hub"]["redirectUris"] == ["https://tre.kommune.no:8443/hub/oauth_callback"]
     assert wanted["sandkasse-egress"]["secret"] == "egress-secret"
-    assert wanted["sandkasse-egress"]["redirectUris"] == ["https://tre.kommune.no:8443/egress/*"]
+    # The egress UI has its own origin (issue 15.2): same host, its own port.
+    assert wanted["sandkasse-egress"]["redirectUris"] == ["https://tre.kommune.no:8444/*"]
+    assert wanted["sandkasse-egress"]["webOrigins"] == ["https://tre.kommune.no:8444"]
     assert wanted["sandkasse-hub"]["webOrigins"] == ["https://tre.kommune.no:8443"]

@@ -19,6 +19,7 @@ from tests.testbed.timing import timed
 
 PORT_SETTINGS = (
     "SANDKASSE_HTTPS_PORT",
+    "SANDKASSE_EGRESS_HTTPS_PORT",
     "SANDKASSE_HUB_PORT",
     "SANDKASSE_HUB_PROXY_API_PORT",
     "SANDKASSE_HUB_API_PORT",

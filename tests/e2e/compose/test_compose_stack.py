@@ -62,7 +62,7 @@ def egress_token(stack: ComposeStack, ca: Path, username: str, password: str) ->
     """A token for the egress API from the authorization code flow with PKCE (client sandkasse-egress)."""
     public = stack.public_url
     oidc = "/auth/realms/sandkasse/protocol/openid-connect"
-    redirect_uri = f"{public}/egress/auth/callback"
+    redirect_uri = f"{stack.egress_url}/auth/callback"  # the egress UI's own origin
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     with _browser(stack, ca) as client:
@@ -86,7 +86,7 @@ def egress_token(stack: ComposeStack, ca: Path, username: str, password: str) ->
 
 def _egress(stack: ComposeStack, ca: Path, token: str) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{stack.public_url}/egress/api/v1", verify=str(ca), timeout=120, trust_env=False,
+        base_url=f"{stack.egress_url}/api/v1", verify=str(ca), timeout=120, trust_env=False,
         headers={"Authorization": f"Bearer {token}"},
     )  # fmt: skip
 
@@ -148,6 +148,11 @@ def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(com
     xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and c.path.startswith(f"/user/{RESEARCHER}/"))
     status = browser.get(f"/user/{RESEARCHER}/{PROJECT}/api/status", headers={"X-XSRFToken": xsrf})
     assert status.status_code == 200 and "started" in status.json(), (status.status_code, status.text[:300])
+    # Issue 15.2: the notebook page carries the meter's policy, and the egress UI is not on this origin.
+    assert "default-src 'self'" in lab.headers.get("content-security-policy", ""), lab.headers
+    assert browser.get("/egress/api/v1/requests", follow_redirects=True).status_code == 404  # the hub's own 404
+    with httpx.Client(base_url=stack.egress_url, verify=str(ca), timeout=60, trust_env=False) as egress_origin:
+        assert egress_origin.get("/healthz").status_code == 200
 
     # Inside the sandbox, the researcher's code sends a table to the egress service.
     sandbox = _sandbox(stack, RESEARCHER, PROJECT)
