@@ -18,6 +18,7 @@ from egress_review.checks.suppression import protect
 from egress_review.sdc.engine import Axis, GroupStats, entity_bitmap, entity_codes, group_stats, make_axis, \
     merge_top
 from egress_review.export_names import call_name
+from egress_review.sdc import provenance
 from egress_review.sdc.result import SDCResult, Summary
 
 _POLICY: DisclosurePolicy | None = None
@@ -375,7 +376,10 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
                      row_margin=margins, col_margin=margins, additive=agg in ("count", "sum") and not normalize,
                      kind_unit="people" if ent is not None else "rows", normalize=normalize)
     measure = [] if values is None else [agg, getattr(values, "name", None) or "values", "by"]
-    return result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
+    result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
+    return _with_replay(result, "crosstab", dict(
+        index=index, columns=columns, values=values, rownames=rownames, colnames=colnames, aggfunc=aggfunc,
+        margins=margins, margins_name=margins_name, dropna=dropna, normalize=normalize, entity=entity))
 
 
 def _has_nan(keys: list[pd.Series]) -> bool:
@@ -427,7 +431,10 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     result = _finish(table, laid, aggs, policy, "pivot_table", names, ent_name, margins, margins_name,
                      row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
                      kind_unit="people" if ent is not None else "rows")
-    return result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
+    result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
+    return _with_replay(result, "pivot_table", dict(
+        data=data, values=values, index=index, columns=columns, aggfunc=aggfunc, fill_value=fill_value,
+        margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort, entity=entity))
 
 
 def describe_by(data: pd.DataFrame, by: Any, values: Any,
@@ -457,4 +464,14 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
     result = _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
                      additive=False, kind_unit="people" if ent is not None else "rows")
-    return result.named(name, call_name("describe_by", values_l, "by", by_l))
+    result.named(name, call_name("describe_by", values_l, "by", by_l))
+    return _with_replay(result, "describe_by", dict(data=data, by=by, values=values, stats=list(stats), entity=entity))
+
+
+def _with_replay(result: SDCResult, call: str, args: dict) -> SDCResult:
+    """Attach the replay specification (or why there is none): never a reason to fail the call."""
+    try:
+        result.replay, result.replay_problem = provenance.describe(call, args)
+    except Exception as exc:  # noqa: BLE001 - the table is still the researcher's to check and export
+        result.replay, result.replay_problem = None, f"it could not be described ({exc.__class__.__name__})"
+    return result
