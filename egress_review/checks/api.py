@@ -32,7 +32,8 @@ __all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_
            "DisclosurePolicy"]
 
 RuleName = Literal["threshold", "zero", "nk", "p_percent", "negative", "missing", "dof", "identifier",
-                   "record_level", "differencing", "file_type", "size", "archive", "notebook", "unverifiable"]
+                   "record_level", "differencing", "file_type", "size", "archive", "notebook", "unverifiable",
+                   "replay"]
 
 
 class Flag(BaseModel):
