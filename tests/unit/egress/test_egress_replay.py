@@ -50,7 +50,9 @@ def _submit(env, table: Path, side: Path) -> dict:
     env.upload(p, req_id, file_id, table.read_bytes())
     [f] = env.get(req_id).files
     v = f.current_version
-    return {"verdict": v.verdict, "rules": {(x["rule"], x["severity"]) for x in json.loads(v.check_report)["flags"]}}
+    flags = json.loads(v.check_report)["flags"]
+    return {"verdict": v.verdict, "rules": {(x["rule"], x["severity"]) for x in flags},
+            "cells": {(x["rule"], x["row"], x["column"]) for x in flags}}
 
 
 def test_service_check_uses_the_replay_not_the_sidecar(env, extract: Path, tmp_path: Path):
@@ -62,7 +64,8 @@ def test_service_check_uses_the_replay_not_the_sidecar(env, extract: Path, tmp_p
     meta["cells"]["top"][k] = [meta["cells"]["total"][k] / 50] * len(meta["cells"]["top"][k])  # forged
     side.write_text(json.dumps(meta))
     got = _submit(env, table, side)
-    assert got["verdict"] == "fail" and ({("nk", "fail"), ("p_percent", "fail")} & got["rules"])
+    assert got["verdict"] == "fail"
+    assert {("nk", "Frogner", "30-49"), ("p_percent", "Frogner", "30-49")} & got["cells"]
 
     # an edited cell in an otherwise passing table, sidecar rehashed to match: the replay fails it
     sub = sdc.where(df, bydel=["Grefsen", "Sagene", "Frogner"])
