@@ -52,7 +52,7 @@ def _submit(env, table: Path, side: Path) -> dict:
     v = f.current_version
     flags = json.loads(v.check_report)["flags"]
     return {"verdict": v.verdict, "rules": {(x["rule"], x["severity"]) for x in flags},
-            "cells": {(x["rule"], x["row"], x["column"]) for x in flags}}
+            "cells": {(x["rule"], x["row"], x["column"]) for x in flags}, "request": req_id}
 
 
 def test_service_check_uses_the_replay_not_the_sidecar(env, extract: Path, tmp_path: Path):
@@ -82,3 +82,18 @@ def test_service_check_uses_the_replay_not_the_sidecar(env, extract: Path, tmp_p
     side.write_text(json.dumps(meta))
     got = _submit(env, table, side)
     assert got["verdict"] == "fail" and ("replay", "fail") in got["rules"]
+
+
+def test_checker_sees_the_replay_outcome_on_the_request_page(env, extract: Path, tmp_path: Path):
+    from tests.unit.web.test_web_ui import _client, _login
+
+    df = sdc.read_extract(extract)
+    sub = sdc.where(df, bydel=["Grefsen", "Sagene", "Frogner"])
+    table, side = sdc.crosstab(sub.bydel, sub.kjonn, entity=sub.person, policy=DisclosurePolicy()).export(
+        tmp_path / "counts.csv")
+    req_id = _submit(env, table, side)["request"]
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, researcher("alice", "alpha"), r), req_id)
+    with _client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{req_id}").text
+    assert "Made again from the project&#39;s data: reproduced from the data (bit-for-bit)" in page
