@@ -178,6 +178,16 @@ def _agg_arg(aggfunc: Any) -> Any:
     return name
 
 
+def _plain(key: str, v: Any) -> Any:
+    """An argument that is neither a column nor an aggregate: written down only as JSON values."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(key, x) for x in v]
+    try:
+        return _json_scalar(v)
+    except TypeError:
+        raise NotReplayable(f"its argument {key}= cannot be written down") from None
+
+
 def _columns_arg(x: Any) -> Any:
     if x is None or isinstance(x, str):
         return x
@@ -195,22 +205,18 @@ def describe(call: str, args: dict[str, Any]) -> tuple[dict | None, str | None]:
             spec_args = {"index": _names(args["index"], tracker), "columns": _names(args["columns"], tracker),
                          "values": None if args.get("values") is None else tracker.series(args["values"]),
                          "aggfunc": _agg_arg(args.get("aggfunc")),
-                         **{k: args[k] for k in ("rownames", "colnames", "margins", "margins_name", "dropna",
-                                                 "normalize")}}
+                         **{k: _plain(k, v) for k, v in args.items()
+                            if k not in ("index", "columns", "values", "aggfunc")}}
             for k in ("rownames", "colnames"):
                 if spec_args[k] is not None:
                     spec_args[k] = _columns_arg(list(spec_args[k]))
             entity_name = None if entity is None else tracker.series(entity)
         else:
             data = args.pop("data")
-            spec_args = {k: _columns_arg(v) if k in ("values", "index", "columns", "by") else v
-                         for k, v in args.items()}
-            if "aggfunc" in spec_args:
-                spec_args["aggfunc"] = _agg_arg(spec_args["aggfunc"])
-            if "stats" in spec_args:
-                spec_args["stats"] = [_agg_arg(s) for s in spec_args["stats"]]
-            if spec_args.get("fill_value") is not None:
-                spec_args["fill_value"] = _json_scalar(spec_args["fill_value"])
+            spec_args = {k: _columns_arg(v) if k in ("values", "index", "columns", "by")
+                         else _agg_arg(v) if k == "aggfunc"
+                         else [_agg_arg(x) for x in v] if k == "stats"
+                         else _plain(k, v) for k, v in args.items()}
             used = [c for k in ("values", "index", "columns", "by") for c in (
                 [] if spec_args.get(k) is None else [spec_args[k]] if isinstance(spec_args[k], str) else spec_args[k])]
             if isinstance(entity, str):

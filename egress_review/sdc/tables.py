@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -377,9 +379,7 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
                      kind_unit="people" if ent is not None else "rows", normalize=normalize)
     measure = [] if values is None else [agg, getattr(values, "name", None) or "values", "by"]
     result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
-    return _with_replay(result, "crosstab", dict(
-        index=index, columns=columns, values=values, rownames=rownames, colnames=colnames, aggfunc=aggfunc,
-        margins=margins, margins_name=margins_name, dropna=dropna, normalize=normalize, entity=entity))
+    return _with_replay(result, "crosstab", crosstab)
 
 
 def _has_nan(keys: list[pd.Series]) -> bool:
@@ -432,9 +432,7 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
                      row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
                      kind_unit="people" if ent is not None else "rows")
     result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
-    return _with_replay(result, "pivot_table", dict(
-        data=data, values=values, index=index, columns=columns, aggfunc=aggfunc, fill_value=fill_value,
-        margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort, entity=entity))
+    return _with_replay(result, "pivot_table", pivot_table)
 
 
 def describe_by(data: pd.DataFrame, by: Any, values: Any,
@@ -465,12 +463,17 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     result = _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
                      additive=False, kind_unit="people" if ent is not None else "rows")
     result.named(name, call_name("describe_by", values_l, "by", by_l))
-    return _with_replay(result, "describe_by", dict(data=data, by=by, values=values, stats=list(stats), entity=entity))
+    return _with_replay(result, "describe_by", describe_by)
 
 
-def _with_replay(result: SDCResult, call: str, args: dict) -> SDCResult:
-    """Attach the replay specification (or why there is none): never a reason to fail the call."""
+def _with_replay(result: SDCResult, call: str, wrapper: Any) -> SDCResult:
+    """Attach the replay specification (or why there is none): never a reason to fail the call.
+
+    The arguments are the wrapper's parameters as its caller holds them (none is reassigned before the
+    return), so a parameter added to a wrapper is recorded, and replayed, without another edit here."""
     try:
+        caller = sys._getframe(1).f_locals
+        args = {k: caller[k] for k in inspect.signature(wrapper).parameters if k not in ("policy", "name")}
         result.replay, result.replay_problem = provenance.describe(call, args)
     except Exception as exc:  # noqa: BLE001 - the table is still the researcher's to check and export
         result.replay, result.replay_problem = None, f"it could not be described ({exc.__class__.__name__})"
