@@ -41,6 +41,8 @@ class CheckInput:
     entitled_row_count: int | None = None
     person_level: bool = True
     policy: Any = None  # the engine's DisclosurePolicy, loaded once by the service
+    # where the project's extracts are (default: provisioning's folder for ``project``), for the replay
+    extract_dir: Path | None = None
 
 
 @dataclass
@@ -203,10 +205,47 @@ def _run_in_process(item: CheckInput) -> CheckOutcome:
         entitled_row_count=item.entitled_row_count,
         person_level=item.person_level,
     )
-    report = check_file(item.path, declared_name=item.declared_name, sidecar=item.sidecar, context=context,
-                        policy=item.policy)
+    replayed = _replay(item)
+    if replayed is not None:
+        context.replay = replayed.note
+    try:
+        # a reproduced table is checked with the replay's statistics, not the researcher's
+        sidecar = replayed.sidecar if replayed is not None and replayed.sidecar is not None else item.sidecar
+        report = check_file(item.path, declared_name=item.declared_name, sidecar=sidecar, context=context,
+                            policy=item.policy)
+    finally:
+        if replayed is not None and replayed.sidecar is not None:
+            replayed.sidecar.unlink(missing_ok=True)
     data = report.model_dump(mode="json")
     return CheckOutcome(_verdict(data), data)
+
+
+def _replay(item: CheckInput):  # noqa: ANN202 - egress_review.replay.Replayed, imported lazily
+    """Replay a wrapper-made table from the project's extract (None: no sidecar, or replays are off)."""
+    if item.sidecar is None or item.path.suffix.lower() not in (".csv", ".tsv", ".xlsx", ".parquet"):
+        return None
+    if item.policy is not None and not item.policy.replay.enabled:
+        return None
+    extract_dir = item.extract_dir
+    if extract_dir is None and item.project:
+        from provisioning import api
+
+        try:
+            extract_dir = api.extract_dir(item.project)
+        except Exception:  # noqa: BLE001 - no folder for this project: the replay says so
+            extract_dir = None
+    if extract_dir is None and not item.project:
+        return None
+    from egress_review.replay import replay_table
+
+    try:
+        return replay_table(item.path, item.sidecar, extract_dir, item.path.parent)
+    except Exception as exc:  # noqa: BLE001 - a broken replay must not stop the checks themselves
+        log.exception("replaying %s failed", item.declared_name)
+        from egress_review.checks.replay import NOT_REPLAYABLE, ReplayNote
+        from egress_review.replay import Replayed
+
+        return Replayed(ReplayNote(status=NOT_REPLAYABLE, detail=f"the replay failed ({exc.__class__.__name__})"))
 
 
 _engines: dict[str, Any] = {}

@@ -21,6 +21,7 @@ from egress_review.checks.identifiers import IdentifierScanner
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks import rounding
+from egress_review.checks.replay import NOT_REPLAYABLE, ReplayNote, replay_message, replay_summary
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
 from egress_review.checks.sidecar import Sidecar, read_sidecar
 from egress_review.checks.text_tables import table_in_text
@@ -32,7 +33,8 @@ __all__ = ["Flag", "FileReport", "CheckContext", "check_file", "load_disclosure_
            "DisclosurePolicy"]
 
 RuleName = Literal["threshold", "zero", "nk", "p_percent", "negative", "missing", "dof", "identifier",
-                   "record_level", "differencing", "file_type", "size", "archive", "notebook", "unverifiable"]
+                   "record_level", "differencing", "file_type", "size", "archive", "notebook", "unverifiable",
+                   "replay"]
 
 
 class Flag(BaseModel):
@@ -53,6 +55,8 @@ class FileReport(BaseModel):
     unverifiable: list[str]
     suggested_csv: str | None
     cell_outcome: list[list[str]] | None
+    # "reproduced from the data" / "does not match the data" / "not replayable" (egress_review.replay)
+    replay: str | None = None
 
 
 class PendingTable(BaseModel):
@@ -74,6 +78,8 @@ class CheckContext(BaseModel):
     pending_tables: list[PendingTable] = []
     entitled_row_count: int | None = None
     person_level: bool = True
+    # the replay of a table from the project's extract, when the check worker could try one
+    replay: ReplayNote | None = None
 
 
 TABLE_TYPES = ("csv", "tsv", "xlsx", "parquet")
@@ -573,9 +579,18 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             unverifiable.append("pdf_content")
         elif file_type == "ipynb":
             _check_notebook(path, policy, context, out, unverifiable, scanner)
+    replay = None
+    if context.replay is not None and file_type in TABLE_TYPES:
+        replay = replay_summary(context.replay)
+        made = replay_message(context.replay)
+        quiet = context.replay.status == NOT_REPLAYABLE and policy.replay.not_replayable == "note"
+        if made is not None and not quiet:
+            out.add(made[0], made[2], severity=made[1])
+        if context.replay.status == NOT_REPLAYABLE and not quiet:
+            unverifiable.append("not_replayable")
     flags = out.close()
     return FileReport(verdict=_verdict(flags, unverifiable), file_type=file_type, flags=flags,
-                      unverifiable=unverifiable, suggested_csv=suggested, cell_outcome=outcome)
+                      unverifiable=unverifiable, suggested_csv=suggested, cell_outcome=outcome, replay=replay)
 
 
 def report_json(report: FileReport) -> str:

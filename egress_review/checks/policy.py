@@ -91,6 +91,15 @@ class DifferencingRule(_Rule):
     pass
 
 
+class ReplayPolicy(BaseModel):
+    """Tables replayed from the project's extract by the check worker (``egress_review.replay``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    # a table its sidecar cannot describe: "note" says so in the report, "review" also sends it to a checker
+    not_replayable: Literal["note", "review"] = "note"
+
+
 FileType = Literal["csv", "tsv", "xlsx", "parquet", "png", "svg", "pdf", "txt", "md", "ipynb"]
 
 
@@ -120,6 +129,7 @@ class DisclosurePolicy(BaseModel):
     record_level: RecordLevelRule = RecordLevelRule()
     secondary_suppression: SecondarySuppression = SecondarySuppression()
     differencing: DifferencingRule = DifferencingRule()
+    replay: ReplayPolicy = ReplayPolicy()
     files: FilePolicy = FilePolicy()
 
     def severity_of(self, rule: str) -> Severity:

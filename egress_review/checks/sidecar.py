@@ -32,6 +32,27 @@ class SidecarCells(BaseModel):
     margin: list[bool]
 
 
+class ReplayFilter(BaseModel):
+    """One row filter applied through ``egress_review.sdc.where``: ``column op value``."""
+
+    column: str
+    op: Literal["==", "!=", "in", "not in", "<", "<=", ">", ">="] = "=="
+    value: str | int | float | bool | None | list[str | int | float | bool | None] = None
+
+
+class ReplaySpec(BaseModel):
+    """How to make the table again from the project's extract (``egress_review.replay``): the extract file
+    and its SHA-256 when it was read, the filters, the call and its arguments (columns by name)."""
+
+    source: str  # the extract's file name in the project's data folder
+    source_sha256: str
+    filters: list[ReplayFilter] = []
+    call: Literal["crosstab", "pivot_table", "describe_by"]
+    args: dict = Field(default_factory=dict)
+    entity: str | None = None
+    protected: bool = True  # the protected table (failing cells blank) was exported
+
+
 class Sidecar(BaseModel):
     format: Literal["sandkasse-sdc-sidecar"] = FORMAT
     version: int = 1
@@ -61,6 +82,10 @@ class Sidecar(BaseModel):
     dof: int | None = None
     # set when the table's counts were rounded (base, method): the shown counts are the rounded ones
     rounding: dict | None = None
+    # Added in version 1 without a bump (older sidecars simply have none): the replay specification, or
+    # why the wrappers could not describe the table (then a checker sees "not replayable").
+    replay: ReplaySpec | None = None
+    replay_problem: str | None = None
     created_at: str = ""
     generator: str = "egress_review.sdc"
 

@@ -10,8 +10,10 @@ Runs in the notebook image: only the standard library, pandas, numpy, pyarrow, o
 and pillow are imported (statsmodels only when a regression is fitted).
 """
 
+from egress_review.sdc.provenance import read_extract, where
 from egress_review.sdc.regression import logit, ols
 from egress_review.sdc.result import SDCResult, Summary
 from egress_review.sdc.tables import crosstab, describe_by, pivot_table
 
-__all__ = ["SDCResult", "Summary", "crosstab", "describe_by", "logit", "ols", "pivot_table"]
+__all__ = ["SDCResult", "Summary", "crosstab", "describe_by", "logit", "ols", "pivot_table", "read_extract",
+           "where"]

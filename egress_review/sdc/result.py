@@ -70,6 +70,9 @@ class SDCResult:
     # call), else ``default_name``, made from the call (``crosstab_unit_gender``)
     name: str | None = None
     default_name: str = ""
+    # how the server can make this table again from the extract (egress_review.sdc.provenance), or why not
+    replay: dict | None = None
+    replay_problem: str | None = "it was not made by a table wrapper"
 
     @property
     def file_name(self) -> str:
@@ -149,6 +152,8 @@ class SDCResult:
                      row_totals=self.row_totals, column_totals=self.column_totals, additive=self.additive,
                      policy=self.policy.model_dump(mode="json"), cells=cells, dof=self.dof,
                      rounding=self.rounding if protected else None,
+                     replay=None if self.replay is None else {**self.replay, "protected": protected},
+                     replay_problem=None if self.replay is not None else self.replay_problem,
                      created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         side = sidecar_path(path)
         side.write_text(json.dumps(sc.model_dump(mode="json"), ensure_ascii=False), encoding="utf-8")

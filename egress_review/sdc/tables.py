@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from egress_review.checks.suppression import protect
 from egress_review.sdc.engine import Axis, GroupStats, entity_bitmap, entity_codes, group_stats, make_axis, \
     merge_top
 from egress_review.export_names import call_name
+from egress_review.sdc import provenance
 from egress_review.sdc.result import SDCResult, Summary
 
 _POLICY: DisclosurePolicy | None = None
@@ -427,7 +430,8 @@ def crosstab(index: Any, columns: Any = None, values: Any = None, rownames: Sequ
                    row_margin=margins, col_margin=margins, additive=additive,
                    kind_unit="people" if ent is not None else "rows", normalize=normalize, round_=round)
     measure = [] if values is None else [*dict.fromkeys(col_agg), getattr(values, "name", None) or "values", "by"]
-    return result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
+    result.named(name, call_name("crosstab", measure, [k.name for k in rkeys], [k.name for k in ckeys]))
+    return _with_replay(result, "crosstab", crosstab)
 
 
 def _has_nan(keys: list[pd.Series]) -> bool:
@@ -480,7 +484,8 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     result = _finish(table, laid, aggs, policy, "pivot_table", names, ent_name, margins, margins_name,
                      row_margin=margins and bool(ckeys), col_margin=margins, additive=additive,
                      kind_unit="people" if ent is not None else "rows", round_=round)
-    return result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
+    result.named(name, call_name("pivot_table", names, values_l, "by", index_l, columns_l))
+    return _with_replay(result, "pivot_table", pivot_table)
 
 
 def describe_by(data: pd.DataFrame, by: Any, values: Any,
@@ -511,4 +516,19 @@ def describe_by(data: pd.DataFrame, by: Any, values: Any,
     aggs = np.array([col_agg] * table.shape[0], dtype=object).reshape(table.shape)
     result = _finish(table, laid, aggs, policy, "describe_by", names, ent_name, False, "All", False, False,
                      additive=False, kind_unit="people" if ent is not None else "rows", round_=round)
-    return result.named(name, call_name("describe_by", values_l, "by", by_l))
+    result.named(name, call_name("describe_by", values_l, "by", by_l))
+    return _with_replay(result, "describe_by", describe_by)
+
+
+def _with_replay(result: SDCResult, call: str, wrapper: Any) -> SDCResult:
+    """Attach the replay specification (or why there is none): never a reason to fail the call.
+
+    The arguments are the wrapper's parameters as its caller holds them (none is reassigned before the
+    return), so a parameter added to a wrapper is recorded, and replayed, without another edit here."""
+    try:
+        caller = sys._getframe(1).f_locals
+        args = {k: caller[k] for k in inspect.signature(wrapper).parameters if k not in ("policy", "name")}
+        result.replay, result.replay_problem = provenance.describe(call, args)
+    except Exception as exc:  # noqa: BLE001 - the table is still the researcher's to check and export
+        result.replay, result.replay_problem = None, f"it could not be described ({exc.__class__.__name__})"
+    return result

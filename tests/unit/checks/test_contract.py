@@ -16,7 +16,7 @@ def test_models_have_the_agreed_fields():
     assert list(checks.Flag.model_fields) == ["rule", "severity", "message", "row", "column",
                                                 "checker_detail"]
     assert list(checks.FileReport.model_fields) == ["verdict", "file_type", "flags", "unverifiable", "suggested_csv",
-                                                    "cell_outcome"]
+                                                    "cell_outcome", "replay"]
     ctx = checks.CheckContext()
     assert (ctx.identifier_values, ctx.non_identifier_values, ctx.released_tables, ctx.entitled_row_count,
             ctx.person_level) == (set(), set(), [], None, True)
@@ -33,7 +33,7 @@ def test_check_file_signature():
 
 def test_every_flag_rule_name_is_from_the_agreed_vocabulary(tmp_path):
     vocabulary = {"threshold", "zero", "nk", "p_percent", "negative", "missing", "dof", "identifier", "record_level",
-                  "differencing", "file_type", "size", "archive", "notebook", "unverifiable"}
+                  "differencing", "file_type", "size", "archive", "notebook", "unverifiable", "replay"}
     p = tmp_path / "t.csv"
     p.write_text("bydel,K,M\nGrefsen,40,35\nSagene,0,31\nola@example.no,12,13\n")
     report = checks.check_file(p, declared_name="x.txt", policy=checks.DisclosurePolicy())
