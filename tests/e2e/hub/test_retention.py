@@ -66,9 +66,14 @@ def test_closing_the_project_removes_every_members_workspace_and_the_shared_volu
     with session_scope(provisioner.sessions) as s:
         service.close(s, slug, actor="test", reason="project ended")
 
+    def deleted() -> dict[str, dict]:
+        return {r["object_id"]: r for r in _audit(hub) if r["action"] == "volume.deleted" and r["detail"]["project"] == slug}
+
     took = _wait("volumes of the closed project removed", lambda: not _volumes(hub, slug))
     assert took < LIMIT
-    records = {r["object_id"]: r for r in _audit(hub) if r["action"] == "volume.deleted" and r["detail"]["project"] == slug}
+    # the record follows the removal: give the pass that removed the last volume its moment to write it
+    _wait("a record per removed volume", lambda: set(deleted()) >= expected, limit=10)
+    records = deleted()
     assert set(records) == expected
     assert {r["detail"]["why"] for r in records.values()} == {"project closed"}
 
@@ -82,6 +87,7 @@ def test_removing_a_member_removes_their_workspace_only(hub, provisioner):
         service.remove_member(s, slug, "kim", actor="test", reason="left the project")
 
     _wait("the removed member's workspace removed", lambda: kims not in _volumes(hub, slug))
+    _wait("its record", lambda: any(r["object_id"] == kims for r in _audit(hub) if r["action"] == "volume.deleted"), limit=10)
     assert {lars, shared_volume_name("sandkasse-", slug)} <= _volumes(hub, slug)
     with hub.api() as api:
         assert (api.get("/users/lars").json().get("servers") or {}).get(slug, {}).get("ready") is True
