@@ -22,7 +22,7 @@ from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
 from egress_review.checks.record_level import record_level_reasons
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
 from egress_review.checks.sidecar import Sidecar, read_sidecar
-from egress_review.checks.text_tables import table_in_text
+from egress_review.checks.text_tables import encoded_runs, table_in_text
 from egress_review.checks.suppression import find_recomputable, protect
 from egress_review.checks.sidecar_trust import COUNT_AGGS, sidecar_problem
 from egress_review.checks.tables import LoadedTable, _split_strings, column_kinds, count_like_columns, detect_margins, read_table_files
@@ -537,6 +537,10 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
             if file_type != "svg":
                 _check_text_table(text, path, policy, context, out, unverifiable)
+                encoded = encoded_runs(text)
+                if encoded:
+                    out.add("encoded", f"{encoded:,} characters are an unbroken run of base64 or hex: encoded data "
+                            "no checker can read; export readable text", severity="fail")
             if file_type == "svg":
                 low = text.lower()
                 if "<script" in low or "javascript:" in low or "<foreignobject" in low:
