@@ -475,6 +475,17 @@ def _check_notebook(path: Path, policy: DisclosurePolicy, context: CheckContext,
         where = item.where
         if item.kind == "text":
             _identifier_flags([item.text], scanner, out, where=where)
+            # printed rows are a table too (print(df.to_csv())), and encoded data is unreadable anywhere
+            sub = _Flags(policy)
+            sub_unv: list[str] = []
+            _check_text_table(item.text, path, policy, context, sub, sub_unv)
+            encoded = encoded_runs(item.text)
+            if encoded:
+                sub.add("encoded", f"{encoded:,} characters are an unbroken run of base64 or hex: encoded data no "
+                        "checker can read; clear it before export", severity="fail")
+            for f in sub.close():
+                out.add(f.rule, f"{where}: {f.message}", row=f.row, column=f.column, severity=f.severity)
+            unverifiable += [u for u in sub_unv if u not in unverifiable]
         elif item.kind == "table":
             cells = item.table
             _identifier_flags([str(x) for x in cells.index] + [str(c) for c in cells.columns]
