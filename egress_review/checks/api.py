@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -136,6 +137,53 @@ def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags,
             at = f" at {labelled or public}" if (labelled or public) else ""
             out.add("identifier", text[:1].upper() + text[1:], row=where,
                     checker_detail=f"matched {hit.text!r}{at}" + (f" of {where.rstrip(':')}" if where else ""))
+
+
+# A cell a spreadsheet would run: a checker who downloads the file (the page says to, for long tables)
+# and opens it in Excel or LibreOffice on a machine outside the TRE would let =WEBSERVICE(...) or
+# =HYPERLINK(...) send the other cells anywhere, before any release. Negative numbers and a bare "-"
+# are not formulas.
+_NUMBER = re.compile(r"[+-]?\s*(\d[\d ,.]*|\.\d+)([eE][+-]?\d+)?\s*%?")
+
+
+def _is_formula(text: str) -> bool:
+    x = text.lstrip("\t\r ")
+    if x[:1] in ("=", "@"):
+        return True
+    return x[:1] in ("+", "-") and x[1:].strip() != "" and not _NUMBER.fullmatch(x.strip())
+
+
+def _formula_cell_flags(t: LoadedTable, out: _Flags) -> None:
+    frame = t.raw if t.raw is not None else t.cells
+    texts = [str(c) for c in frame.columns] + [str(v) for v in frame.to_numpy(dtype=object).ravel() if isinstance(v, str)]
+    hits = [x for x in texts if _is_formula(x)]
+    if hits:
+        where = f"sheet {t.name}: " if t.name else ""
+        out.add("formula", f"{where}{len(hits)} cell(s) start like a spreadsheet formula (=, +, -, @); a spreadsheet "
+                "opening the file would run them: export the values as text", severity="fail")
+
+
+def _xlsx_formula_flags(path: Path, out: _Flags) -> None:
+    """Formulas and external links in the workbook itself (pandas reads only their cached values)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            links = [n for n in names if n.startswith("xl/externalLinks/")]
+            formulas = 0
+            for n in names:
+                if n.startswith("xl/worksheets/") and n.endswith(".xml"):
+                    tail = b""
+                    with z.open(n) as fh:  # streamed: members are bounded by intake, not held whole
+                        while chunk := fh.read(1 << 20):
+                            formulas += len(re.findall(rb"<(?:\w+:)?f[ >/]", tail + chunk))
+                            tail = chunk[-8:]
+    except (zipfile.BadZipFile, OSError):
+        return
+    if formulas or links:
+        out.add("formula", f"the workbook holds {formulas} formula(s) and {len(links)} external link(s); a spreadsheet "
+                "opening it would run them: export the values only", severity="fail")
 
 
 def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Flags) -> None:
@@ -435,8 +483,11 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
             except Exception:  # noqa: BLE001 - an unreadable neighbour is checked in its own right
                 continue
     suggested, outcome = None, None
+    if file_type == "xlsx":
+        _xlsx_formula_flags(path, out)
     for t in tables:
         _table_identifier_flags(t, scanner, out)
+        _formula_cell_flags(t, out)
         s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
         if suggested is None:
             suggested, outcome = s, o
