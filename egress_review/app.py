@@ -23,6 +23,7 @@ from egress_review.closure import closure_loop
 from egress_review.notify.sender import NotifyLoop
 from egress_review.limits import AnonymousRateLimit, BodyLimit
 from egress_review.models import FileVersion
+from egress_review.peer import RecordDirectPeer
 from egress_review.release.release import release_pending
 from egress_review.service import EgressService, build_service
 from egress_review.settings import EgressSettings
@@ -89,4 +90,6 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     # Outermost, so the rate limit and the audit see the peer it decides on. The app decides, not the
     # server's flags: uvicorn runs with --no-proxy-headers (images/egress, egress_review/run.py).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=svc.settings.trusted_proxies)
+    # Outside that: the peer as the kernel saw it, for credentials bound to a network (project tokens).
+    app.add_middleware(RecordDirectPeer)
     return app

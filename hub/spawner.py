@@ -194,6 +194,8 @@ class ProjectDockerSpawner(DockerSpawner):
         if not info.get("Internal") or options.get("com.docker.network.bridge.name") != self.bridge_name(slug):
             raise web.HTTPError(500, f"network {name} exists but is not a sandbox network (internal, bridge {self.bridge_name(slug)})")
         self.network_name = name
+        # The project token is bound to this subnet: copied out of the notebook it opens nothing.
+        self.project_subnet = info["IPAM"]["Config"][0].get("Subnet")
         return info["IPAM"]["Config"][0]["Gateway"]
 
     def _hub_api_port(self) -> int:
@@ -301,7 +303,8 @@ class ProjectDockerSpawner(DockerSpawner):
             from egress_review.identity.project_token import issue_project_token
 
             env["SANDKASSE_EGRESS_TOKEN"] = issue_project_token(
-                self.user.name, slug, self.project_token_key.encode(), self.policy.credentials.project_token_ttl_seconds
+                self.user.name, slug, self.project_token_key.encode(), self.policy.credentials.project_token_ttl_seconds,
+                network=getattr(self, "project_subnet", None),
             )
         else:
             self.log.warning("no SANDKASSE_PROJECT_TOKEN_KEY: %s's notebook gets no egress credential", self.user.name)

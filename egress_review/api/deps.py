@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from egress_review import projects
 from egress_review.errors import Forbidden, NotAuthenticated
 from egress_review.identity.principal import Principal, Role, Via
-from egress_review.identity.project_token import looks_like_project_token, verify_project_token
+from egress_review.identity.project_token import looks_like_project_token, peer_in_network, verify_project_token
+from egress_review.peer import direct_peer
 from egress_review.service import EgressService
 
 
@@ -54,6 +55,10 @@ def authenticate(request: Request, svc: EgressService) -> Principal:
         if svc.project_token_key is None:
             raise NotAuthenticated("project tokens are not enabled on this service")
         pp = verify_project_token(token, svc.project_token_key, max_ttl_seconds=svc.policy.tokens.project_token_max_ttl_seconds)
+        # Printed in the notebook and copied out, the token must open nothing: it works only from the
+        # project network the hub bound it to (the TCP peer, not a forwarded address).
+        if pp.network is not None and not peer_in_network(direct_peer(request), pp.network):
+            raise NotAuthenticated("this project token works only from inside its project's sandbox")
         # The token says who and which project; provisioning says whether that is still allowed.
         with svc.read_sessions() as session:
             allowed = projects.can_access(session, pp.username, pp.project)

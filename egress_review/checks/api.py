@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -24,7 +25,7 @@ from egress_review.checks import rounding
 from egress_review.checks.replay import NOT_REPLAYABLE, ReplayNote, replay_message, replay_summary
 from egress_review.checks.rules import CellStats, evaluate, outcome_strings
 from egress_review.checks.sidecar import Sidecar, read_sidecar
-from egress_review.checks.text_tables import table_in_text
+from egress_review.checks.text_tables import encoded_runs, table_in_text
 from egress_review.checks.suppression import find_recomputable, protect
 from egress_review.checks.sidecar_trust import COUNT_AGGS, sidecar_problem
 from egress_review.checks.tables import LoadedTable, _split_strings, column_kinds, count_like_columns, detect_margins, read_table_files
@@ -143,6 +144,53 @@ def _identifier_flags(texts: list[str], scanner: IdentifierScanner, out: _Flags,
             at = f" at {labelled or public}" if (labelled or public) else ""
             out.add("identifier", text[:1].upper() + text[1:], row=where,
                     checker_detail=f"matched {hit.text!r}{at}" + (f" of {where.rstrip(':')}" if where else ""))
+
+
+# A cell a spreadsheet would run: a checker who downloads the file (the page says to, for long tables)
+# and opens it in Excel or LibreOffice on a machine outside the TRE would let =WEBSERVICE(...) or
+# =HYPERLINK(...) send the other cells anywhere, before any release. Negative numbers and a bare "-"
+# are not formulas.
+_NUMBER = re.compile(r"[+-]?\s*(\d[\d ,.]*|\.\d+)([eE][+-]?\d+)?\s*%?")
+
+
+def _is_formula(text: str) -> bool:
+    x = text.lstrip("\t\r ")
+    if x[:1] in ("=", "@"):
+        return True
+    return x[:1] in ("+", "-") and x[1:].strip() != "" and not _NUMBER.fullmatch(x.strip())
+
+
+def _formula_cell_flags(t: LoadedTable, out: _Flags) -> None:
+    frame = t.raw if t.raw is not None else t.cells
+    texts = [str(c) for c in frame.columns] + [str(v) for v in frame.to_numpy(dtype=object).ravel() if isinstance(v, str)]
+    hits = [x for x in texts if _is_formula(x)]
+    if hits:
+        where = f"sheet {t.name}: " if t.name else ""
+        out.add("formula", f"{where}{len(hits)} cell(s) start like a spreadsheet formula (=, +, -, @); a spreadsheet "
+                "opening the file would run them: export the values as text", severity="fail")
+
+
+def _xlsx_formula_flags(path: Path, out: _Flags) -> None:
+    """Formulas and external links in the workbook itself (pandas reads only their cached values)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            links = [n for n in names if n.startswith("xl/externalLinks/")]
+            formulas = 0
+            for n in names:
+                if n.startswith("xl/worksheets/") and n.endswith(".xml"):
+                    tail = b""
+                    with z.open(n) as fh:  # streamed: members are bounded by intake, not held whole
+                        while chunk := fh.read(1 << 20):
+                            formulas += len(re.findall(rb"<(?:\w+:)?f[ >/]", tail + chunk))
+                            tail = chunk[-8:]
+    except (zipfile.BadZipFile, OSError):
+        return
+    if formulas or links:
+        out.add("formula", f"the workbook holds {formulas} formula(s) and {len(links)} external link(s); a spreadsheet "
+                "opening it would run them: export the values only", severity="fail")
 
 
 def _table_identifier_flags(t: LoadedTable, scanner: IdentifierScanner, out: _Flags) -> None:
@@ -456,8 +504,11 @@ def _check_table_file(path: Path, file_type: str, sidecar: Path | None, policy: 
             except Exception:  # noqa: BLE001 - an unreadable neighbour is checked in its own right
                 continue
     suggested, outcome = None, None
+    if file_type == "xlsx":
+        _xlsx_formula_flags(path, out)
     for t in tables:
         _table_identifier_flags(t, scanner, out)
+        _formula_cell_flags(t, out)
         s, o = _check_cells(t, path, sc if len(tables) == 1 else None, policy, context, out, unverifiable, released)
         if suggested is None:
             suggested, outcome = s, o
@@ -496,6 +547,17 @@ def _check_notebook(path: Path, policy: DisclosurePolicy, context: CheckContext,
         where = item.where
         if item.kind == "text":
             _identifier_flags([item.text], scanner, out, where=where)
+            # printed rows are a table too (print(df.to_csv())), and encoded data is unreadable anywhere
+            sub = _Flags(policy)
+            sub_unv: list[str] = []
+            _check_text_table(item.text, path, policy, context, sub, sub_unv)
+            encoded = encoded_runs(item.text)
+            if encoded:
+                sub.add("encoded", f"{encoded:,} characters are an unbroken run of base64 or hex: encoded data no "
+                        "checker can read; clear it before export", severity="fail")
+            for f in sub.close():
+                out.add(f.rule, f"{where}: {f.message}", row=f.row, column=f.column, severity=f.severity)
+            unverifiable += [u for u in sub_unv if u not in unverifiable]
         elif item.kind == "table":
             cells = item.table
             _identifier_flags([str(x) for x in cells.index] + [str(c) for c in cells.columns]
@@ -558,6 +620,10 @@ def check_file(path: Path, *, declared_name: str, sidecar: Path | None = None,
             _identifier_flags(lines, scanner, out, places=lambda n: (f"line {n + 1}", ""))
             if file_type != "svg":
                 _check_text_table(text, path, policy, context, out, unverifiable)
+                encoded = encoded_runs(text)
+                if encoded:
+                    out.add("encoded", f"{encoded:,} characters are an unbroken run of base64 or hex: encoded data "
+                            "no checker can read; export readable text", severity="fail")
             if file_type == "svg":
                 low = text.lower()
                 if "<script" in low or "javascript:" in low or "<foreignobject" in low:

@@ -78,13 +78,45 @@ def _join(x) -> str:
     return "".join(x) if isinstance(x, list) else str(x)
 
 
+def _hidden(where: str, value: object) -> Iterator[Output]:
+    """Metadata is in the file but in no view a checker reads: checked as text all the same."""
+    leaves: list[str] = []
+    stack = [value]
+    while stack:  # every string in it, its own line breaks kept (a CSV in a string is still rows)
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+        elif x is not None:
+            leaves.append(str(x))
+    if leaves:
+        yield Output(where, "text", "\n".join(reversed(leaves)))
+
+
+def _attachments(where: str, attachments: object) -> Iterator[Output]:
+    """Images pasted into a Markdown cell are images; anything else attached cannot be checked."""
+    if not isinstance(attachments, dict):
+        return
+    for name, bundle in attachments.items():
+        mimes = list(bundle) if isinstance(bundle, dict) else []
+        if mimes and all(m in IMAGE_MIME for m in mimes):
+            yield Output(f"{where} attachment {name}", "image", mimes[0])
+        else:
+            yield Output(f"{where} attachment {name}", "unsupported", ", ".join(mimes) or "unknown")
+
+
 def notebook_outputs(path: Path) -> Iterator[Output]:
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    yield from _hidden("notebook metadata", nb.get("metadata"))
     for ci, cell in enumerate(nb.get("cells", []), start=1):
         yield Output(f"cell {ci} source", "text", _join(cell.get("source", "")))
+        yield from _hidden(f"cell {ci} metadata", cell.get("metadata"))
+        yield from _attachments(f"cell {ci}", cell.get("attachments"))
         for oi, output in enumerate(cell.get("outputs", []) or [], start=1):
             where = f"cell {ci}, output {oi}"
             otype = output.get("output_type")
+            yield from _hidden(f"{where} metadata", output.get("metadata"))
             if otype == "stream":
                 yield Output(where, "text", _join(output.get("text", "")))
                 continue

@@ -32,6 +32,47 @@ def _frame(rows: list[list[str]]) -> pd.DataFrame | None:
     return pd.DataFrame([[str(x).strip() for x in r] for r in body[1:]], columns=header, dtype=str)
 
 
+_PAIR = re.compile(r"([A-Za-z_][\w.-]{0,63})\s*[=:]\s*(\"[^\"]*\"|'[^']*'|[^\s,;]+)")
+
+
+def _key_value_frame(lines: list[str]) -> pd.DataFrame | None:
+    """One record per line as ``key=value`` (or ``key: value``) pairs, the same keys on most lines: a
+    log-style dump of rows is a table too."""
+    records = []
+    for ln in lines:
+        pairs = _PAIR.findall(ln)
+        if len(pairs) >= 2:
+            records.append({k: v.strip("\"'") for k, v in pairs})
+    if len(records) < _MIN_LINES or len(records) < 0.8 * len(lines):
+        return None
+    keys, n = Counter(tuple(r) for r in records).most_common(1)[0]
+    if n < 0.8 * len(records):
+        return None
+    return _frame([list(keys)] + [[r[k] for k in keys] for r in records if tuple(r) == keys])
+
+
+# A run of base64 or hex this long is data no checker can read, not prose, a table or a hash; so are
+# consecutive lines of it (base64 wrapped at 64 or 76 characters).
+_ENCODED_MIN = 256
+_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{%d,}" % _ENCODED_MIN)
+_ENCODED_LINE = re.compile(r"[A-Za-z0-9+/=_-]{40,}")
+
+
+def encoded_runs(text: str) -> int:
+    """Characters of the text in long base64/hex-like runs (an encoded file hidden in a text output)."""
+    total = sum(len(m.group(0)) for m in _ENCODED.finditer(text))
+    run = 0
+    for ln in [*text.splitlines(), ""]:
+        ln = ln.strip()
+        if _ENCODED_LINE.fullmatch(ln) and len(ln) < _ENCODED_MIN:
+            run += len(ln)
+            continue
+        if run >= _ENCODED_MIN:
+            total += run
+        run = 0
+    return total
+
+
 def _json_frame(doc: object) -> pd.DataFrame | None:
     try:
         if isinstance(doc, dict) and isinstance(doc.get("data"), list) and isinstance(doc.get("columns"), list):
@@ -78,6 +119,9 @@ def table_in_text(text: str) -> pd.DataFrame | None:
             frame = _frame(list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)))
             if frame is not None:
                 return frame
+    frame = _key_value_frame(lines)
+    if frame is not None:
+        return frame
     # a printed table (DataFrame.to_string, a report): columns padded with two or more spaces; the
     # header of a printed DataFrame lacks the index column
     rows = [re.split(r"\s{2,}", ln.strip()) for ln in lines]
@@ -86,4 +130,12 @@ def table_in_text(text: str) -> pd.DataFrame | None:
         rows[0] = lines[0].split()  # short headers may be one space apart
     if width >= 2 and len(rows[0]) == width - 1:
         rows[0] = [""] + rows[0]
-    return _frame(rows)
+    frame = _frame(rows)
+    if frame is not None:
+        return frame
+    # fields one space apart ("PSN1 Grefsen F32 3"): only where every line has the same number of them,
+    # which prose lines hardly ever do
+    single = [ln.split() for ln in lines]
+    if len({len(r) for r in single}) == 1:
+        return _frame(single)
+    return None

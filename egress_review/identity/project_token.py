@@ -6,10 +6,15 @@ service) with ``sub`` = username, ``project`` = project slug, a short expiry, an
 audience so it cannot be confused with a Keycloak token. The egress service additionally re-checks
 ``provisioning.api.can_access_project`` on every request, so a token of a suspended project, or of a
 removed member, stops working before it expires.
+
+The token is printed as easily as any other value in the notebook, so it is bound to where it may be
+used: the ``net`` claim is the project network's subnet, and the egress service accepts the token only
+from a peer inside it (:func:`peer_in_network`). Copied to a laptop it opens nothing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -37,6 +42,8 @@ class ProjectPrincipal:
     project: str
     expires_at: int
     token_id: str
+    # The project network (CIDR) the token may be used from; None for tokens minted without one.
+    network: str | None = None
 
 
 def load_project_token_key(value: str | None = None) -> bytes:
@@ -53,8 +60,9 @@ def _check_key(key: bytes) -> None:
         raise ProjectTokenError(f"the project token key must be at least {MIN_KEY_BYTES} bytes ({KEY_ENV})")
 
 
-def issue_project_token(username: str, project: str, key: bytes, ttl_seconds: int) -> str:
-    """A token for ``username`` working in ``project``, valid for ``ttl_seconds``."""
+def issue_project_token(username: str, project: str, key: bytes, ttl_seconds: int, *, network: str | None = None) -> str:
+    """A token for ``username`` working in ``project``, valid for ``ttl_seconds`` and, with
+    ``network`` (the project network's subnet), only from inside that network."""
     _check_key(key)
     if not _USERNAME.match(username):
         raise ProjectTokenError(f"not a valid username: {username!r}")
@@ -73,6 +81,8 @@ def issue_project_token(username: str, project: str, key: bytes, ttl_seconds: in
         "exp": now + int(ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
+    if network is not None:
+        claims["net"] = str(ipaddress.ip_network(network, strict=False))
     return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"typ": "sandkasse-project+jwt"})
 
 
@@ -98,7 +108,22 @@ def verify_project_token(token: str, key: bytes, *, max_ttl_seconds: int | None 
         raise ProjectTokenError("invalid project token: bad project")
     if max_ttl_seconds is not None and int(claims["exp"]) - int(claims["iat"]) > max_ttl_seconds:
         raise ProjectTokenError("invalid project token: lifetime longer than the policy allows")
-    return ProjectPrincipal(username, project, int(claims["exp"]), str(claims["jti"]))
+    network = claims.get("net")
+    if network is not None:
+        try:
+            network = str(ipaddress.ip_network(network))
+        except (TypeError, ValueError) as exc:
+            raise ProjectTokenError("invalid project token: bad network") from exc
+    return ProjectPrincipal(username, project, int(claims["exp"]), str(claims["jti"]), network)
+
+
+def peer_in_network(peer: str, network: str) -> bool:
+    """Is the TCP peer (the address that opened the connection, never a forwarded header) inside the
+    token's network? A host name or anything unparsable is not."""
+    try:
+        return ipaddress.ip_address(peer) in ipaddress.ip_network(network)
+    except ValueError:
+        return False
 
 
 def looks_like_project_token(token: str) -> bool:

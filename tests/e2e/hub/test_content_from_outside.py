@@ -102,12 +102,15 @@ def test_the_extract_cannot_be_read_from_outside_the_sandbox(bypass):
 
     token = bypass["keycloak"].token(bypass["researcher"], bypass["password"])["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
+    # the sandbox's project token, printed in the notebook and used from the researcher's laptop
+    copied = {"Authorization": f"Bearer {made['copied_token']}"}
     answers = []
     with browser_client(base_url=url, timeout=30) as web, httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
         csrf = _web_login(web, url, bypass["researcher"], bypass["password"])
         for kinds in ((READ,), (ACT,), (READ,)):  # every page, every action, every page again
             answers += probe(web.request, "researcher (UI login)", targets, csrf=csrf, kinds=kinds)
             answers += probe(api.request, "researcher (Keycloak bearer)", targets, headers=bearer, kinds=kinds)
+            answers += probe(api.request, "researcher (project token copied out)", targets, headers=copied, kinds=kinds)
         found = leaks(answers, bypass["pseudonyms"])
         assert not found, found
         # the probe did get in: the request page answers with metadata, /raw is refused
@@ -115,6 +118,8 @@ def test_the_extract_cannot_be_read_from_outside_the_sandbox(bypass):
         assert page.status_code == 200 and "notes.txt" in page.text
         raw = web.get(f"/requests/{made['draft']}/files/{made['requests'][made['draft']][0]}/raw")
         assert raw.status_code == 403
+        content = f"/api/v1/requests/{made['draft']}/files/{made['requests'][made['draft']][0]}/content"
+        assert api.get(content, headers=copied).status_code == 401
 
         # The same probe as a reviewing checker finds the rows of the submitted request.
         checker = bypass["keycloak"].token(bypass["checker"], bypass["password"])["access_token"]

@@ -37,4 +37,6 @@ with EgressClient() as client:
     out["inside_read_back"] = back.status_code == 200 and hashlib.sha256(back.content).hexdigest() == \
         hashlib.sha256(extract.read_bytes()).hexdigest()
 out["draft"], out["submitted"] = draft["id"], submitted["id"]
+# What one print() in the notebook shows the researcher's browser: the sandbox's own credential.
+out["copied_token"] = os.environ["SANDKASSE_EGRESS_TOKEN"]
 print(json.dumps(out))
