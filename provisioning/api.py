@@ -231,3 +231,20 @@ def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date
         if info is None or normalise_username(username) not in info.members or not info.is_open_on(day):
             out.append((username, slug))
     return out
+
+
+def dp_budgets(session: Session, slug: str | None = None) -> list[dict]:
+    """The differential-privacy ledgers (all projects, or one): measure, total, spent, remaining."""
+    from provisioning.dp_budget import list_budgets
+
+    return [{"project": b.project, "dataset": b.dataset, "measure": b.measure, "total": b.total,
+             "spent": b.spent, "remaining": b.remaining} for b in list_budgets(session, slug)]
+
+
+def spend_dp_budget(session: Session, slug: str, dataset: str, measure: str, amount: float) -> dict | None:
+    """Atomically take ``amount`` in the caller's transaction (see provisioning.dp_budget.spend); None: refused."""
+    from provisioning.dp_budget import spend
+
+    b = spend(session, slug, dataset, measure, amount)
+    return None if b is None else {"project": b.project, "dataset": b.dataset, "measure": b.measure,
+                                   "total": b.total, "spent": b.spent, "remaining": b.remaining}
