@@ -59,9 +59,13 @@ def _strings(values: pd.Series) -> list[str]:
     return values.astype("string").fillna("").tolist()
 
 
-def dp_count(values: list[str], measure: str, amount: float, d_in: int) -> tuple[int, float]:
+def count_measurement(measure: str, amount: float, d_in: int):  # noqa: ANN201 - an OpenDP measurement
     space = dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance()
-    meas, scale = _calibrate(lambda s: dp.t.make_count(*space) >> _noise(measure, False)(s), d_in, amount)
+    return _calibrate(lambda s: dp.t.make_count(*space) >> _noise(measure, False)(s), d_in, amount)
+
+
+def dp_count(values: list[str], measure: str, amount: float, d_in: int) -> tuple[int, float]:
+    meas, scale = count_measurement(measure, amount, d_in)
     return int(meas(values)), scale
 
 
