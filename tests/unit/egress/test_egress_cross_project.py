@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 
 # Routes about no particular object: what they return is checked for leaks instead.
 COLLECTIONS = {("GET", "/api/v1/requests"), ("GET", "/api/v1/releases"), ("GET", "/api/v1/me"),
-               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit")}
+               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit"),
+               ("GET", "/api/v1/dp/budgets")}
 
 
 def _snapshot(env):
