@@ -90,3 +90,52 @@ def test_budget_visible_to_own_project_only(dp_client):
     assert c.get("/api/v1/dp/budgets?project=alpha", headers=_auth("bob", "beta")).status_code == 403
     r = c.post("/api/v1/dp/query", headers=_auth("bob", "beta"), json={"dataset": "sick-leave", "kind": "count", "epsilon": 0.1})
     assert r.status_code == 403  # beta has no budget (and no grant) on the dataset
+
+
+def _export(c, headers, table: bytes, sidecar: dict) -> str:
+    import uuid
+
+    req = c.post("/api/v1/requests", headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, json={"title": "dp"}).json()
+    f = c.post(f"/api/v1/requests/{req['id']}/files", headers=headers, json={
+        "name": "dp.csv", "kind": "output", "context": "DP histogram", "controls": "differential privacy",
+        "sidecar": sidecar}).json()
+    r = c.put(f"/api/v1/requests/{req['id']}/files/{f['id']}/content", content=table,
+              headers={**headers, "Content-Type": "application/octet-stream"})
+    assert r.status_code < 300, r.text
+    return f["id"]
+
+
+def _guarantee(env, file_id: str) -> dict | None:
+    from egress_review.dp_service.guarantee import guarantee_of
+    from egress_review.models import RequestFile
+
+    with env.svc.sessions() as s:
+        v = s.get(RequestFile, file_id).current_version
+        return guarantee_of(s, env.svc, "alpha", v)
+
+
+def test_exported_dp_table_shows_its_audited_guarantee_to_checkers(dp_client, tmp_path):
+    import json
+
+    from egress_review.dp import DPAnswer
+
+    c, env = dp_client
+    r = c.post("/api/v1/dp/query", headers=_auth(), json={
+        "dataset": "sick-leave", "kind": "histogram", "columns": ["gender"], "epsilon": 0.2, "max_rows": 2})
+    table, sidecar = DPAnswer(r.json()).export(tmp_path / "dp.csv")
+    claim = json.loads(sidecar.read_text())
+
+    g = _guarantee(env, _export(c, _auth(), table.read_bytes(), claim))
+    assert g["verified"] and (g["measure"], g["amount"], g["max_rows"], g["by"]) == ("epsilon", 0.2, 2, "alice")
+
+    # the same claim on a table whose numbers were changed afterwards
+    rows = table.read_text().splitlines()
+    cells = rows[1].split(",")
+    cells[1] = str(int(cells[1]) + 1)
+    forged = "\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n"
+    g = _guarantee(env, _export(c, _auth(), forged.encode(), claim))
+    assert not g["verified"] and "differ" in g["why"]
+
+    # a claim naming a query the log does not have (or another project's)
+    g = _guarantee(env, _export(c, _auth(), table.read_bytes(), {"dp": {**claim["dp"], "query_id": "f" * 32}}))
+    assert not g["verified"] and "audit log" in g["why"]
