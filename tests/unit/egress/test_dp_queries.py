@@ -139,3 +139,25 @@ def test_exported_dp_table_shows_its_audited_guarantee_to_checkers(dp_client, tm
     # a claim naming a query the log does not have (or another project's)
     g = _guarantee(env, _export(c, _auth(), table.read_bytes(), {"dp": {**claim["dp"], "query_id": "f" * 32}}))
     assert not g["verified"] and "audit log" in g["why"]
+
+
+def test_the_checkers_request_page_shows_the_guarantee(dp_client, tmp_path):
+    from egress_review.dp import DPAnswer
+    from tests.unit.web.test_web_ui import _client, _login
+
+    c, env = dp_client
+    r = c.post("/api/v1/dp/query", headers=_auth(), json={
+        "dataset": "sick-leave", "kind": "histogram", "columns": ["gender"], "epsilon": 0.2, "max_rows": 2})
+    table, sidecar = DPAnswer(r.json()).export(tmp_path / "dp.csv")
+    import json
+
+    file_id = _export(c, _auth(), table.read_bytes(), json.loads(sidecar.read_text()))
+    from egress_review.models import RequestFile
+
+    with env.svc.sessions() as s:
+        req_id = s.get(RequestFile, file_id).request_id
+    assert c.post(f"/api/v1/requests/{req_id}/submit", headers=_auth()).status_code == 200
+    with _client(env) as web:
+        _login(web, "chris", ["output-checker"])
+        page = web.get(f"/requests/{req_id}").text
+    assert 'class="dp-verified"' in page and "epsilon=0.2" in page and "at most 2 rows" in page
