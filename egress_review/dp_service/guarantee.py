@@ -19,15 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egress_review.models import EgressAuditEvent, FileVersion
-from egress_review.service import EgressService
+from egress_review.quarantine.store import QuarantineStore
 from egress_review.submission import sidecar_context
 
 
-def _claimed_query(svc: EgressService, version: FileVersion) -> str | None:
+def _claimed_query(store: QuarantineStore, version: FileVersion) -> str | None:
     if not version.sidecar:
         return None
     try:
-        sidecar = json.loads(svc.store.unseal(sidecar_context(version.file_id), version.sidecar))
+        sidecar = json.loads(store.unseal(sidecar_context(version.file_id), version.sidecar))
     except Exception:  # noqa: BLE001 - an unreadable sidecar claims nothing
         return None
     dp = sidecar.get("dp") if isinstance(sidecar, dict) else None
@@ -44,10 +44,10 @@ def _audited(session: Session, project: str, query_id: str) -> EgressAuditEvent 
     return None
 
 
-def _table_values(svc: EgressService, version: FileVersion) -> list[str] | None:
-    with tempfile.TemporaryDirectory(dir=svc.store.scratch) as tmp:
+def _table_values(store: QuarantineStore, version: FileVersion) -> list[str] | None:
+    with tempfile.TemporaryDirectory(dir=store.scratch) as tmp:
         path = Path(tmp) / "table.csv"
-        svc.store.decrypt_to(version.blob, version.id, version.wrapped_key, path)
+        store.decrypt_to(version.blob, version.id, version.wrapped_key, path)
         try:
             with path.open(encoding="utf-8", newline="") as fh:
                 return [row["value"] for row in csv.DictReader(fh)]
@@ -65,9 +65,9 @@ def _same(table: list[str] | None, answer: dict[str, Any]) -> bool:
         return False
 
 
-def guarantee_of(session: Session, svc: EgressService, project: str, version: FileVersion) -> dict[str, Any] | None:
+def guarantee_of(session: Session, store: QuarantineStore, project: str, version: FileVersion) -> dict[str, Any] | None:
     """None when the file claims no DP query; otherwise the audited guarantee and ``verified``."""
-    query_id = _claimed_query(svc, version)
+    query_id = _claimed_query(store, version)
     if query_id is None:
         return None
     ev = _audited(session, project, query_id)
@@ -75,7 +75,7 @@ def guarantee_of(session: Session, svc: EgressService, project: str, version: Fi
         return {"query": query_id, "verified": False, "why": "no such DP query of this project in the audit log"}
     detail = json.loads(ev.detail or "{}")
     measure = detail.get("measure")
-    same = _same(_table_values(svc, version), detail.get("answer") or {})
+    same = _same(_table_values(store, version), detail.get("answer") or {})
     return {
         "query": query_id, "verified": same,
         "why": "" if same else "the table's values differ from the audited noisy answer",
@@ -83,3 +83,12 @@ def guarantee_of(session: Session, svc: EgressService, project: str, version: Fi
         "measure": measure, "amount": detail.get(measure), "mechanism": detail.get("mechanism"),
         "max_rows": detail.get("max_rows"), "bounds": detail.get("bounds"), "by": ev.actor, "at": ev.at.isoformat(),
     }
+
+
+def manifest_entry(session: Session, store: QuarantineStore, project: str, version: FileVersion) -> dict[str, Any]:
+    """What the signed release manifest says of a file's DP guarantee: the audited parameters when
+    the table is exactly the audited answer, nothing otherwise."""
+    g = guarantee_of(session, store, project, version)
+    if not g or not g["verified"]:
+        return {}
+    return {"dp": {k: g[k] for k in ("query", "dataset", "kind", "measure", "amount", "mechanism", "max_rows", "bounds")}}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from egress_review import transition
 from egress_review.audit import SYSTEM, AuditLog
+from egress_review.dp_service.guarantee import manifest_entry
 from egress_review.models import Release, ReleasedFile, ReleaseRequest
 from egress_review.quarantine.store import QuarantineStore
 from egress_review.release.signing import ReleaseSigner
@@ -89,7 +90,8 @@ def release(
                 raise ReleaseFailed(f"{f.name}: stored bytes do not match the SHA-256 recorded at upload")
             sha, size = _strip_image_metadata(staging / f.name, sha, version.size)
             approvers = sorted(v.reviewer for v in current_votes(f))
-            entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers})
+            entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers,
+                            **manifest_entry(session, store, req.project, version)})
             rel.files.append(
                 ReleasedFile(
                     file_id=f.id, version_id=version.id, name=f.name, sha256=sha, size=size,

@@ -115,7 +115,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
                 previews[f.id] = preview.build(svc, v, report, ctx.app.web.web_preview_max_bytes,
                                                ctx.app.web.web_preview_max_rows)
                 _audit_read(ctx, session, req, v.id, f.name, "web preview")
-                if (g := guarantee_of(session, svc, req.project, v)) is not None:
+                if (g := guarantee_of(session, svc.store, req.project, v)) is not None:
                     dp[f.id] = g
         history = _history(session, req)
         releases = _earlier_releases(session, req)

@@ -111,7 +111,7 @@ def _guarantee(env, file_id: str) -> dict | None:
 
     with env.svc.sessions() as s:
         v = s.get(RequestFile, file_id).current_version
-        return guarantee_of(s, env.svc, "alpha", v)
+        return guarantee_of(s, env.svc.store, "alpha", v)
 
 
 def test_exported_dp_table_shows_its_audited_guarantee_to_checkers(dp_client, tmp_path):
@@ -161,3 +161,37 @@ def test_the_checkers_request_page_shows_the_guarantee(dp_client, tmp_path):
         _login(web, "chris", ["output-checker"])
         page = web.get(f"/requests/{req_id}").text
     assert 'class="dp-verified"' in page and "epsilon=0.2" in page and "at most 2 rows" in page
+
+
+def test_released_dp_table_carries_its_guarantee_in_the_signed_manifest(dp_client, tmp_path):
+    import json
+
+    from egress_review import review
+    from egress_review.dp import DPAnswer
+    from egress_review.models import Release, RequestFile
+    from egress_review.release.release import release
+    from egress_review.states import VoteDecision
+    from tests.unit.egress.egress_factories import checker, wait_checked
+
+    c, env = dp_client
+    r = c.post("/api/v1/dp/query", headers=_auth(), json={
+        "dataset": "sick-leave", "kind": "histogram", "columns": ["gender"], "epsilon": 0.2, "max_rows": 2})
+    table, sidecar = DPAnswer(r.json()).export(tmp_path / "dp.csv")
+    file_id = _export(c, _auth(), table.read_bytes(), json.loads(sidecar.read_text()))
+    with env.svc.sessions() as s:
+        req_id = s.get(RequestFile, file_id).request_id
+    assert c.post(f"/api/v1/requests/{req_id}/submit", headers=_auth()).status_code == 200
+    wait_checked(c, _auth(), req_id)
+    for name in ("chris", "cora"):
+        env.vote_all(req_id, name, VoteDecision.APPROVE)
+        env.act(lambda s, q, n=name: review.submit_review(s, env.svc.audit, env.svc.policy, checker(n), q), req_id)
+    env.act(lambda s, q: review.approve(s, env.svc.audit, env.svc.policy, checker("chris"), q), req_id)
+    env.act(lambda s, q: release(s, env.svc.audit, env.svc.store, env.svc.signer, env.svc.release_dir, q), req_id)
+    with env.svc.sessions() as s:
+        rel = s.query(Release).filter_by(request_id=req_id).one()
+        manifest = json.loads(rel.manifest)
+    dp = manifest["files"][0]["dp"]
+    assert (dp["measure"], dp["amount"], dp["mechanism"], dp["max_rows"]) == ("epsilon", 0.2, "discrete Laplace", 2)
+    from egress_review.release.signing import verify_document
+
+    assert verify_document({"manifest": manifest, "signature": rel.signature}, env.svc.signer.public)["files"][0]["dp"] == dp
