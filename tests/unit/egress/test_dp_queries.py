@@ -195,3 +195,19 @@ def test_released_dp_table_carries_its_guarantee_in_the_signed_manifest(dp_clien
     from egress_review.release.signing import verify_document
 
     assert verify_document({"manifest": manifest, "signature": rel.signature}, env.svc.signer.public)["files"][0]["dp"] == dp
+
+
+def test_admin_sees_every_budget_on_the_projects_page_and_checkers_through_the_api(dp_client):
+    from egress_review.dp_service.queries import budgets_for
+    from tests.unit.egress.egress_factories import admin, checker
+    from tests.unit.web.test_web_ui import _client, _login
+
+    c, env = dp_client
+    assert c.post("/api/v1/dp/query", headers=_auth(), json={"dataset": "sick-leave", "kind": "count", "epsilon": 0.25}).status_code == 200
+    for who in (checker("chris"), admin()):
+        (b,) = budgets_for(env.svc, who, None)
+        assert (b["project"], b["spent"], b["total"]) == ("alpha", 0.25, 1.0)
+    with _client(env) as web:
+        _login(web, "root", ["admin"])
+        page = web.get("/admin/projects").text
+    assert 'id="dp-budgets"' in page and "epsilon 0.25 of 1 (0.75 left)" in page
