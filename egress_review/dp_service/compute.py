@@ -31,7 +31,7 @@ def bound_contributions(frame: pd.DataFrame, entity: str, max_rows: int) -> pd.D
     return shuffled.groupby(entity, sort=False, observed=True).head(max_rows)
 
 
-def _noise(measure: str, vector: bool):  # noqa: ANN202 - an OpenDP constructor
+def _noise(measure: str):  # noqa: ANN202 - an OpenDP constructor
     if measure == "epsilon":
         return dp.m.then_laplace
     return dp.m.then_gaussian
@@ -61,7 +61,7 @@ def _strings(values: pd.Series) -> list[str]:
 
 def count_measurement(measure: str, amount: float, d_in: int):  # noqa: ANN201 - an OpenDP measurement
     space = dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance()
-    return _calibrate(lambda s: dp.t.make_count(*space) >> _noise(measure, False)(s), d_in, amount)
+    return _calibrate(lambda s: dp.t.make_count(*space) >> _noise(measure)(s), d_in, amount)
 
 
 def dp_count(values: list[str], measure: str, amount: float, d_in: int) -> tuple[int, float]:
@@ -74,7 +74,7 @@ def dp_counts(values: list[str], categories: list[str], measure: str, amount: fl
     mo = dp.L1Distance[int] if measure == "epsilon" else dp.L2Distance[int]
 
     def make(s: float):  # noqa: ANN202
-        return dp.t.make_count_by_categories(*space, categories=categories, null_category=False, MO=mo) >> _noise(measure, True)(s)
+        return dp.t.make_count_by_categories(*space, categories=categories, null_category=False, MO=mo) >> _noise(measure)(s)
 
     meas, scale = _calibrate(make, d_in, amount)
     return [int(x) for x in meas(values)], scale
@@ -84,7 +84,7 @@ def dp_sum(values: list[float], bounds: tuple[float, float], measure: str, amoun
     space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance()
 
     def make(s: float):  # noqa: ANN202
-        return dp.t.make_clamp(*space, bounds=(float(bounds[0]), float(bounds[1]))) >> dp.t.then_sum() >> _noise(measure, False)(s)
+        return dp.t.make_clamp(*space, bounds=(float(bounds[0]), float(bounds[1]))) >> dp.t.then_sum() >> _noise(measure)(s)
 
     meas, scale = _calibrate(make, d_in, amount)
     return float(meas(values)), scale
