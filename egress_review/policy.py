@@ -55,6 +55,13 @@ class ClosedProjectsPolicy(_Strict):
     sweep_seconds: float = Field(default=60.0, gt=0)
 
 
+class DPPolicy(_Strict):
+    # "review": a DP answer leaves only as an exported table that two checkers approve (the guarantee
+    # shown); "release": its requester may release it without human review (audited, signed manifest
+    # with epsilon/rho and mechanism; egress_review/dp_service/release.py)
+    answers: Literal["review", "release"] = "review"
+
+
 class EgressPolicy(_Strict):
     version: int = 1
     review: ReviewPolicy = ReviewPolicy()
@@ -63,6 +70,7 @@ class EgressPolicy(_Strict):
     api: ApiPolicy = ApiPolicy()
     rate_limits: RateLimitPolicy = RateLimitPolicy()
     closed_projects: ClosedProjectsPolicy = ClosedProjectsPolicy()
+    dp: DPPolicy = DPPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

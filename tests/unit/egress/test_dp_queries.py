@@ -211,3 +211,42 @@ def test_admin_sees_every_budget_on_the_projects_page_and_checkers_through_the_a
         _login(web, "root", ["admin"])
         page = web.get("/admin/projects").text
     assert 'id="dp-budgets"' in page and "epsilon 0.25 of 1 (0.75 left)" in page
+
+
+def test_dp_answers_are_released_without_review_only_when_the_policy_says_so(dp_client):
+    import hashlib
+    import json
+
+    from egress_review.policy import DPPolicy
+    from egress_review.release.signing import verify_document
+
+    c, env = dp_client
+    q = c.post("/api/v1/dp/query", headers=_auth(), json={
+        "dataset": "sick-leave", "kind": "histogram", "columns": ["gender"], "epsilon": 0.2, "max_rows": 2}).json()
+    # the shipped policy: review by checkers, no release on request
+    r = c.post("/api/v1/dp/release", headers=_auth(), json={"query_id": q["query_id"]})
+    assert r.status_code == 403 and "request_export" in r.json()["error"]["message"]
+
+    svc = c.app.state.egress
+    svc.policy = svc.policy.model_copy(update={"dp": DPPolicy(answers="release")})
+    assert c.post("/api/v1/dp/release", headers=_auth("anna"), json={"query_id": q["query_id"]}).status_code == 403
+    r = c.post("/api/v1/dp/release", headers=_auth(), json={"query_id": q["query_id"]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    manifest = verify_document(out["document"], svc.signer.public)
+    assert (manifest["measure"], manifest["epsilon"], manifest["mechanism"], manifest["max_rows"]) == (
+        "epsilon", 0.2, "discrete Laplace", 2)
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(out["table"].encode()).hexdigest()
+    # the table is the noisy answer the researcher got, rebuilt by the service
+    import csv
+
+    rows = list(csv.DictReader(out["table"].splitlines()))
+    assert [(r["gender"], int(r["value"])) for r in rows] == [(cell["gender"], cell["value"]) for cell in q["cells"]]
+    again = c.get("/api/v1/dp/release", headers=_auth("anna"), params={"query_id": q["query_id"]}).json()
+    assert again["document"] == out["document"]
+    assert c.get("/api/v1/dp/release", headers=_auth("bob", "beta"),
+                 params={"query_id": q["query_id"], "project": "alpha"}).status_code == 404
+    with env.svc.read_sessions() as s:
+        assert s.execute(select(func.count()).select_from(EgressAuditEvent)
+                         .where(EgressAuditEvent.action == "dp.released")).scalar_one() == 1
+    assert json.loads(json.dumps(manifest))["review"].startswith("none")
