@@ -131,7 +131,8 @@ def test_generated_requests_in_every_role_give_no_5xx_and_match_the_schema(api):
 # ---- IDOR: every object id, every role ------------------------------------------------------------
 
 COLLECTIONS = {("GET", "/api/v1/requests"), ("GET", "/api/v1/releases"), ("GET", "/api/v1/me"),
-               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit")}
+               ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit"),
+               ("GET", "/api/v1/dp/budgets")}
 CHECKER_ACTIONS = ("/vote", "/reviews", "/approve", "/return", "/reject")
 
 
