@@ -85,6 +85,9 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     from egress_review.web import router as web_router  # the server-rendered UI (egress_review/web/)
 
     app.include_router(web_router)
+    from egress_review.api import dp as dp_api  # DP queries and privacy budgets (egress_review/dp_service/)
+
+    app.include_router(dp_api.router)
     app.add_middleware(BodyLimit, max_bytes=svc.policy.uploads.max_json_bytes)
     app.add_middleware(AnonymousRateLimit, limits=lambda: app.state.egress.policy.rate_limits)
     # Outermost, so the rate limit and the audit see the peer it decides on. The app decides, not the

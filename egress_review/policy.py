@@ -87,6 +87,13 @@ class NotificationPolicy(_Strict):
     max_attempts: int = Field(default=20, ge=1)
 
 
+class DPPolicy(_Strict):
+    # "review": a DP answer leaves only as an exported table that two checkers approve (the guarantee
+    # shown); "release": its requester may release it without human review (audited, signed manifest
+    # with epsilon/rho and mechanism; egress_review/dp_service/release.py)
+    answers: Literal["review", "release"] = "review"
+
+
 class EgressPolicy(_Strict):
     version: int = 1
     review: ReviewPolicy = ReviewPolicy()
@@ -96,6 +103,7 @@ class EgressPolicy(_Strict):
     rate_limits: RateLimitPolicy = RateLimitPolicy()
     closed_projects: ClosedProjectsPolicy = ClosedProjectsPolicy()
     notifications: NotificationPolicy = NotificationPolicy()
+    dp: DPPolicy = DPPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

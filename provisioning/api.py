@@ -238,3 +238,18 @@ def contacts(session: Session, *, role: str | None = None) -> dict[str, str]:
     holding ``role`` when given."""
     rows = session.execute(select(m.Person).where(m.Person.enabled.is_(True))).scalars()
     return {p.username: p.email for p in rows if role is None or role in p.roles}
+def dp_budgets(session: Session, slug: str | None = None) -> list[dict]:
+    """The differential-privacy ledgers (all projects, or one): measure, total, spent, remaining."""
+    from provisioning.dp_budget import list_budgets
+
+    return [{"project": b.project, "dataset": b.dataset, "measure": b.measure, "total": b.total,
+             "spent": b.spent, "remaining": b.remaining} for b in list_budgets(session, slug)]
+
+
+def spend_dp_budget(session: Session, slug: str, dataset: str, measure: str, amount: float) -> dict | None:
+    """Atomically take ``amount`` in the caller's transaction (see provisioning.dp_budget.spend); None: refused."""
+    from provisioning.dp_budget import spend
+
+    b = spend(session, slug, dataset, measure, amount)
+    return None if b is None else {"project": b.project, "dataset": b.dataset, "measure": b.measure,
+                                   "total": b.total, "spent": b.spent, "remaining": b.remaining}

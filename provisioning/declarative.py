@@ -5,13 +5,14 @@ when it already is (so re-applying is safe and reviewable)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.orm import Session
 
-from provisioning import lifecycle, projects
+from provisioning import dp_budget, lifecycle, projects
 from provisioning.errors import ProvisioningError
 from provisioning.models import ProjectStatus
 from sandkasse.usernames import normalise_username
@@ -39,6 +40,8 @@ class GrantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     columns: dict[str, str] = Field(min_length=1)
     row_filter: str | None = None
+    # the differential-privacy budget on this dataset: {epsilon: 3.0} or {rho: 0.5} (provisioning/dp_budget.py)
+    dp_budget: dict[Literal["epsilon", "rho"], float] | None = Field(default=None, min_length=1, max_length=1)
 
 
 class ProjectSpec(BaseModel):
@@ -128,6 +131,12 @@ def apply_spec(
         ent = projects.grant(session, spec.slug, dataset, grant.columns, row_filter=grant.row_filter, actor=actor, reason=reason)
         if grants_before.get(dataset) != ent.id:
             done.append(f"granted {dataset}")
+        if grant.dp_budget:
+            (measure, total), = grant.dp_budget.items()
+            before = dp_budget.get_budget(session, spec.slug, dataset)
+            dp_budget.set_budget(session, spec.slug, dataset, measure, total, actor=actor, reason=reason)
+            if before is None or (before.measure, before.total) != (measure, total):
+                done.append(f"dp budget {dataset} {measure}={total:g}")
     for dataset in sorted(set(grants_before) - set(spec.datasets)):
         projects.revoke(session, spec.slug, dataset, actor=actor, reason=reason)
         done.append(f"revoked {dataset}")

@@ -10,6 +10,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -268,3 +269,20 @@ class ProvisioningAuditEvent(AuditEventMixin, Base):
 
 class ProvisioningAuditHead(AuditHeadMixin, Base):
     __tablename__ = "prov_audit_head"
+
+
+class DPBudget(Base):
+    """A project's differential-privacy budget on one dataset, in millionths (integers add exactly,
+    so ``spent_micro + cost <= total_micro`` is decided without rounding). ``measure`` is ``epsilon``
+    (pure DP, basic composition: epsilons add) or ``rho`` (zero-concentrated DP: rhos add)."""
+
+    __tablename__ = "prov_dp_budgets"
+    __table_args__ = (UniqueConstraint("project_id", "dataset_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("prov_projects.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("prov_datasets.id", ondelete="RESTRICT"))
+    measure: Mapped[str] = mapped_column(String(16))
+    total_micro: Mapped[int] = mapped_column(BigInteger)
+    spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from egress_review import transition
 from egress_review.audit import SYSTEM, AuditLog
 from egress_review.policy import UploadPolicy
+from egress_review.dp_service.guarantee import manifest_entry
 from egress_review.models import Release, ReleasedFile, ReleaseRequest
 from egress_review.quarantine.store import QuarantineStore
 from egress_review.release.signing import ReleaseSigner
@@ -111,7 +112,8 @@ def release(
             _check_canonical(staging / f.name, version.detected_type, memory_bytes)
             size = version.size
             approvers = sorted(v.reviewer for v in current_votes(f))
-            entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers})
+            entries.append({"name": f.name, "sha256": sha, "size": size, "version": version.number, "approvers": approvers,
+                            **manifest_entry(session, store, req.project, version)})
             rel.files.append(
                 ReleasedFile(
                     file_id=f.id, version_id=version.id, name=f.name, sha256=sha, size=size,

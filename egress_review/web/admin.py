@@ -26,8 +26,9 @@ def projects(ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
 
     with ctx.svc.read_sessions() as session:
         rows = prov.list_projects(session)
+        budgets = prov.dp_budgets(session)
         session.rollback()
-    return ctx.render("admin_projects.html", projects=rows)
+    return ctx.render("admin_projects.html", projects=rows, budgets=budgets)
 
 
 @router.get("/admin/audit", name="ui_admin_audit")

@@ -29,6 +29,7 @@ from egress_review.models import EgressAuditEvent, Release, ReleaseRequest
 from egress_review.release.release import release
 from egress_review.report_view import metadata_report
 from egress_review.states import VOTING_STATES, FileKind, RequestState, Visibility, VoteDecision
+from egress_review.dp_service.guarantee import guarantee_of
 from egress_review.web import preview, request_layout
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
 
@@ -102,6 +103,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         conflict = permissions.conflict_of_interest(session, p, req, svc.policy) if p.is_checker else None
         previews: dict[str, preview.Preview] = {}
         reasons: dict[str, list[preview.Reason]] = {}
+        dp: dict[str, dict] = {}
         for f in req.files:
             v = f.current_version
             if v is None:
@@ -116,6 +118,8 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             previews[f.id] = preview.build(svc, v, report, ctx.app.web.web_preview_max_bytes,
                                            ctx.app.web.web_preview_max_rows)
             _audit_read(ctx, session, req, v.id, f.name, "web preview")
+            if (g := guarantee_of(session, svc.store, req.project, v)) is not None:
+                dp[f.id] = g
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -127,7 +131,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
     state = RequestState(d.state)
     votes_open = can_review and state in VOTING_STATES and not (state == RequestState.SUBMITTED and d.my_review_submitted)
     return ctx.render(
-        "request.html", d=d, previews=previews, reasons=reasons, layouts=layouts,
+        "request.html", d=d, previews=previews, reasons=reasons, dp=dp, layouts=layouts,
         files=request_layout.file_order(d.files, verdicts, flag_counts), history=history, earlier=earlier,
         can_read=can_read, can_review=can_review, can_edit=can_edit, can_download=can_download, conflict=conflict,
         votes_open=votes_open,

@@ -133,7 +133,8 @@ def test_generated_requests_in_every_role_give_no_5xx_and_match_the_schema(api):
 COLLECTIONS = {("GET", "/api/v1/requests"), ("GET", "/api/v1/releases"), ("GET", "/api/v1/me"),
                ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit"),
                # the caller's own notification preference, nothing of any project
-               ("GET", "/api/v1/me/notifications"), ("PUT", "/api/v1/me/notifications")}
+               ("GET", "/api/v1/me/notifications"), ("PUT", "/api/v1/me/notifications"),
+               ("GET", "/api/v1/dp/budgets")}
 CHECKER_ACTIONS = ("/vote", "/reviews", "/approve", "/return", "/reject")
 
 

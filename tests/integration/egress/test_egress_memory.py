@@ -25,7 +25,7 @@ LIMIT_MB = 200
 GROWTH_LIMIT_MB = 32
 SIZE_MB = int(os.environ.get("SANDKASSE_EGRESS_RSS_TEST_MB", "1024"))
 # The data libraries belong in the check workers; the service itself never maps them.
-DATA_LIBRARIES = ("pandas", "pyarrow", "numpy")
+DATA_LIBRARIES = ("pandas", "pyarrow", "numpy", "opendp")  # opendp: the DP worker (egress_review/dp_service)
 LINE = b"Sykefravaer i kommunen er stabilt over perioden; se tabell 3 for detaljer.\n"
 
 

@@ -222,6 +222,8 @@ ROUTE_BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/api/v1/requests/{request_id}/return"): {"json": {"comment": "x"}},
     ("POST", "/api/v1/requests/{request_id}/reject"): {"json": {"comment": "x"}},
     ("PUT", "/api/v1/me/notifications"): {"json": {"mode": "digest"}},
+    ("POST", "/api/v1/dp/query"): {"json": {"dataset": "sick-leave", "kind": "count", "epsilon": 0.1}},
+    ("POST", "/api/v1/dp/release"): {"json": {"query_id": "0" * 32}},
 }
 
 

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.unit
 COLLECTIONS = {("GET", "/api/v1/requests"), ("GET", "/api/v1/releases"), ("GET", "/api/v1/me"),
                ("GET", "/api/v1/release-key"), ("POST", "/api/v1/requests"), ("GET", "/api/v1/audit"),
                # the caller's own notification preference, nothing of any project
-               ("GET", "/api/v1/me/notifications"), ("PUT", "/api/v1/me/notifications")}
+               ("GET", "/api/v1/me/notifications"), ("PUT", "/api/v1/me/notifications"),
+               ("GET", "/api/v1/dp/budgets")}
 
 
 def _snapshot(env):
