@@ -251,18 +251,18 @@ def request_export_acro(
     exception request) after your ``context`` / ``controls``; ACRO's ``results.json`` and its checker-only
     session summary go as supporting files (they never leave). The checkers see ACRO's outcomes beside
     the service's own checks, which run on every file whatever ACRO said."""
-    from egress_review.records import acro_import
+    from egress_review.records.acro_import import AcroFolderError, AcroOutput, describe, read_folder
 
     try:
-        acro = acro_import.read_folder(folder)
-    except acro_import.AcroFolderError as exc:
+        acro = read_folder(folder)
+    except AcroFolderError as exc:
         raise ExportError(str(exc)) from None
     own = client is None
     client = client or EgressClient()
     limit = 4900  # the service's max_text_chars is 5000
 
-    def texts(rec: acro_import.AcroOutput) -> tuple[str, str]:
-        ctx, ctl = acro_import.describe(rec)
+    def texts(rec: AcroOutput) -> tuple[str, str]:
+        ctx, ctl = describe(rec)
         return ("\n".join(x for x in (context.strip(), ctx) if x)[:limit],
                 "\n".join(x for x in (controls.strip(), ctl) if x)[:limit])
 
