@@ -18,7 +18,7 @@ from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
 from egress_review.models import Release, ReleaseRequest
-from egress_review.records.acro_results import RESULTS_NAME
+from egress_review.records.acro_results import CHECKSUMS_DIR, RESULTS_NAME
 from egress_review.review import current_votes
 from egress_review.states import FileKind
 
@@ -73,6 +73,10 @@ def build(rel: Release, req: ReleaseRequest) -> ROCrate:
         if (folder / name).is_file():
             records.append(crate.add_file(str(folder / name), dest_path=name, properties={
                 "name": name, "description": what, "encodingFormat": "application/json"}))
+
+    # ACRO's checksum files too: the unzipped crate opens in SACRO-Viewer like an ACRO folder
+    for path in sorted((folder / CHECKSUMS_DIR).glob("*.txt")):
+        crate.add_file(str(path), dest_path=f"{CHECKSUMS_DIR}/{path.name}", properties={"name": path.name})
 
     requester = _person(crate, req.requester, "researcher")
     mentions = []

@@ -185,7 +185,11 @@ def test_release_exports_a_five_safes_ro_crate_that_rocrate_reads_back(env, clie
     for e in crate.get_entities():
         for t in (e.type if isinstance(e.type, list) else [e.type]):
             by_type.setdefault(t, []).append(e)
-    assert {e.id for e in by_type["File"]} == {"table.csv", "manifest.json", "results.json"}
+    assert {e.id for e in by_type["File"]} == {"table.csv", "manifest.json", "results.json",
+                                               "checksums/table.csv.txt", "checksums/results.json.txt"}
+    from acro.record import load_records
+
+    assert load_records(str(tmp_path / "crate")).get("table.csv").uid == "table.csv"  # an ACRO folder as well
     assert crate.get("table.csv")["sha256"] == hashlib.sha256(SAFE_CSV.encode()).hexdigest()
     [ask] = by_type["AskAction"]
     assert ask["agent"]["name"] == "alice" and [o.id for o in ask["object"]] == ["table.csv"]
