@@ -111,3 +111,25 @@ def build(rel: Release, req: ReleaseRequest) -> ROCrate:
 def write_zip(rel: Release, req: ReleaseRequest, target: Path) -> Path:
     """The crate as a zip at ``target``."""
     return Path(build(rel, req).write_zip(str(target)))
+
+
+def export_command(release_id: str, out: str, settings=None) -> int:
+    """``sandkasse release-ro-crate RELEASE_ID OUT.zip``: the operator's export, from the database and
+    the release area directly (the API route is the one for members and checkers)."""
+    from sandkasse.db import make_engine, make_sessionmaker
+    from sandkasse.settings import get_settings
+
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            rel = session.get(Release, release_id)
+            req = None if rel is None else session.get(ReleaseRequest, rel.request_id)
+            if rel is None or req is None:
+                print(f"no release {release_id}")
+                return 1
+            write_zip(rel, req, Path(out))
+    finally:
+        engine.dispose()
+    print(f"wrote {out}")
+    return 0

@@ -207,3 +207,16 @@ def test_release_exports_a_five_safes_ro_crate_that_rocrate_reads_back(env, clie
         assert [e.actor for e in events] == ["anna"]
         req = s.get(ReleaseRequest, req_id)
         assert permissions.can_read_provenance(s, checker("chris"), req)
+
+
+def test_operator_command_writes_the_same_crate(env, tmp_path):
+    from rocrate.rocrate import ROCrate
+
+    from egress_review.records.ro_crate import export_command
+
+    rel = _release(env, env.make_request(RequestState.RELEASED))
+    out = tmp_path / "crate.zip"
+    assert export_command(rel.id, str(out), settings=env.settings) == 0
+    zipfile.ZipFile(out).extractall(tmp_path / "crate")
+    assert ROCrate(tmp_path / "crate").get("manifest.json") is not None
+    assert export_command("0" * 32, str(tmp_path / "none.zip"), settings=env.settings) == 1
