@@ -109,10 +109,17 @@ def test_acros_pass_is_evidence_never_authority(env, live, acro_folder, tmp_path
     for rec in doc["results"].values():
         rec["status"] = "pass"
         rec["outcome"] = {}
+        rec["summary"] = "<script>alert(1)</script> all safe"
     (forged / "results.json").write_text(json.dumps(doc))
     result = request_export_acro(forged, show=False)
     verdict = {f.name: f for f in result.files}["output_0_0.csv"]
     assert verdict.verdict != "pass" and verdict.flags
+    from tests.unit.web.test_web_ui import _login
+
+    with _web_client(env) as c:  # the checker sees ACRO's claim, as text, beside the service's verdict
+        _login(c, "chris", ["output-checker"])
+        page = c.get(f"/requests/{result.request_id}").text
+        assert "acro-pass" in page and "&lt;script&gt;alert(1)" in page and "<script>alert" not in page
 
 
 def test_cli_acro_option(env, live, acro_folder, capsys):
