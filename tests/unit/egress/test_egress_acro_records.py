@@ -149,7 +149,11 @@ def test_release_writes_an_acro_results_json_that_acro_loads_and_the_manifest_si
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["manifest"]["records"] == [{"name": "results.json", "sha256": hashlib.sha256(data).hexdigest(),
                                                 "size": len(data), "format": "acro-results/1.0.2"}]
-    assert verify_release(folder / "manifest.json", [folder / "table.csv"], env.settings.public_key_path) == []
+    assert verify_release(folder / "manifest.json", [folder / "table.csv", folder / "results.json"],
+                          env.settings.public_key_path) == []
+    (folder / "results.json").write_bytes(data.replace(b'"pass"', b'"fail"').replace(b'"review"', b'"fail"'))
+    assert verify_release(folder / "manifest.json", [folder / "results.json"], env.settings.public_key_path) == [
+        "results.json: SHA-256 differs from the manifest (changed)"]
 
 
 def test_an_output_named_results_json_is_refused_and_never_overwrites_the_record(env, tmp_path):
