@@ -138,6 +138,17 @@ def check_download(session: Session, p: Principal, project: str) -> None:
         raise NotFound("no such release")
 
 
+def can_read_provenance(session: Session, p: Principal, req: ReleaseRequest) -> bool:
+    """May ``p`` read a release's provenance (request, checks, votes, manifest; the released files)?
+    The project's members, and the checkers (no conflict of interest is needed: the files are released)."""
+    return can_download(session, p, req.project) or (p.is_checker and can_view_request(session, p, req))
+
+
+def check_read_provenance(session: Session, p: Principal, req: ReleaseRequest) -> None:
+    if not can_read_provenance(session, p, req):
+        raise NotFound("no such release")
+
+
 def check_admin(p: Principal) -> None:
     if not p.is_admin:
         raise Forbidden("administrators only")

@@ -19,6 +19,7 @@ from egress_review.identity.principal import Principal
 from egress_review.models import FileVersion, ReleaseRequest, RequestFile, Vote, new_id
 from egress_review.policy import EgressPolicy
 from egress_review.quarantine.intake import check_name
+from egress_review.records import acro_results
 from egress_review.quarantine.intake import IntakeError
 from egress_review.quarantine.store import StagedBlob
 from egress_review.states import EDITABLE_STATES, Action, FileDecision, FileKind, RequestState
@@ -133,6 +134,8 @@ def add_file(
         check_name(name, policy.uploads)
     except IntakeError as exc:
         raise InvalidInput(str(exc)) from exc
+    if FileKind(kind) == FileKind.OUTPUT and acro_results.is_reserved(name):
+        raise Conflict(f"{name!r} is the name of the release's own ACRO record; rename the output")
     if any(f.name == name for f in req.files):
         raise Conflict(f"the request already has a file named {name!r}; upload a new version of it instead")
     if len(req.files) >= policy.uploads.max_files_per_request:

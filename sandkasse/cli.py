@@ -47,6 +47,14 @@ def verify_release(manifest: str, files: list[str]) -> None:
     raise typer.Exit(verify_release_command(manifest, files))
 
 
+@app.command("release-ro-crate")
+def release_ro_crate(release_id: str, out: str) -> None:
+    """Write a release's provenance (request, checks, votes, manifest, files) as a Five Safes RO-Crate zip."""
+    from egress_review.records.ro_crate import export_command
+
+    raise typer.Exit(export_command(release_id, out))
+
+
 @app.command()
 def init(env_file: str = typer.Option(".env", help="Where to write the generated secrets")) -> None:
     """Generate a .env with strong random secrets (mode 600) for docker-compose."""

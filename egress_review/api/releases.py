@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from egress_review import permissions
@@ -16,7 +16,8 @@ from egress_review.api.errors import ERROR_RESPONSES
 from egress_review.api.schemas import Page, ReleasedFileOut, ReleaseOut, SignedManifest
 from egress_review.audit import Actor
 from egress_review.errors import NotFound
-from egress_review.models import Release
+from egress_review.models import Release, ReleaseRequest
+from egress_review.records import ro_crate as records_ro_crate
 from egress_review.release.release import signed_document
 from egress_review.release.signing import public_pem
 
@@ -79,6 +80,24 @@ def download(release_id: str, name: str, svc: ServiceDep, session: SessionDep, p
     return FileResponse(path, media_type="application/octet-stream",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                                  "X-Content-Type-Options": "nosniff", "X-Sandkasse-SHA256": entry.sha256})
+
+
+@router.get("/releases/{release_id}/ro-crate", summary="The release's provenance as a Five Safes RO-Crate (zip; audited)",
+            response_class=StreamingResponse, responses={200: {"content": {"application/zip": {}}}})
+def ro_crate(release_id: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> StreamingResponse:
+    rel = session.get(Release, release_id)
+    req = None if rel is None else session.get(ReleaseRequest, rel.request_id)
+    if rel is None or req is None:
+        raise NotFound("no such release")
+    permissions.check_read_provenance(session, p, req)
+    crate = records_ro_crate.build(rel, req)
+    role = "researcher" if permissions.can_download(session, p, rel.project) else "output-checker"
+    svc.audit.record(session, Actor(p.username, role, p.source), "release.ro_crate", "release", rel.id,
+                     {"project": rel.project, "files": [f.name for f in rel.files]})
+    session.commit()
+    return StreamingResponse(crate.stream_zip(), media_type="application/zip",
+                             headers={"Content-Disposition": f"attachment; filename=release-{rel.id}-ro-crate.zip",
+                                      "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/release-key", summary="The Ed25519 public key that signs release manifests (PEM)",

@@ -25,7 +25,7 @@ import httpx
 
 from egress_review import export_names as naming
 
-__all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "status"]
+__all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "request_export_acro", "status"]
 
 PENDING = "pending"
 URL_ENV = "SANDKASSE_EGRESS_URL"
@@ -228,6 +228,66 @@ def request_export(
         flags, unverifiable = _flags(version.get("check_report") or {})
         if version.get("verdict") == PENDING:
             unverifiable = [f"the checks were still running after {wait_seconds:g} s; status() shows the verdict later"]
+        verdicts.append(FileVerdict(f["name"], version.get("verdict", PENDING), flags, unverifiable))
+    result = ExportResult(done["id"], done["state"], verdicts)
+    if show:
+        print(result)
+    return result
+
+
+def request_export_acro(
+    folder: str | os.PathLike,
+    context: str = "",
+    controls: str = "",
+    *,
+    title: str = "",
+    client: EgressClient | None = None,
+    show: bool = True,
+    wait_seconds: float = 120.0,
+) -> ExportResult:
+    """Submit an ACRO output folder (``acro.finalise(folder, "json")``, from Python, R or Stata) for review.
+
+    Each output ACRO wrote goes as an output, described by its ACRO record (command, status, summary,
+    exception request) after your ``context`` / ``controls``; ACRO's ``results.json`` and its checker-only
+    session summary go as supporting files (they never leave). The checkers see ACRO's outcomes beside
+    the service's own checks, which run on every file whatever ACRO said."""
+    from egress_review.records.acro_import import AcroFolderError, AcroOutput, describe, read_folder
+
+    try:
+        acro = read_folder(folder)
+    except AcroFolderError as exc:
+        raise ExportError(str(exc)) from None
+    own = client is None
+    client = client or EgressClient()
+    limit = 4900  # the service's max_text_chars is 5000
+
+    def texts(rec: AcroOutput) -> tuple[str, str]:
+        ctx, ctl = describe(rec)
+        return ("\n".join(x for x in (context.strip(), ctx) if x)[:limit],
+                "\n".join(x for x in (controls.strip(), ctl) if x)[:limit])
+
+    try:
+        req = client.create_request(title=title or f"ACRO outputs from {Path(folder).name}")
+        outputs = []
+        for path, rec in acro.outputs:
+            ctx, ctl = texts(rec)
+            outputs.append(client.add_file(req["id"], path, context=ctx, controls=ctl)["file"]["id"])
+        for path, rec in acro.supporting:
+            ctx, ctl = texts(rec)
+            client.add_file(req["id"], path, kind="supporting", context=ctx, controls=ctl)
+        client.add_file(req["id"], acro.results, kind="supporting", context="ACRO's record of this session",
+                        controls="evidence for the checkers; never released")
+        client.submit(req["id"])
+        done = client.wait_for_checks(req["id"], wait_seconds)
+    finally:
+        if own:
+            client.close()
+    by_id = {f["id"]: f for f in done["files"]}
+    verdicts = []
+    for file_id in outputs:
+        f = by_id[file_id]
+        version = f["current_version"] or {}
+        flags, unverifiable = _flags(version.get("check_report") or {})
         verdicts.append(FileVerdict(f["name"], version.get("verdict", PENDING), flags, unverifiable))
     result = ExportResult(done["id"], done["state"], verdicts)
     if show:

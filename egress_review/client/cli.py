@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from egress_review.client import ExportError, request_export, status
+from egress_review.client import ExportError, request_export, request_export_acro, status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,11 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--supporting", action="append", default=[], metavar="FILE",
                         help="a file the checkers may read but that never leaves (repeatable)")
     parser.add_argument("--title", default="", help="a short title for the request")
+    parser.add_argument("--acro", metavar="FOLDER",
+                        help="an ACRO output folder (results.json + files, from acro.finalise in Python, R or Stata)")
     parser.add_argument("--status", action="store_true", help="list your requests and their states")
     args = parser.parse_args(argv)
     try:
         if args.status:
             status()
+            return 0
+        if args.acro:
+            if args.files:
+                parser.error("give either FILEs or --acro FOLDER")
+            request_export_acro(args.acro, context=args.context or "", controls=args.controls or "", title=args.title)
             return 0
         if not args.files:
             parser.error("give at least one FILE (or --status)")

@@ -27,6 +27,7 @@ from egress_review.policy import UploadPolicy
 from egress_review.dp_service.guarantee import manifest_entry
 from egress_review.models import Release, ReleasedFile, ReleaseRequest
 from egress_review.quarantine.store import QuarantineStore
+from egress_review.records import acro_results
 from egress_review.release.signing import ReleaseSigner
 from egress_review.review import current_votes
 from egress_review.states import Action, FileDecision, FileKind, RequestState, check_transition
@@ -120,6 +121,9 @@ def release(
                     path=str(final / f.name),
                 )
             )
+        # ACRO's results.json, signed through its hash in the manifest (egress_review/records/acro_results.py).
+        record = acro_results.write_results(staging, req, rel.id, files,
+                                            {f.id: sorted(v.reviewer for v in current_votes(f)) for f in files})
         manifest = {
             "release_id": rel.id,
             "request_id": req.id,
@@ -128,6 +132,7 @@ def release(
             "released_at": utcnow().isoformat(),
             "files": entries,
             "approvers": sorted({a for e in entries for a in e["approvers"]}),
+            "records": [record],
         }
         document = signer.sign(manifest)
         _write_new(staging / MANIFEST_NAME, json.dumps(document, indent=2, sort_keys=True) + "\n")

@@ -37,7 +37,8 @@ def verify_release(manifest_path: Path, files: list[Path], public_key_path: Path
         return [str(exc)]
     if manifest.get("key_id") != key_id(public):
         return ["the manifest names another signing key"]
-    listed = {e["name"]: e for e in manifest.get("files", [])}
+    # the release's own records (its ACRO results.json) are signed the same way, by their SHA-256
+    listed = {e["name"]: e for e in [*manifest.get("files", []), *manifest.get("records", [])]}
     problems = []
     for path in files:
         entry = listed.get(path.name)

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from egress_review import permissions, review, submission
 from egress_review.api.reviews import _observe
 from egress_review.api.views import _as_checker, check_report, detail
+from egress_review.records.acro_evidence import acro_outcomes
 from egress_review.audit import Actor
 from egress_review.errors import InvalidInput, NotFound
 from egress_review.models import EgressAuditEvent, Release, ReleaseRequest
@@ -120,6 +121,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             _audit_read(ctx, session, req, v.id, f.name, "web preview")
             if (g := guarantee_of(session, svc.store, req.project, v)) is not None:
                 dp[f.id] = g
+        acro = acro_outcomes(svc.store, req) if can_read else {}
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -138,7 +140,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
         editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
-        output_kind=FileKind.OUTPUT.value,
+        output_kind=FileKind.OUTPUT.value, acro=acro,
     )
 
 

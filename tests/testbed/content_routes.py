@@ -34,6 +34,7 @@ CALLS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/releases/{release_id}"): READ,
     ("GET", "/api/v1/releases/{release_id}/manifest"): READ,
     ("GET", "/api/v1/releases/{release_id}/files/{name}"): READ,
+    ("GET", "/api/v1/releases/{release_id}/ro-crate"): READ,
     ("GET", "/api/v1/release-key"): READ,
     ("GET", "/api/v1/me"): READ,
     ("GET", "/api/v1/me/notifications"): READ,

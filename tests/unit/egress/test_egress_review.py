@@ -237,4 +237,6 @@ def test_supporting_files_get_no_votes_and_never_leave(env):
 
     rel = env.act(lambda s, r: release(s, env.svc.audit, env.svc.store, env.svc.signer, env.svc.release_dir, r), req_id)
     released = {p.name for p in (env.svc.release_dir / "alpha" / rel.id).iterdir()}
-    assert released == {"table.csv", "manifest.json"}
+    # beside the output: the signed manifest and the release's ACRO record with its checksums folder
+    assert released == {"table.csv", "manifest.json", "results.json", "checksums"}
+    assert "notes.txt" not in (env.svc.release_dir / "alpha" / rel.id / "results.json").read_text()
