@@ -38,6 +38,8 @@ CALLS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/release-key"): READ,
     ("GET", "/api/v1/me"): READ,
     ("GET", "/api/v1/me/notifications"): READ,
+    ("GET", "/api/v1/dp/budgets"): READ,
+    ("GET", "/api/v1/dp/release"): READ,
     ("GET", "/api/v1/audit"): READ,
     ("GET", "/healthz"): READ,
     ("GET", "/metrics"): READ,
@@ -59,6 +61,8 @@ CALLS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/requests/{request_id}/submit"): ACT,
     ("POST", "/api/v1/requests/{request_id}/withdraw"): ACT,
     ("PUT", "/api/v1/me/notifications"): ACT,
+    ("POST", "/api/v1/dp/query"): ACT,  # noisy answers only, and only with the project token
+    ("POST", "/api/v1/dp/release"): ACT,
     # UI
     ("GET", "/"): READ,
     ("GET", "/login"): READ,
