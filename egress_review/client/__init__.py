@@ -220,6 +220,11 @@ def request_export(
     finally:
         if own:
             client.close()
+    return _export_result(done, outputs, wait_seconds, show)
+
+
+def _export_result(done: dict, outputs: list[str], wait_seconds: float, show: bool) -> ExportResult:
+    """The verdicts of a submitted request's outputs, in the order they were added."""
     by_id = {f["id"]: f for f in done["files"]}
     verdicts = []
     for file_id in outputs:
@@ -282,17 +287,7 @@ def request_export_acro(
     finally:
         if own:
             client.close()
-    by_id = {f["id"]: f for f in done["files"]}
-    verdicts = []
-    for file_id in outputs:
-        f = by_id[file_id]
-        version = f["current_version"] or {}
-        flags, unverifiable = _flags(version.get("check_report") or {})
-        verdicts.append(FileVerdict(f["name"], version.get("verdict", PENDING), flags, unverifiable))
-    result = ExportResult(done["id"], done["state"], verdicts)
-    if show:
-        print(result)
-    return result
+    return _export_result(done, outputs, wait_seconds, show)
 
 
 def status(*, client: EgressClient | None = None, show: bool = True) -> list[dict]:

@@ -248,9 +248,8 @@ def _pdf(path: Path, head: bytes, policy: UploadPolicy) -> None:
             raise IntakeError("malformed PDF: no end-of-file marker")
 
 
-def _svg(path: Path, head: bytes, policy: UploadPolicy) -> None:
-    _text(path, "SVG")
-    text = path.read_text(encoding="utf-8-sig")
+def parse_svg(text: str) -> ElementTree.Element:
+    """The SVG's root element; no DOCTYPE or entities (billion laughs, external entities)."""
     if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
         raise IntakeError("SVG with a DOCTYPE or entities is not allowed", status=415)
     try:
@@ -259,6 +258,12 @@ def _svg(path: Path, head: bytes, policy: UploadPolicy) -> None:
         raise IntakeError(f"malformed SVG: {exc}") from exc
     if not root.tag.endswith("svg"):
         raise IntakeError("this XML file is not an SVG image", status=415)
+    return root
+
+
+def _svg(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    _text(path, "SVG")
+    parse_svg(path.read_text(encoding="utf-8-sig"))
 
 
 def _plain(what: str):

@@ -7,16 +7,14 @@ Size: SANDKASSE_EGRESS_RSS_TEST_MB (default 1024)."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.unit.egress.egress_factories import PROJECTS, TOKEN_KEY, egress_settings, project_token, provision
+from tests.testbed.egress_process import egress_process
+from tests.unit.egress.egress_factories import PROJECTS, egress_settings, project_token, provision
 
 pytestmark = pytest.mark.reliability
 
@@ -27,12 +25,6 @@ SIZE_MB = int(os.environ.get("SANDKASSE_EGRESS_RSS_TEST_MB", "1024"))
 # The data libraries belong in the check workers; the service itself never maps them.
 DATA_LIBRARIES = ("pandas", "pyarrow", "numpy", "opendp")  # opendp: the DP worker (egress_review/dp_service)
 LINE = b"Sykefravaer i kommunen er stabilt over perioden; se tabell 3 for detaljer.\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _vm(pid: int, field: str) -> int:
@@ -47,27 +39,7 @@ def test_large_upload_keeps_service_memory_flat(tmp_path):
     policy = settings.egress_policy_file
     policy.write_text(policy.read_text().replace("max_file_bytes: 104857600", f"max_file_bytes: {(SIZE_MB + 1) << 20}"))
     provision(settings.effective_database_url, PROJECTS)
-    env = {**os.environ, "SANDKASSE_DATABASE_URL": settings.effective_database_url,
-           "SANDKASSE_VAR_DIR": str(settings.var_dir), "SANDKASSE_MASTER_KEY": settings.master_key,
-           "SANDKASSE_PROJECT_TOKEN_KEY": TOKEN_KEY, "SANDKASSE_EGRESS_POLICY_FILE": str(policy),
-           "SANDKASSE_KEYCLOAK_URL": "http://127.0.0.1:9"}
-    port = _free_port()
-    log = (tmp_path / "service.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "service.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "service did not start"
-            time.sleep(0.3)
+    with egress_process(settings, tmp_path / "service.log", policy_file=policy) as (base, proc):
         h = {"Authorization": f"Bearer {project_token('alice', 'alpha')}"}
         with httpx.Client(base_url=base, headers=h, timeout=900) as c:
             rid = c.post("/api/v1/requests", json={}).json()["id"]
@@ -104,10 +76,3 @@ def test_large_upload_keeps_service_memory_flat(tmp_path):
         assert not [lib for lib in DATA_LIBRARIES if f"/{lib}/" in maps], "the service loaded data libraries itself"
         blob = max((settings.quarantine_dir / "blobs").iterdir(), key=lambda p: p.stat().st_size)
         assert blob.stat().st_size > total  # stored whole (encrypted, with per-chunk tags)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

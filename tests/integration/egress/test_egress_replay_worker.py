@@ -6,9 +6,6 @@ replay. The service process itself never maps pandas, pyarrow or numpy: the repl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +14,10 @@ import pytest
 
 from egress_review import sdc
 from egress_review.checks.policy import DisclosurePolicy
-from tests.integration.egress.test_egress_memory import DATA_LIBRARIES, _free_port
+from tests.integration.egress.test_egress_memory import DATA_LIBRARIES
 from tests.unit.checks.test_sdc_wrappers import sick_leave
-from tests.unit.egress.egress_factories import PROJECTS, TOKEN_KEY, egress_settings, project_token, provision
+from tests.testbed.egress_process import egress_process
+from tests.unit.egress.egress_factories import PROJECTS, egress_settings, project_token, provision
 
 pytestmark = pytest.mark.integration
 
@@ -41,27 +39,7 @@ def test_check_workers_replay_a_forged_sidecar_from_the_extract(tmp_path: Path):
     k = meta["row_labels"].index("Frogner") * meta["shape"][1] + meta["column_labels"].index("30-49")
     meta["cells"]["top"][k] = [meta["cells"]["total"][k] / 50] * len(meta["cells"]["top"][k])
 
-    env = {**os.environ, "SANDKASSE_DATABASE_URL": settings.effective_database_url,
-           "SANDKASSE_VAR_DIR": str(settings.var_dir), "SANDKASSE_MASTER_KEY": settings.master_key,
-           "SANDKASSE_PROJECT_TOKEN_KEY": TOKEN_KEY, "SANDKASSE_EGRESS_POLICY_FILE": str(settings.egress_policy_file),
-           "SANDKASSE_KEYCLOAK_URL": "http://127.0.0.1:9"}
-    port = _free_port()
-    log = (tmp_path / "service.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "service.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "service did not start"
-            time.sleep(0.3)
+    with egress_process(settings, tmp_path / "service.log") as (base, proc):
         h = {"Authorization": f"Bearer {project_token('alice', 'alpha')}"}
         with httpx.Client(base_url=base, headers=h, timeout=60) as c:
             rid = c.post("/api/v1/requests", json={}).json()["id"]
@@ -83,10 +61,3 @@ def test_check_workers_replay_a_forged_sidecar_from_the_extract(tmp_path: Path):
                    for f in report["flags"])
         maps = Path(f"/proc/{proc.pid}/maps").read_text()
         assert not [lib for lib in DATA_LIBRARIES if f"/{lib}/" in maps], "the service loaded data libraries itself"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
