@@ -85,6 +85,7 @@ def test_planted_user_config_has_no_effect(browser):
         "@jupyterlab/filebrowser-extension:download",
         "@jupyterlab/docmanager-extension:open-browser-tab",
         "@jupyterlab/notebook-extension:export",
+        "@jupyterlab/apputils-extension:announcements",  # would fetch news from the internet
     ):
         assert disabled.get(ext) is True, (ext, disabled)
 
