@@ -32,3 +32,10 @@ def test_differencing_against_published_table_is_caught():
     assert rep.differences and not rep.publishable
     clean = check_publication(new, secret=SECRET, table_id="n", threshold=10, published={})
     assert clean.publishable
+
+
+def test_cell_key_secret_is_stable_and_bound_to_the_master_key():
+    from egress_review.publication import cell_key_secret
+    assert cell_key_secret(b"m" * 32) == cell_key_secret(b"m" * 32)
+    assert cell_key_secret(b"m" * 32) != cell_key_secret(b"n" * 32)
+    assert cell_key_secret(b"m" * 32) != b"m" * 32
