@@ -27,10 +27,10 @@ from tests.unit.egress.notify_servers import SmtpServer, WebhookServer
 pytestmark = pytest.mark.unit
 
 PEOPLE = {
-    "alice": ("alice@example.org", ["researcher"]),
-    "chris": ("chris@example.org", ["output-checker"]),
+    "alice": ("alice@localhost", ["researcher"]),
+    "chris": ("chris@localhost", ["output-checker"]),
     "cora": ("", ["output-checker"]),  # no address in provisioning: the policy's mapping has one
-    "anna": ("anna@example.org", ["output-checker", "researcher"]),  # a member of alpha: never asked to review it
+    "anna": ("anna@localhost", ["output-checker", "researcher"]),  # a member of alpha: never asked to review it
 }
 
 
@@ -41,7 +41,7 @@ def _make(tmp: Path, smtp: SmtpServer, hook: WebhookServer | None, database_url:
     data["notifications"] = {
         "enabled": True, "base_url": "https://egress.test", "smtp": {"host": "127.0.0.1", "port": smtp.port,
                                                                     "sender": "sandkasse@egress.test"},
-        "emails": {"cora": "cora@example.org"}, "lease_seconds": 60, "sweep_seconds": 0.2, **notify,
+        "emails": {"cora": "cora@localhost"}, "lease_seconds": 60, "sweep_seconds": 0.2, **notify,
     }
     if hook is not None:
         data["notifications"]["webhook"] = {"url": hook.url}
@@ -88,20 +88,20 @@ def test_each_notice_reaches_the_right_person_once(env, servers):
     smtp, hook = servers
     req_id = env.make_request(RequestState.SUBMITTED)
     assert send(env) == 3  # chris, cora (address from the policy), the webhook; not anna (a member of alpha)
-    assert inbox(smtp) == [("chris@example.org", "[Sandkasse] Release request waiting for review (alpha)"),
-                           ("cora@example.org", "[Sandkasse] Release request waiting for review (alpha)")]
+    assert inbox(smtp) == [("chris@localhost", "[Sandkasse] Release request waiting for review (alpha)"),
+                           ("cora@localhost", "[Sandkasse] Release request waiting for review (alpha)")]
     assert f"https://egress.test/requests/{req_id}" in smtp.mailbox.received[0]["body"]
 
     review_once(env, req_id, "chris")
     assert send(env) == 2
     second = [m for m in smtp.mailbox.received if "second review" in m["subject"]]
-    assert [m["to"] for m in second] == [["cora@example.org"]]  # the other checker, not the one who voted
+    assert [m["to"] for m in second] == [["cora@localhost"]]  # the other checker, not the one who voted
     assert "approv" not in second[0]["body"].lower() and "chris" not in second[0]["body"]
 
     review_once(env, req_id, "cora")  # enough reviews: nobody else is asked
     env.act(lambda s, r: review.return_request(s, env.svc.audit, env.svc.policy, checker("chris"), r, "round"), req_id)
     assert send(env) == 1
-    assert inbox(smtp)[0] == ("alice@example.org", "[Sandkasse] Your release request returned (alpha)")
+    assert inbox(smtp)[0] == ("alice@localhost", "[Sandkasse] Your release request returned (alpha)")
     assert "round" not in smtp.mailbox.received[-1]["body"]  # the checker's comment stays behind the login
 
     assert send(env) == 0  # the normal path sends nothing twice
@@ -115,7 +115,7 @@ def test_the_researcher_hears_of_the_decision(env, servers, state, word):
     smtp, _ = servers
     env.make_request(state)
     send(env)
-    to_alice = [m["subject"] for m in smtp.mailbox.received if m["to"] == ["alice@example.org"]]
+    to_alice = [m["subject"] for m in smtp.mailbox.received if m["to"] == ["alice@localhost"]]
     assert to_alice == [f"[Sandkasse] Your release request {word} (alpha)"]
 
 
@@ -140,12 +140,12 @@ def test_digest_preference_collects_a_checkers_notices(env, servers):
     env.make_request(RequestState.SUBMITTED)
     env.make_request(RequestState.SUBMITTED)
     send(env)
-    assert [m["to"] for m in smtp.mailbox.received] == [["chris@example.org"]] * 2  # cora waits for her digest
+    assert [m["to"] for m in smtp.mailbox.received] == [["chris@localhost"]] * 2  # cora waits for her digest
     with env.svc.sessions() as s:  # the digest period ends
         s.execute(update(OutboxMessage).values(due_at=OutboxMessage.created_at))
         s.commit()
     assert send(env) == 2
-    digest = [m for m in smtp.mailbox.received if m["to"] == ["cora@example.org"]]
+    digest = [m for m in smtp.mailbox.received if m["to"] == ["cora@localhost"]]
     assert len(digest) == 1 and digest[0]["subject"] == "[Sandkasse] 2 notices"
 
 
@@ -230,5 +230,5 @@ def test_the_service_sends_beside_the_api_and_users_set_their_preference(env, se
         deadline = time.monotonic() + 15
         while len(smtp.mailbox.received) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-    assert inbox(smtp) == [("chris@example.org", "[Sandkasse] Release request waiting for review (alpha)"),
-                           ("cora@example.org", "[Sandkasse] Release request waiting for review (alpha)")]
+    assert inbox(smtp) == [("chris@localhost", "[Sandkasse] Release request waiting for review (alpha)"),
+                           ("cora@localhost", "[Sandkasse] Release request waiting for review (alpha)")]
