@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from sandkasse.settings import REPO_ROOT
+from sandkasse.stack.process import free_port
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
 from tests.testbed.settings_env import settings_env
 
@@ -62,12 +62,6 @@ class EgressUI:
         from egress_review.client import EgressClient
 
         return EgressClient(self.url, self.project_token(username, project))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _provision(database_url: str, data_dir: Path) -> None:
@@ -117,7 +111,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         users[name] = User(name, password)
     token_key = secrets.token_urlsafe(32).encode()
     session_secret = secrets.token_urlsafe(32)
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SANDKASSE_")},
         "SANDKASSE_VAR_DIR": str(var),

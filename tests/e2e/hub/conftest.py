@@ -4,23 +4,17 @@ tests create is removed at the end of the session."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from hub.firewall import SandboxFirewall
 from hub.images import ensure_notebook_image
 from hub.run import start_hub
-from hubtest import Hub, Provisioner, _remove_test_objects, free_port
-from sandkasse.keys import encode_key, generate_key
+from hubtest import Hub, Provisioner, _remove_test_objects, free_port, start_egress
 
 
 @pytest.fixture(scope="session")
@@ -47,41 +41,10 @@ def project_token_key() -> str:
 
 @pytest.fixture(scope="session")
 def egress_service(provisioner, project_token_key, hub_workdir) -> Iterator[int]:
-    """The real egress service (uvicorn) on the host's 0.0.0.0 at a free port, on the same database as
-    the test projects; sandboxes reach it at their network's gateway. Yields the port."""
-    port = free_port()
-    workdir = hub_workdir / "egress"
-    env = {
-        **os.environ,
-        "SANDKASSE_DATABASE_URL": provisioner.url,
-        "SANDKASSE_PROJECT_TOKEN_KEY": project_token_key,
-        "SANDKASSE_MASTER_KEY": encode_key(generate_key()),
-        "SANDKASSE_VAR_DIR": str(workdir / "var"),
-        "SANDKASSE_EGRESS_DIR": str(workdir / "egress"),
-    }
-    workdir.mkdir(parents=True, exist_ok=True)
-    log = (workdir / "egress.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"egress service exited: {(workdir / 'egress.log').read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"egress service did not answer; see {workdir / 'egress.log'}")
-    yield port
-    proc.terminate()
-    proc.wait(20)
-    log.close()
+    """The real egress service on the same database as the test projects (``hubtest.start_egress``);
+    sandboxes reach it at their network's gateway. Yields the port."""
+    with start_egress(provisioner.url, project_token_key, hub_workdir / "egress") as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

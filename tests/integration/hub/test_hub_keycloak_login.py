@@ -5,7 +5,6 @@ refused with 403. No notebook is started here (tests/e2e/hub/test_researcher_flo
 from __future__ import annotations
 
 import secrets
-import socket
 
 import httpx
 import jwt
@@ -14,6 +13,7 @@ import pytest
 from hub.run import start_hub
 from hub.scripted_login import LoginFailed, browser_client, hub_login
 from provisioning.db import migrate
+from sandkasse.stack.process import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +21,11 @@ PASSWORD = "correct horse battery staple 7"
 RUN = secrets.token_hex(3)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def hub(keycloak, tmp_path_factory):
     state = tmp_path_factory.mktemp("kc-hub")
     migrate(f"sqlite:///{state / 'sandkasse.db'}")
-    port = _free_port()
+    port = free_port()
     proc = start_hub(
         {
             "SANDKASSE_DATABASE_URL": f"sqlite:///{state / 'sandkasse.db'}",
@@ -41,8 +35,8 @@ def hub(keycloak, tmp_path_factory):
             "SANDKASSE_HUB_STATE_DIR": str(state),
             "SANDKASSE_HUB_PORT": str(port),
             "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "SANDKASSE_HUB_API_PORT": str(_free_port()),
-            "SANDKASSE_HUB_PROXY_API_PORT": str(_free_port()),
+            "SANDKASSE_HUB_API_PORT": str(free_port()),
+            "SANDKASSE_HUB_PROXY_API_PORT": str(free_port()),
             "SANDKASSE_HUB_LIFECYCLE": "false",  # no notebooks here; the e2e tests cover enforcement
         }
     )

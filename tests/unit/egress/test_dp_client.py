@@ -3,7 +3,6 @@ queries, the budget, and exporting an answer for review."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -13,16 +12,11 @@ import pytest
 import uvicorn
 
 from egress_review.client import ExportError
+from sandkasse.stack.process import free_port
 from tests.unit.egress.dp_fixtures import add_dp_dataset
 from tests.unit.egress.egress_factories import make_env, project_token
 
 pytestmark = pytest.mark.unit
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def live(tmp_path, monkeypatch):
     add_dp_dataset(env.settings.effective_database_url, tmp_path, total=1.0)
     from egress_review.app import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -13,22 +12,17 @@ import uvicorn
 
 from egress_review.client import EgressClient, ExportError, request_export, status
 from egress_review.client.cli import main
+from sandkasse.stack.process import free_port
 from tests.unit.egress.egress_factories import SAFE_CSV, project_token
 
 pytestmark = pytest.mark.unit
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def live(env, monkeypatch):
     from egress_review.app import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
