@@ -88,12 +88,12 @@ def on_transition(session: Session, req: ReleaseRequest, target: RequestState) -
     if pol is None:
         return
     if target is RequestState.SUBMITTED:
-        msg = messages.waiting(req.project, req.id, req.title, pol.base_url)
+        msg = messages.waiting(req.project, req.id, pol.base_url)
         for username, address in sorted(_reviewers(session, pol, req, set()).items()):
             _email(session, pol, "waiting", req, username, address, msg)
         _webhook(session, pol, "waiting", req, msg)
     elif target.value in messages.DECISIONS:
-        msg = messages.decided(target.value, req.project, req.id, req.title, pol.base_url)
+        msg = messages.decided(target.value, req.project, req.id, pol.base_url)
         _email(session, pol, target.value, req, req.requester, _contacts(session, pol).get(req.requester, ""), msg)
         _webhook(session, pol, target.value, req, msg)
 
@@ -103,7 +103,7 @@ def on_review_submitted(session: Session, req: ReleaseRequest, reviewed: set[str
     pol = policy_of(session)
     if pol is None:
         return
-    msg = messages.second_review(req.project, req.id, req.title, pol.base_url)
+    msg = messages.second_review(req.project, req.id, pol.base_url)
     for username, address in sorted(_reviewers(session, pol, req, reviewed).items()):
         _email(session, pol, "second_review", req, username, address, msg)
     _webhook(session, pol, "second_review", req, msg)

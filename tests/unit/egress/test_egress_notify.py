@@ -232,3 +232,24 @@ def test_the_service_sends_beside_the_api_and_users_set_their_preference(env, se
             time.sleep(0.1)
     assert inbox(smtp) == [("chris@localhost", "[Sandkasse] Release request waiting for review (alpha)"),
                            ("cora@localhost", "[Sandkasse] Release request waiting for review (alpha)")]
+
+
+def test_mail_never_carries_the_title_written_in_the_sandbox(env, servers):
+    """The title is researcher text from inside the sandbox (it can hold extract rows) and is hidden from
+    every view outside it; mail leaves the TRE unreviewed, so no notice quotes it."""
+    smtp, hook = servers
+    rows = "pid_7f3a9c,Grefsen,F67,14;pid_11b2e0,Sagene,M54,3"
+    req_id = env.make_request(RequestState.DRAFT)
+    with env.svc.sessions() as s:
+        req = submission.get_request(s, req_id)
+        req.title = rows
+        submission.submit(s, env.svc.audit, researcher("alice", "alpha"), req)
+        s.commit()
+    review_once(env, req_id, "chris")
+    review_once(env, req_id, "cora")
+    env.act(lambda s, r: review.return_request(s, env.svc.audit, env.svc.policy, checker("chris"), r, "round"), req_id)
+    assert send(env) >= 4  # waiting (2 mails and the hook), second review, returned
+    sent = [m["subject"] + m["body"] for m in smtp.mailbox.received] + [p["text"] for p in hook.posts]
+    assert {"waiting", "second review", "returned"} <= {w for w in ("waiting", "second review", "returned") for t in sent if w in t}
+    assert not [t for t in sent if "pid_7f3a9c" in t or "Grefsen" in t]
+    assert all(req_id[:8] in t for t in sent)
