@@ -23,6 +23,8 @@ from provisioning.extracts import build_project_extracts
 from provisioning.models import ProjectStatus
 from provisioning.projects import find_project
 from provisioning.synth.generate import SICK_LEAVE_ROLES, STAFF_ROLES, generate, write
+from provisioning.synth.population import ROLES as POPULATION_ROLES
+from provisioning.synth.population import write_demo_population
 from sandkasse.db import session_scope
 from sandkasse.settings import get_settings
 
@@ -60,6 +62,7 @@ class DemoInfo:
     users: dict[str, DemoUser]
     keycloak_synced: bool
     risk_overrides: list[str]
+    population_dir: Path | None = None  # population register and the Bydelsfakta tables built from it
 
 
 def _spec(slug: str, today: date) -> ProjectSpec:
@@ -88,6 +91,9 @@ def seed_demo(
     data_dir = var_dir / "data" / "sick-leave"
     if not (data_dir / "sick_leave.parquet").exists() or not (data_dir / "staff.parquet").exists():
         write(generate(employees=employees, seed=seed), data_dir)
+    population_dir = var_dir / "data" / "population"
+    if not (population_dir / "population.parquet").exists():
+        write_demo_population(population_dir, seed=seed)
 
     passwords = {u: secrets.token_urlsafe(12) for u in DEMO_PEOPLE} if keycloak is not None else {}
     sync = None
@@ -111,6 +117,16 @@ def seed_demo(
                     owning_unit="HR unit", classification="special-category" if name == "sick-leave" else "personal",
                     legal_basis="GDPR art. 6(1)(e), 9(2)(j); Personopplysningsloven § 9", actor=ADMIN, reason="demo",
                 )
+
+        try:
+            catalogue.get_dataset(s, "population")
+        except catalogue.NotFound:
+            catalogue.create_dataset(
+                s, name="population", source=population_dir / "population.parquet", columns=POPULATION_ROLES,
+                description="Population register of Oslo: district, sub-district, age, gender (synthetic); "
+                "source of the open-data tables (sandkasse publication)", owning_unit="Statistics unit",
+                classification="personal", legal_basis="GDPR art. 6(1)(e)", actor=ADMIN, reason="demo",
+            )
 
     overrides: list[str] = []
     for slug in DEMO_PROJECTS:
@@ -143,9 +159,10 @@ def seed_demo(
 
     return DemoInfo(
         data_dir=data_dir,
-        datasets=["sick-leave", "staff"],
+        datasets=["sick-leave", "staff", "population"],
         projects={slug: var_dir / "projects" / slug / "data" for slug in DEMO_PROJECTS},
         users=users,
         keycloak_synced=sync is not None,
         risk_overrides=overrides,
+        population_dir=population_dir,
     )

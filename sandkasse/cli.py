@@ -8,6 +8,10 @@ import typer
 app = typer.Typer(help="Sandkasse trusted research environment", no_args_is_help=True)
 audit_app = typer.Typer(help="Tamper-evident audit log", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+publication_app = typer.Typer(help="Open-data tables: check and publish against the publication register", no_args_is_help=True)
+app.add_typer(publication_app, name="publication")
+_POPULATION = typer.Option(..., help='The population the counts describe, e.g. "Oslo residents 1 January 2026"; '
+                           "only tables of the same population are compared")
 
 
 @app.command()
@@ -74,6 +78,37 @@ def compose(
     from sandkasse.stack.compose import main
 
     raise typer.Exit(main([action, "-p", project, "--env-file", env_file, *(["--volumes"] if volumes else [])]))
+
+
+@publication_app.command("check")
+def publication_check(
+    file: str = typer.Argument(..., help="CSV in long form: one column per dimension and a count column (true counts)"),
+    population: str = _POPULATION,
+    name: str = typer.Option(None, help="Name the table would be published under (default: the file name)"),
+    count: str = typer.Option("count", help="The count column"),
+    out: str = typer.Option(None, help="Write the publishable table here instead of printing it"),
+) -> None:
+    """Print the publishable table (publication profile of policies/disclosure.yaml) and its disclosure report,
+    with differencing against every table already published; changes nothing. Exit 1 when not publishable."""
+    from egress_review.publishing.cli import check_command
+
+    raise typer.Exit(check_command(file, name=name, population=population, count=count, out=out))
+
+
+@publication_app.command("publish")
+def publication_publish(
+    file: str = typer.Argument(..., help="CSV in long form: one column per dimension and a count column (true counts)"),
+    population: str = _POPULATION,
+    by: str = typer.Option(..., help="Who publishes (user name, audited)"),
+    name: str = typer.Option(None, help="Name to publish under (default: the file name); must be new"),
+    project: str = typer.Option("", help="Project or unit the table comes from"),
+    count: str = typer.Option("count", help="The count column"),
+    out: str = typer.Option(None, help="Write the published table here instead of printing it"),
+) -> None:
+    """Check the table again against the register and register it; refuses (registers nothing) when the check fails."""
+    from egress_review.publishing.cli import publish_command
+
+    raise typer.Exit(publish_command(file, name=name, population=population, by=by, project=project, count=count, out=out))
 
 
 if __name__ == "__main__":

@@ -158,6 +158,9 @@ def start_provisioning(ctx: DemoContext) -> list[Where]:
     info = seed_demo(url, ctx.settings.var_dir, keycloak=kc.admin(), master_key=decode_key(master))
     ctx.parts["demo_users"] = info.users
     where = [Where("demo data", str(info.data_dir), "synthetic sick-leave records (no real person)")]
+    if info.population_dir is not None:
+        where.append(Where("population register", str(info.population_dir),
+                           "synthetic Oslo residents; bydelsfakta/*.csv for `sandkasse publication check`"))
     for slug, folder in info.projects.items():
         where.append(Where(f"project {slug}", str(folder), "extracts, read-only; mounted at /data in its notebooks"))
     return where

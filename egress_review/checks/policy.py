@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from egress_review.checks.publication_policy import PublicationProfile
+
 Severity = Literal["fail", "review"]
 
 
@@ -131,6 +133,7 @@ class DisclosurePolicy(BaseModel):
     differencing: DifferencingRule = DifferencingRule()
     replay: ReplayPolicy = ReplayPolicy()
     files: FilePolicy = FilePolicy()
+    publication: PublicationProfile = PublicationProfile()
 
     def severity_of(self, rule: str) -> Severity:
         section = getattr(self, rule, None)
