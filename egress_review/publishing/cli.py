@@ -60,7 +60,11 @@ def _session(settings: EgressSettings, *, migrate: bool) -> Iterator[tuple[Sessi
         engine.dispose()
 
 
-def _inputs(file: str, count: str, settings: EgressSettings):  # noqa: ANN202
+def _inputs(file: str, count: str, settings: EgressSettings, name: str, population: str):  # noqa: ANN202
+    if not population.strip():
+        raise PublicationInputError("--population: say which population the counts describe")
+    if not name or len(name) > 200:
+        raise PublicationInputError("--name: a name of 1 to 200 characters")
     profile: PublicationProfile = load_disclosure_policy().publication
     table = read_table(Path(file), count, profile.max_cells)
     return profile, table, cell_key_secret(load_master_key(settings))
@@ -69,9 +73,9 @@ def _inputs(file: str, count: str, settings: EgressSettings):  # noqa: ANN202
 def check_command(file: str, *, name: str | None, population: str, count: str = "count", out: str | None = None,
                   settings: EgressSettings | None = None) -> int:
     settings = settings or EgressSettings()
-    name = (name or Path(file).stem).strip()
+    name, population = (name or Path(file).stem).strip(), population.strip()
     try:
-        profile, table, secret = _inputs(file, count, settings)
+        profile, table, secret = _inputs(file, count, settings, name, population)
         with _session(settings, migrate=False) as (session, _):
             # before the first publication the register's tables may not exist yet: nothing to compare with
             register = (load_register(session, population)
@@ -86,12 +90,12 @@ def check_command(file: str, *, name: str | None, population: str, count: str = 
 def publish_command(file: str, *, name: str | None, population: str, by: str, project: str = "",
                     count: str = "count", out: str | None = None, settings: EgressSettings | None = None) -> int:
     settings = settings or EgressSettings()
-    name = (name or Path(file).stem).strip()
+    name, population = (name or Path(file).stem).strip(), population.strip()
     if not normalise_username(by):
         return _error("--by: say who publishes (your user name); it goes into the audit log")
     actor = Actor(normalise_username(by), "admin", "cli")
     try:
-        profile, table, secret = _inputs(file, count, settings)
+        profile, table, secret = _inputs(file, count, settings, name, population)
         with _session(settings, migrate=True) as (session, audit):
             try:
                 result, pub = publish(session, audit, actor, table, name=name, population=population,

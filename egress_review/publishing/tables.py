@@ -37,7 +37,11 @@ def read_table(path: Path, count_column: str = "count", max_cells: int = 100_000
     if path.stat().st_size > MAX_FILE_BYTES:
         raise PublicationInputError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
+        with path.open(encoding="utf-8-sig") as fh:
+            header = fh.readline()
+        # comma, or the semicolon / tab of Norwegian spreadsheets when the header has no comma
+        sep = "," if "," in header else ";" if ";" in header else "\t" if "\t" in header else ","
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, csv.Error, pd.errors.EmptyDataError) as exc:
         raise PublicationInputError(f"{path}: not a readable CSV table ({exc})") from exc
     columns = [str(c).strip() for c in frame.columns]
