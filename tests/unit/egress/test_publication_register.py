@@ -205,6 +205,9 @@ def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SANDKASSE_DATABASE_URL", env.settings.effective_database_url)
     monkeypatch.setenv("SANDKASSE_MASTER_KEY", env.settings.master_key)
     monkeypatch.setenv("SANDKASSE_VAR_DIR", str(env.settings.var_dir))
+    from sandkasse.settings import get_settings
+
+    get_settings.cache_clear()
     yield env
     env.svc.close()
 
@@ -275,3 +278,26 @@ def test_cli_needs_population_and_publisher(cli_env, tmp_path):
     assert r.exit_code == 2 and "--by" in r.output
     assert _counts(cli_env) == (0, 0, 0)
     assert os.environ["SANDKASSE_MASTER_KEY"]
+
+
+def test_demo_seeds_the_population_register_and_its_bydelsfakta_tables(cli_env, tmp_path):
+    """The demo writes the register beside the sick-leave data, catalogues it, and the tables it leaves in
+    ``bydelsfakta/`` go through the commands as the operator would use them."""
+    from provisioning import catalogue
+    from provisioning.demo import seed_demo
+    from sandkasse.db import make_engine, make_sessionmaker
+
+    url = cli_env.settings.effective_database_url
+    info = seed_demo(url, tmp_path / "demo", employees=1500)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        assert catalogue.get_dataset(s, "population").columns
+    engine.dispose()
+    folder = info.population_dir / "bydelsfakta"
+    assert pd.read_parquet(info.population_dir / "population.parquet").equals(generate_population())
+    r = _run("check", str(folder / "aged-100-by-sub-district.csv"), "--population", POPULATION)
+    assert r.exit_code == 0 and "Nordre Aker,Grefsen,100+,\n" in r.output
+    assert _run("publish", str(folder / "aged-90-plus-by-sub-district.csv"), "--population", POPULATION,
+                "--by", "anne").exit_code == 0
+    r = _run("publish", str(folder / "aged-90-99-by-sub-district.csv"), "--population", POPULATION, "--by", "anne")
+    assert r.exit_code == 1 and "sub_district=Grefsen] isolates 8 people" in r.output
