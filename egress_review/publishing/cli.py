@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from egress_review import db
@@ -101,6 +102,10 @@ def publish_command(file: str, *, name: str | None, population: str, by: str, pr
                 result, pub = publish(session, audit, actor, table, name=name, population=population,
                                       project=project, profile=profile, secret=secret)
                 session.commit()
+            except IntegrityError:  # the same name registered by another publication a moment ago
+                session.rollback()
+                print(f"refused: a table named {name!r} is already published; nothing was registered", file=sys.stderr)
+                return REFUSED
             except PublicationRefused as exc:
                 session.rollback()
                 if exc.result is not None:

@@ -14,6 +14,7 @@ import pandas as pd
 from egress_review.checks.open_data import Cell, Coords, PublishedCell, canonical
 
 MAX_FILE_BYTES = 50_000_000
+MAX_COUNT = 1_000_000_000  # more people than any population; also keeps counts inside a 32-bit column
 
 
 class PublicationInputError(ValueError):
@@ -62,7 +63,7 @@ def read_table(path: Path, count_column: str = "count", max_cells: int = 100_000
     for i, rec in enumerate(frame.itertuples(index=False), start=2):
         values = dict(zip(columns, rec, strict=True))
         raw = values[count_column].strip()
-        if not raw.isdigit():
+        if not raw.isdigit() or int(raw) > MAX_COUNT:
             raise PublicationInputError(
                 f"{path}, line {i}: count {raw!r} is not a whole number of people (0 or more); "
                 "give true counts, the check protects them")

@@ -162,6 +162,14 @@ def test_same_cell_same_noise_in_every_table_and_republication(tmp_path):
     assert values[0] == values[1]
 
 
+def test_cell_key_secret_is_stable_and_bound_to_the_master_key():
+    from egress_review.publication import cell_key_secret
+
+    assert cell_key_secret(b"m" * 32) == cell_key_secret(b"m" * 32)
+    assert cell_key_secret(b"m" * 32) != cell_key_secret(b"n" * 32)
+    assert cell_key_secret(b"m" * 32) != b"m" * 32
+
+
 def test_rounding_method_rounds_and_still_suppresses():
     cells = [Cell(canonical({"d": str(i)}), n) for i, n in enumerate([0, 3, 21, 23, 48])]
     out = protect(cells, population="p", threshold=20, method="rounding", secret=SECRET, base=5)
@@ -254,6 +262,9 @@ def test_cli_publish_registers_then_refuses_the_differencing_table(cli_env, tmp_
     ("district,n\nA,3\n", [], "no count column 'count'"),
     ("district,count\nA,three\n", [], "not a whole number"),
     ("district,count\nA,-3\n", [], "not a whole number"),
+    ("district,count\nA,3.5\n", [], "not a whole number"),
+    ("district,count\nA,99999999999\n", [], "not a whole number"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", [], "not a readable CSV"),
     ("district,count\nA,3\nA,4\n", [], "the same cell as line 2"),
     ("district,count\n,3\n", [], "an empty category"),
     ("count\n3\n", [], "no dimension columns"),
@@ -262,7 +273,9 @@ def test_cli_publish_registers_then_refuses_the_differencing_table(cli_env, tmp_
 ])
 def test_cli_bad_input_is_refused_with_a_clear_message(cli_env, tmp_path, content, args, message):
     path = tmp_path / "t.csv"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     for command in (["check"], ["publish", "--by", "anne"]):
         r = _run(*command, str(path), *(args or ["--population", POPULATION]))
