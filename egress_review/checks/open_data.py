@@ -159,7 +159,7 @@ class Isolation:
 
 class _Index:
     """A table's published cells by their label categories, so a cell is compared only with the cells that
-    share its first label (a district table against a sub-district table costs one lookup per cell)."""
+    share its rarest label (a sub-district's cells, not all of Oslo's)."""
 
     def __init__(self, table: PublishedTable) -> None:
         self.table = table
@@ -171,10 +171,9 @@ class _Index:
                     self.by_label.setdefault((d, v), []).append(c)
 
     def candidates(self, outer: Coords) -> list[PublishedCell]:
-        for d, v in outer:
-            if _as_range(v) is None:
-                return self.by_label.get((d, v), [])
-        return self.published
+        # every cell inside ``outer`` carries each of its labels: the shortest list is enough
+        lists = [self.by_label.get((d, v), []) for d, v in outer if _as_range(v) is None]
+        return min(lists, key=len) if lists else self.published
 
 
 def _residuals(outer_name: str, outer: PublishedCell, inner: _Index, threshold: int) -> list[Isolation]:
