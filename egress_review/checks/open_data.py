@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from egress_review.checks.differencing import _as_range as _parse_range
 
-TOTAL_LABELS = frozenset({"total", "totalt", "i alt", "alle", "all", "sum"})
+TOTAL_LABELS = frozenset({"total", "totalt", "i alt", "alle", "all", "sum", "alle aldre", "all ages", "begge kjønn",
+                          "both sexes", "hele oslo"})
 
 Coords = tuple[tuple[str, str], ...]
 
