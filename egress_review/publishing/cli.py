@@ -22,6 +22,7 @@ from egress_review.publishing.register import CheckResult, PublicationRefused, e
 from egress_review.publishing.tables import PublicationInputError, published_csv, read_table
 from egress_review.settings import EgressSettings
 from sandkasse.keys import MasterKeyError, load_master_key
+from sandkasse.policy import PolicyError
 from sandkasse.usernames import normalise_username
 
 OK, REFUSED, BAD_INPUT = 0, 1, 2
@@ -82,7 +83,7 @@ def check_command(file: str, *, name: str | None, population: str, count: str = 
             register = (load_register(session, population)
                         if inspect(session.get_bind()).has_table("egress_publications") else [])
         result = evaluate(table, register, name=name, population=population, profile=profile, secret=secret)
-    except (PublicationInputError, MasterKeyError, PublicationRefused) as exc:
+    except (PublicationInputError, MasterKeyError, PolicyError, PublicationRefused) as exc:
         return _error(str(exc))
     _emit(result, out)
     return OK if result.publishable else REFUSED
@@ -112,7 +113,7 @@ def publish_command(file: str, *, name: str | None, population: str, by: str, pr
                     _emit(exc.result, None)
                 print(f"refused: {exc}; nothing was registered", file=sys.stderr)
                 return REFUSED
-    except (PublicationInputError, MasterKeyError) as exc:
+    except (PublicationInputError, MasterKeyError, PolicyError) as exc:
         return _error(str(exc))
     _emit(result, out)
     print(f"registered {name!r} as publication {pub.id} in the publication register")

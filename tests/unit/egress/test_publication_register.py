@@ -314,3 +314,22 @@ def test_demo_seeds_the_population_register_and_its_bydelsfakta_tables(cli_env, 
                 "--by", "anne").exit_code == 0
     r = _run("publish", str(folder / "aged-90-99-by-sub-district.csv"), "--population", POPULATION, "--by", "anne")
     assert r.exit_code == 1 and "sub_district=Grefsen] isolates 8 people" in r.output
+
+
+def test_cli_follows_the_publication_profile_of_the_policy_file(cli_env, tmp_path, monkeypatch):
+    import shutil
+
+    from sandkasse.settings import get_settings
+
+    policies = tmp_path / "policies"
+    shutil.copytree(Path(__file__).resolve().parents[3] / "policies", policies)
+    text = (policies / "disclosure.yaml").read_text()
+    (policies / "disclosure.yaml").write_text(text.replace("  threshold: 20 ", "  threshold: 5 ").replace(
+        "  method: cell_key ", "  method: rounding "))
+    monkeypatch.setenv("SANDKASSE_POLICIES_DIR", str(policies))
+    get_settings.cache_clear()
+    r = _run("check", str(_csv(tmp_path, "aged-100-by-sub-district")), "--population", POPULATION)
+    assert r.exit_code == 0 and "Nordre Aker,Grefsen,100+,10\n" in r.output  # 8 is no longer below 5: rounded
+    (policies / "disclosure.yaml").write_text(text.replace("  threshold: 20 ", "  threshold: many "))
+    r = _run("check", str(_csv(tmp_path, "aged-100-by-sub-district")), "--population", POPULATION)
+    assert r.exit_code == 2 and "disclosure.yaml is invalid" in r.output
