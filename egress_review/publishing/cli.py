@@ -110,7 +110,7 @@ def publish_command(file: str, *, name: str | None, population: str, by: str, pr
             except PublicationRefused as exc:
                 session.rollback()
                 if exc.result is not None:
-                    _emit(exc.result, None)
+                    print(exc.result.report())
                 print(f"refused: {exc}; nothing was registered", file=sys.stderr)
                 return REFUSED
     except (PublicationInputError, MasterKeyError, PolicyError) as exc:
