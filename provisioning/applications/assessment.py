@@ -220,11 +220,12 @@ def suggest(
             how = _coarser(how, True, name) or how
         out[name] = how
 
-    def k_of(grant: Mapping[str, str]) -> int:
+    def score(grant: Mapping[str, str]) -> tuple[int, int]:
         frame, described = extract_as_asked(source, meta, grant, reference=reference, policy=policy, key=key)
-        return risk_figures(frame, described, policy).k
+        figures = risk_figures(frame, described, policy)
+        return figures.k, figures.records_below_k
 
-    k = k_of(out)
+    k, _ = score(out)
     for _ in range(max_steps):
         if k >= policy.risk.min_k:
             break
@@ -234,12 +235,18 @@ def suggest(
             if column is None or column.role is not ColumnRole.quasi_identifier or how == transformations.DROP:
                 continue
             step = _coarser(how, _is_date(meta, name, source), name) or transformations.DROP
-            options.append((k_of({**out, name: step}), step == transformations.DROP, name, step))
+            step_k, below = score({**out, name: step})
+            reaches = step_k >= policy.risk.min_k
+            # of the steps that reach the policy's k: coarsening before dropping, then the one that
+            # loses least (the smallest k that is enough); else the one leaving the fewest records
+            # below k; then by name so the suggestion is stable
+            dropping = step == transformations.DROP
+            rank = (False, dropping, step_k, name) if reaches else (True, below, -step_k, dropping, name)
+            options.append((rank, name, step, step_k))
         if not options:
             break
-        # largest k first; coarsening before dropping; then by name so the suggestion is stable
-        best_k, _, name, step = sorted(options, key=lambda o: (-o[0], o[1], o[2]))[0]
-        out[name], k = step, best_k
+        _, name, step, k = min(options)
+        out[name] = step
     return out
 
 
