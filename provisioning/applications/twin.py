@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from provisioning import transformations
+from provisioning.applications.content import ApplicationContent
 from provisioning.catalogue_meta import DatasetMeta
 from provisioning.extracts import transform
 from provisioning.models import ColumnRole
@@ -229,3 +230,25 @@ def independent_draws(real: pd.DataFrame, columns: list[str], rows: int, seed: i
     of a generator that knows each column exactly but no row (the chance level)."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame({c: real[c].to_numpy()[rng.integers(0, len(real), rows)] for c in columns})
+
+
+def write_application_twins(
+    content: ApplicationContent, catalogue: Mapping[str, DatasetMeta], folder: Path, *, application: str = "",
+    policy: ProvisioningPolicy | None = None, seed: int | None = None,
+) -> dict[str, list[Path]]:
+    """The twin of every dataset an application asks for, written into ``folder`` under the real
+    extracts' names (``<dataset>.parquet``/``.csv``). The source is read (inside the TRE) only for the
+    datasets whose policy allows noisy marginals."""
+    from provisioning.extracts import read_source
+
+    policy = policy or provisioning_policy()
+    reference = content.start_date or date.today()
+    out = {}
+    for name, ask in content.datasets.items():
+        meta = catalogue[name]
+        grant = {c: a.transformation for c, a in ask.columns.items() if meta.column(c) is not None}
+        kept = [c for c, t in grant.items() if transformations.normalise(t) != transformations.DROP]
+        source = read_source(meta.source, kept) if meta.twin.marginals == "noisy" and kept else None
+        frame, _ = make_twin(meta, grant, reference=reference, policy=policy, source=source, seed=seed)
+        out[name] = write_twin(frame, folder, name, application=application, formats=tuple(policy.extracts.formats))
+    return out

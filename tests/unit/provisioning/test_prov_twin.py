@@ -104,3 +104,18 @@ def test_control_removed_a_twin_that_resamples_real_rows_is_caught(metas, real):
     rate, chance, margin = _match_figures(leaky, frame)
     print(f"\nresampled real rows: {rate:.2%} match; chance {chance:.2%}")
     assert rate == 1.0 and rate > chance + margin
+
+
+def test_an_applications_twins_are_written_for_each_dataset(metas, tmp_path):
+    from provisioning.applications.twin import write_application_twins
+    from tests.unit.provisioning.application_data import application
+
+    content = application({"staff": {"national_id": "pseudonymise", "gender": "keep", "employed_from": "generalise:year"},
+                           "sick-leave": {"national_id": "pseudonymise", "days": "keep", "address": "drop"}})
+    written = write_application_twins(content, metas, tmp_path, application="APP-1", seed=2)
+    assert {p.name for paths in written.values() for p in paths} == {
+        "staff.parquet", "staff.csv", "sick-leave.parquet", "sick-leave.csv"}
+    staff = pd.read_parquet(tmp_path / "staff.parquet")
+    assert list(staff.columns) == ["national_id", "gender", "employed_from"]
+    assert str(staff.employed_from.dtype) == "Int64" and staff.employed_from.between(1980, 2025).all()
+    assert is_synthetic(tmp_path / "sick-leave.parquet")
