@@ -160,17 +160,19 @@ def twin_source(
 
 def make_twin(
     meta: DatasetMeta, grant: Mapping[str, str], *, reference: date, policy: ProvisioningPolicy | None = None,
-    rows: int | None = None, source: pd.DataFrame | None = None, seed: int | None = None,
+    rows: int | None = None, source: pd.DataFrame | None = None, seed: int | None = None, key: bytes | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, str]]]:
     """The twin of the extract ``grant`` (column -> transformation) would give, and its column
-    descriptions (name, source, role, transformation), as the extract builder describes the real one."""
+    descriptions (name, source, role, transformation), as the extract builder describes the real one.
+    Twins made under one ``key`` link as a project's extracts do: the same synthetic person token gets
+    the same pseudonym in each."""
     policy = policy or provisioning_policy()
     schema = pq.read_schema(meta.source)
     asked = {c: transformations.normalise(t) for c, t in grant.items()}
     kept = [c for c, t in asked.items() if t != transformations.DROP]
     n = min(rows or meta.rows or 1000, MAX_ROWS)
     synthetic = twin_source(meta, kept, rows=n, schema=schema, source=source, seed=seed)
-    key = secrets.token_bytes(32)  # pseudonyms of synthetic tokens, under a key used once
+    key = key or secrets.token_bytes(32)  # pseudonyms of synthetic tokens, never the project's key
     out, described = {}, []
     for name in kept:
         how = asked[name]
@@ -243,12 +245,13 @@ def write_application_twins(
 
     policy = policy or provisioning_policy()
     reference = content.start_date or date.today()
+    key = secrets.token_bytes(32)  # one key for the application's twins, so they link like the extracts
     out = {}
     for name, ask in content.datasets.items():
         meta = catalogue[name]
         grant = {c: a.transformation for c, a in ask.columns.items() if meta.column(c) is not None}
         kept = [c for c, t in grant.items() if transformations.normalise(t) != transformations.DROP]
         source = read_source(meta.source, kept) if meta.twin.marginals == "noisy" and kept else None
-        frame, _ = make_twin(meta, grant, reference=reference, policy=policy, source=source, seed=seed)
+        frame, _ = make_twin(meta, grant, reference=reference, policy=policy, source=source, seed=seed, key=key)
         out[name] = write_twin(frame, folder, name, application=application, formats=tuple(policy.extracts.formats))
     return out

@@ -106,3 +106,52 @@ def test_catalogue_export_and_search_from_the_command_line(registered, database_
     assert result.exit_code == 0 and "sick-leave" in result.output and "staff" not in result.output
     result = runner.invoke(app, ["catalogue", "show", "staff", "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["rows"] == 15000
+
+
+def _analysis_cells(project, datasets, data_mount: str) -> list[str]:
+    """The code cells of the welcome notebook's worked example for these datasets, without the export."""
+    from hub.welcome import render_welcome_notebook
+
+    notebook = json.loads(render_welcome_notebook(project, datasets, data_mount=data_mount))
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    return [c for c in cells if "request_export" not in c]
+
+
+def test_the_code_written_on_the_twin_runs_unchanged_on_the_approved_extract(registered, tmp_path):
+    """The welcome notebook's worked example (episodes and staff register joined per employee, sick-leave
+    percentage per service area and year, checked with the sdc wrapper) runs on the application's twins
+    and then, the same code, on the extracts built after approval."""
+    from provisioning.applications.twin import write_application_twins
+
+    grants = {"sick-leave": {"national_id": "pseudonymise", "gender": "keep", "service_area": "keep",
+                             "employment_pct": "keep", "start_date": "keep", "days": "keep", "address": "drop"},
+              "staff": {"national_id": "pseudonymise", "service_area": "keep", "contracted_days": "keep"}}
+    content = application(grants)
+    with session_scope(registered) as s:
+        catalogue = {m.name: m for m in load_catalogue(s)}
+    twin_dir = tmp_path / "twin"
+    write_application_twins(content, catalogue, twin_dir, application="APP-9", seed=4)
+
+    make_project(registered, "approved", {"ingrid": "lead"}, grants)
+    with session_scope(registered) as s:
+        build_project_extracts(s, service.get_project(s, "approved"), actor="anne")
+        datasets = api.project_datasets(s, "approved")
+        project = api.get_project(s, "approved")
+    real_dir = api.extract_dir("approved")
+    assert sorted(p.name for p in twin_dir.glob("*.parquet")) == sorted(p.name for p in real_dir.glob("*.parquet"))
+
+    results = {}
+    for label, folder in (("twin", twin_dir), ("real", real_dir)):
+        cells = _analysis_cells(project, datasets, str(folder))
+        assert any("pivot_table(" in c for c in cells)
+        namespace: dict = {}
+        for cell in cells:
+            exec(compile(cell, f"<{label} cell>", "exec"), namespace)  # noqa: S102 - the notebook's own code
+        results[label] = namespace["result"].table
+    twin, real = results["twin"], results["real"]
+    print(f"\ntwin table {twin.shape}, real table {real.shape}")
+    assert list(twin.columns) == list(real.columns) and set(twin.index) == set(real.index)
+    # the twin's persons link across its two files, as the project's pseudonyms do
+    staff = pd.read_parquet(twin_dir / "staff.parquet")
+    episodes = pd.read_parquet(twin_dir / "sick-leave.parquet")
+    assert episodes.national_id.astype(str).isin(set(staff.national_id.astype(str))).mean() > 0.5
