@@ -159,7 +159,7 @@ def _source_schema(source: str) -> tuple[int | None, dict[str, str]]:
     return meta.metadata.num_rows, {f.name: str(f.type) for f in meta.schema_arrow}
 
 
-def _code_list(source: str, column: str) -> list[str]:
+def code_list(source: str, column: str) -> list[str]:
     """The dictionary of a categorical Parquet column: the register's code list, not counts."""
     import pyarrow.parquet as pq
 
@@ -182,7 +182,7 @@ def describe(dataset: Dataset, policy: DatasetPolicy | None = None, *, code_list
         categories = None
         # identifiers' code lists (names) are values of people, not of the register
         if code_lists and dtype.startswith("dictionary") and c.role is not ColumnRole.direct_identifier:
-            categories = _code_list(dataset.source, c.name)
+            categories = code_list(dataset.source, c.name)
         columns.append(ColumnMeta(name=c.name, role=c.role, meaning=extra.meaning or c.description, dtype=dtype,
                                   categories=categories, domain=extra.domain))
     basis = policy.legal_basis_of_collection

@@ -31,7 +31,8 @@ import pyarrow.parquet as pq
 
 from provisioning import transformations
 from provisioning.applications.content import ApplicationContent
-from provisioning.catalogue_meta import DatasetMeta
+from provisioning.catalogue_meta import DatasetMeta, code_list
+from provisioning.errors import ProvisioningError
 from provisioning.extracts import transform
 from provisioning.models import ColumnRole
 from provisioning.policy import ProvisioningPolicy
@@ -86,7 +87,8 @@ def _draw_column(
             return pa.array(tokens).dictionary_encode().cast(kind)
         return pa.array(tokens, type=kind)
     if pa.types.is_dictionary(kind):
-        categories = (column.categories if column is not None else None) or ["synthetic"]
+        # the register's code list (a catalogue loaded without code lists is completed from the file's dictionary)
+        categories = (column.categories if column is not None else None) or code_list(meta.source, name) or ["synthetic"]
         p = np.full(len(categories), 1 / len(categories))
         if counted is not None:
             counts = counted.astype("string").value_counts().reindex(categories, fill_value=0).to_numpy(dtype=float)
@@ -167,6 +169,9 @@ def make_twin(
     Twins made under one ``key`` link as a project's extracts do: the same synthetic person token gets
     the same pseudonym in each."""
     policy = policy or provisioning_policy()
+    if not str(meta.source).endswith(".parquet"):
+        # the twin copies the source's Arrow types, which only a Parquet source declares
+        raise ProvisioningError(f"dataset {meta.name!r}: a synthetic twin needs a Parquet source")
     schema = pq.read_schema(meta.source)
     asked = {c: transformations.normalise(t) for c, t in grant.items()}
     kept = [c for c, t in asked.items() if t != transformations.DROP]

@@ -114,3 +114,15 @@ def test_the_assessment_holds_aggregates_only(metas):
     for name in staff.birth_date.dt.strftime("%Y-%m-%d").unique()[:2000]:
         assert name not in text
     assert "highest_risk" not in text and "row" not in result.datasets[0].as_asked.model_dump()
+
+
+def test_unknown_datasets_and_transformations_that_do_not_fit_are_blocking_findings(metas):
+    content = application({"payroll": {"salary": "keep"},
+                           "staff": {"national_id": "pseudonymise", "unit": "generalise:age10", "gender": "shuffle"}})
+    result = assess(metas, content)
+    kinds = {(f.dataset, f.kind) for f in result.blocking}
+    assert ("payroll", "unknown_dataset") in kinds
+    assert ("staff", "bad_transformation") in kinds
+    assert any(f.column == "gender" and "unknown transformation" in f.message for f in result.blocking)
+    # the failed build is reported without the values that made it fail
+    assert not any("Byåsen" in f.message for f in result.findings)
