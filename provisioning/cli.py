@@ -168,6 +168,76 @@ def dataset_list() -> None:
         console.print(table)
 
 
+# -- the catalogue for applicants (metadata in policies/catalogue.yaml) -------------------------------
+
+catalogue_app = typer.Typer(help="The catalogue as applicants read it: search, show, DCAT-AP-NO export", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+
+
+def _catalogue(code_lists: bool = False):  # noqa: ANN202
+    from provisioning import catalogue_meta
+    from sandkasse.policy import PolicyError
+
+    try:
+        policy = catalogue_meta.load_policy_file()
+    except PolicyError as exc:
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    with transaction() as s:
+        return policy, catalogue_meta.load_catalogue(s, policy, code_lists=code_lists)
+
+
+@catalogue_app.command("export")
+def catalogue_export(
+    fmt: str = typer.Option("turtle", "--format", help="turtle or jsonld"),
+    out: Path = typer.Option(None, "--out", help="Write to this file (default: standard output)"),
+) -> None:
+    """Every dataset as DCAT-AP-NO (Turtle or JSON-LD) for data.norge.no-style harvesters."""
+    from provisioning import dcat
+
+    if fmt not in ("turtle", "jsonld"):
+        err.print(f"[red]error:[/] unknown format {fmt!r}; use turtle or jsonld")
+        raise typer.Exit(2)
+    policy, metas = _catalogue()
+    text = dcat.export(metas, policy, fmt)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(metas)} datasets written to {out}")
+
+
+@catalogue_app.command("search")
+def catalogue_search(query: str = typer.Argument("", help="Words to look for (all must match)")) -> None:
+    from provisioning.catalogue_meta import search
+
+    _, metas = _catalogue()
+    table = Table("name", "title", "classification", "rows", "period", "owning unit")
+    for m in search(metas, query):
+        period = f"{m.period.start} – {m.period.end}" if m.period else ""
+        table.add_row(m.name, m.title, m.classification, f"{m.rows:,}" if m.rows is not None else "", period, m.owning_unit)
+    console.print(table)
+
+
+@catalogue_app.command("show")
+def catalogue_show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    _, metas = _catalogue(code_lists=True)
+    meta = next((m for m in metas if m.name == name), None)
+    if meta is None:
+        err.print(f"[red]error:[/] no dataset named {name!r}")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(meta.model_dump_json(indent=2))
+        return
+    console.print(f"[bold]{meta.title}[/] ({meta.name}, {meta.classification}, {meta.rows or 0:,} rows)\n{meta.description}")
+    console.print(f"owning unit: {meta.owning_unit}\nlegal basis of collection: {meta.legal_basis}\n"
+                  f"update frequency: {meta.update_frequency}", soft_wrap=True)
+    table = Table("column", "role", "type", "meaning")
+    for c in meta.columns:
+        table.add_row(c.name, c.role.value, c.dtype, c.meaning)
+    console.print(table)
+
+
 # -- people -----------------------------------------------------------------------------------------
 
 

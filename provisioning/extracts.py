@@ -106,6 +106,16 @@ def minimised_frame(
     return pd.DataFrame(out), described
 
 
+def extract_risk(frame: pd.DataFrame, described: list[dict[str, str]], policy: ProvisioningPolicy) -> dict:
+    """The risk report of an extract from its column descriptions (also used to assess an application
+    before any extract exists, so both give the same figures for the same grants)."""
+    qis = [d["name"] for d in described if d["role"] == ColumnRole.quasi_identifier.value]
+    sensitive = [d["name"] for d in described if d["role"] == ColumnRole.sensitive.value]
+    person = next((d["name"] for d in described if d["transformation"] == transformations.PSEUDONYMISE and d["role"] == ColumnRole.direct_identifier.value), None)
+    return risk_report(frame, qis, sensitive, min_k=policy.risk.min_k, min_l=policy.risk.min_l,
+                       top=policy.risk.highest_risk_records, person_column=person)
+
+
 def _write_read_only(frame: pd.DataFrame, folder: Path, name: str, fmt: str, mode: int) -> Path:
     target = folder / f"{name}.{fmt}"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{fmt}")
@@ -155,11 +165,7 @@ def build_extract(
     name = entitlement.dataset.name
     files = [_write_read_only(frame, data, name, fmt, policy.extracts.mode) for fmt in policy.extracts.formats]
 
-    qis = [d["name"] for d in described if d["role"] == ColumnRole.quasi_identifier.value]
-    sensitive = [d["name"] for d in described if d["role"] == ColumnRole.sensitive.value]
-    person = next((d["name"] for d in described if d["transformation"] == transformations.PSEUDONYMISE and d["role"] == ColumnRole.direct_identifier.value), None)
-    report = risk_report(frame, qis, sensitive, min_k=policy.risk.min_k, min_l=policy.risk.min_l,
-                         top=policy.risk.highest_risk_records, person_column=person)
+    report = extract_risk(frame, described, policy)
     report["summary"].update(project=project.slug, dataset=name, built_at=utcnow().isoformat())
     write_report(report, folder / "reports", name, f"{project.slug} / {name}")
 
