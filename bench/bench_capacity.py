@@ -98,7 +98,7 @@ def sample(container, seconds: float) -> list[tuple[float, float]]:
 def summary(samples: list[tuple[float, float]]) -> str:
     cpu = [c for c, _ in samples]
     mem = [m for _, m in samples]
-    return (f"CPU {statistics.mean(cpu):5.2f} cores (max {max(cpu):.2f})   "
+    return (f"CPU {statistics.mean(cpu):6.3f} cores (max {max(cpu):.3f})   "
             f"memory {statistics.mean(mem):6.0f} MiB (max {max(mem):.0f})   [{len(samples)} samples]")
 
 
@@ -359,8 +359,9 @@ def main() -> int:
             f"per researcher (one notebook container, limits {cpus} core, {mem}; server up in {nb['server_up']:.1f} s):",
             f"  idle (server + one kernel)          {summary(nb['idle'])}",
             f"  busy (pandas on 500k rows, {nb['rounds']} rounds) {summary(nb['busy'])}",
+            "  (busy CPU is what the node gave the analysis: at most the limit; less when other work competes)",
         ]
-        print("\n".join(lines[-3:]), flush=True)
+        print("\n".join(lines[-4:]), flush=True)
     if "spawn" in parts:
         sp = bench_spawn(args)
         ok = [t for t in sp["times"].values() if isinstance(t, float)]
