@@ -93,3 +93,20 @@ def test_notebooks_reach_the_services_at_the_addresses_the_hub_gives_them():
     assert env["SANDKASSE_KUBE_HUB_CONNECT_URL"] == f"http://{services['sandkasse-hub-api']['spec']['clusterIP']}:8081"
     assert env["SANDKASSE_KUBE_EGRESS_URL"] == f"http://{services['sandkasse-egress']['spec']['clusterIP']}:8090"
     assert env["SANDKASSE_HUB_SPAWNER"] == "project-kube"
+
+
+def test_the_hub_deployment_configures_the_kube_spawner(monkeypatch):
+    """The hub's environment in hub.yaml is what hub/kube/config.py reads."""
+    from traitlets.config import Config
+
+    from hub.kube.config import configure
+
+    env = {e["name"]: e["value"] for e in by_kind("Deployment")["sandkasse-hub"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    c = Config()
+    configure(c, env["SANDKASSE_HUB_NOTEBOOK_IMAGE"])
+    k = c.ProjectKubeSpawner
+    assert c.JupyterHub.spawner_class == "hub.kube.spawner.ProjectKubeSpawner"
+    assert (k.namespace, k.egress_url, k.hub_connect_url, k.pod_network) == (
+        "sandkasse", env["SANDKASSE_KUBE_EGRESS_URL"], env["SANDKASSE_KUBE_HUB_CONNECT_URL"], env["SANDKASSE_KUBE_POD_NETWORK"])
