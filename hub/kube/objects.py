@@ -119,6 +119,38 @@ def pod_settings(spec: SandboxSpec) -> dict[str, object]:
     }
 
 
+def workspace_writer(spec: SandboxSpec, image: str, files: dict[str, bytes]) -> dict[str, object]:
+    """An init container that places ``files`` (the welcome notebook) in the workspace as the researcher,
+    as ``hub.workspace`` does on Docker: same user and restrictions as the notebook, the workspace claim
+    only, content in its environment, written without following a link the researcher planted."""
+    from hub.workspace import WRITER, writer_environment
+
+    workspace = next(m for m in spec.mounts if m.kind == "workspace")
+    env = writer_environment(workspace.target, files)
+    return _literal({
+        "name": "workspace-writer",
+        "image": image,
+        "command": ["python3", "-I", "-c", WRITER],
+        "workingDir": "/",
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "securityContext": container_security_context(spec),
+        "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
+        "volumeMounts": [{"name": workspace.kind, "mountPath": workspace.target}],
+    })
+
+
+def _literal(obj):
+    """KubeSpawner fills ``{username}``-style templates in init containers: double every brace so the
+    script and the notebook's JSON pass through as they are."""
+    if isinstance(obj, str):
+        return obj.replace("{", "{{").replace("}", "}}")
+    if isinstance(obj, list):
+        return [_literal(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _literal(v) for k, v in obj.items()}
+    return obj
+
+
 def project_network_policy(
     project: str,
     namespace: str,

@@ -7,8 +7,9 @@ limits, environment, project token) rendered by ``hub/kube/objects.py``. Before 
 * the project's extracts claim must exist (the data controller makes it, read-only, per project),
 * the pod manifest is checked (``hub/kube/checks.py``); a manifest with a problem is never sent.
 
-Not rendered here, unlike Docker: the PID limit (a kubelet setting, ``podPidsLimit``), IPv6 off inside
-the pod (an unsafe sysctl; the NetworkPolicy covers both address families) and the welcome notebook.
+The welcome notebook is written by an init container as the researcher (``hub.workspace``'s writer).
+Not rendered here, unlike Docker: the PID limit (a kubelet setting, ``podPidsLimit``) and IPv6 off
+inside the pod (an unsafe sysctl; the NetworkPolicy covers both address families).
 The project token is bound to ``pod_network`` (the cluster's pod range), not to one project's subnet:
 pods of all projects share that range, so the binding keeps a copied token useless outside the
 cluster, and the NetworkPolicy is what keeps a pod to its own project.
@@ -25,7 +26,7 @@ from kubespawner.clients import shared_client
 from traitlets import Dict, Unicode, default
 
 from hub.kube.checks import network_policy_problems, pod_problems
-from hub.kube.objects import claim_name, label_value, pod_settings, project_network_policy
+from hub.kube.objects import claim_name, label_value, pod_settings, project_network_policy, workspace_writer
 from hub.sandbox import DATA_MOUNT, ProjectSandboxMixin, SandboxSpec, refuse, sandbox_spec
 
 _serializer = ApiClient.__new__(ApiClient)  # sanitize_for_serialization needs no configuration or pool
@@ -105,6 +106,15 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
         self.environment = self.sandbox_env(slug, self.egress_url, self.pod_network or None)
         return spec
 
+    async def add_welcome_notebook(self, slug: str, spec: SandboxSpec) -> None:
+        """The welcome notebook, written into the workspace by an init container before the server starts."""
+        from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
+
+        project = await self.directory.project(slug)
+        datasets = await self.directory.datasets(slug)
+        text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
+        self.init_containers = [workspace_writer(spec, self.image, {WELCOME_NOTEBOOK: text.encode("utf-8")})]
+
     async def get_pod_manifest(self):
         pod = await super().get_pod_manifest()
         problems = pod_problems(to_api_dict(pod), read_only_mounts=(DATA_MOUNT,))
@@ -141,7 +151,8 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
 
     async def start(self):
         slug = await self._check_project()
-        self.apply_sandbox(slug)
+        spec = self.apply_sandbox(slug)
+        await self.add_welcome_notebook(slug, spec)
         await self.check_extracts(slug)
         await self.ensure_project_network(slug)
         self.log.info("starting sandbox pod %s for %s/%s", self.pod_name, self.user.name, label_value(slug))

@@ -224,3 +224,35 @@ def test_a_project_without_its_extracts_claim_is_refused(tmp_path):
     with pytest.raises(web.HTTPError) as refused:
         asyncio.run(go())
     assert refused.value.status_code == 409 and "no data extract" in refused.value.jupyterhub_message
+
+
+def test_the_welcome_notebook_is_written_by_a_restricted_init_container(tmp_path):
+    """As on Docker (hub/workspace.py): the researcher's user, no capabilities, the workspace claim only."""
+    import base64
+    import json
+
+    from hub.kube.objects import workspace_writer
+
+    async def go(weaken=None):
+        sp = await kube_render.spawner(tmp_path)
+        spec = sp.apply_sandbox(PROJECT)
+        writer = workspace_writer(spec, sp.image, {"Welcome.ipynb": b'{"cells": []}'})
+        if weaken:
+            weaken(writer)
+        sp.init_containers = [writer]
+        return kube_render.as_pod(await sp.get_pod_manifest())
+
+    pod = asyncio.run(go())
+    kube_render.validate(pod)
+    (init,) = pod["spec"]["initContainers"]
+    assert init["securityContext"] == pod["spec"]["containers"][0]["securityContext"]
+    assert init["volumeMounts"] == [{"name": "workspace", "mountPath": "/home/researcher"}]
+    from hub.workspace import WRITER
+
+    assert init["command"] == ["python3", "-I", "-c", WRITER]  # the script as Docker's writer runs it
+    env = {e["name"]: e["value"] for e in init["env"]}
+    payload = json.loads("".join(v for k, v in sorted(env.items()) if k.startswith("SANDKASSE_WS_")))
+    assert payload["dir"] == "/home/researcher" and base64.b64decode(payload["files"]["Welcome.ipynb"]) == b'{"cells": []}'
+    with pytest.raises(web.HTTPError) as refused:  # control removed: a writer without the restrictions is never sent
+        asyncio.run(go(lambda w: w.pop("securityContext")))
+    assert "container workspace-writer" in refused.value.jupyterhub_message
