@@ -69,6 +69,10 @@ if settings.spawner == "docker":
 if settings.egress_port:
     c.ProjectDockerSpawner.egress_port = settings.egress_port
 c.ProjectDockerSpawner.egress_url = settings.egress_url
+if settings.spawner in ("project-kube", "hub.kube.spawner.ProjectKubeSpawner"):
+    from hub.kube.config import configure
+
+    configure(c, settings.notebook_image)  # pods, a NetworkPolicy per project: hub/kube/, deploy/kubernetes/
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.default_url = "/lab/tree/Welcome.ipynb"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import time
 from pathlib import Path
@@ -38,25 +37,22 @@ from traitlets import Float, Int, Unicode, default
 from hub.audit import append_record
 from hub.engine_check import engine_problem
 from hub.firewall import SandboxFirewall, drop_default_route
-from hub.policy import SecurityPolicy, security_policy
-from hub.projects import ProjectDirectory
+from hub.sandbox import (  # noqa: F401  (names kept importable from here)
+    DATA_MOUNT,
+    HOME,
+    JUPYTER_CONFIG_DIR,
+    SHARED_MOUNT,
+    TMP_MOUNT,
+    ProjectSandboxMixin,
+    SandboxSpec,
+    refuse,
+    sandbox_spec,
+)
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
 from hub.workspace import WorkspaceWriter
 
-HOME = "/home/researcher"
-DATA_MOUNT = "/data"
-SHARED_MOUNT = "/shared"
-JUPYTER_CONFIG_DIR = "/etc/sandkasse/jupyter"
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
-
-
-def refuse(status: int, message: str) -> web.HTTPError:
-    """An HTTP error whose message JupyterHub shows as it is, on its error page and in API replies
-    (the hub replaces a failed spawn's reason with a generic text otherwise)."""
-    error = web.HTTPError(status, message)
-    error.jupyterhub_message = message
-    return error
 
 
 def _short_hash(text: str, n: int = 10) -> str:
@@ -68,26 +64,40 @@ def docker_safe(name: str) -> str:
     return f"{_SAFE.sub('-', name.lower()).strip('-')[:40]}-{_short_hash(name, 6)}"
 
 
-class ProjectDockerSpawner(DockerSpawner):
-    database_url = Unicode(
-        "",
-        help="SQLAlchemy URL of the provisioning database; empty means SANDKASSE_DATABASE_URL (or SQLite under var/).",
-    ).tag(config=True)
+def docker_options(spec: SandboxSpec) -> dict[str, object]:
+    """The sandbox in Docker's words: DockerSpawner's ``mem_limit``, ``cpu_limit``, ``volumes``,
+    ``extra_create_kwargs`` and ``extra_host_config``."""
+    volumes: dict[str, object] = {}
+    for m in spec.mounts:
+        volumes[m.source] = {"bind": m.target, "mode": "ro"} if m.read_only else m.target
+    host_config: dict[str, object] = {
+        "cap_drop": list(spec.drop_capabilities),
+        "security_opt": ["no-new-privileges:true"] if spec.no_new_privileges else [],
+        "pids_limit": spec.pids,
+        "read_only": spec.read_only_root,
+        "tmpfs": {TMP_MOUNT: f"rw,nosuid,nodev,size={spec.tmp_size},uid={spec.uid},gid={spec.gid}"},
+        "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"} if spec.disable_ipv6 else {},
+        "dns": list(spec.dns),
+        "privileged": spec.privileged,
+        "init": True,
+    }
+    return {
+        "mem_limit": spec.memory,
+        "cpu_limit": spec.cpus,
+        "volumes": volumes,
+        "extra_create_kwargs": {"user": f"{spec.uid}:{spec.gid}", "labels": dict(spec.labels), "working_dir": spec.working_dir},
+        "extra_host_config": host_config,
+    }
+
+
+class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
     egress_port = Int(
         help="Port of the egress service on the host; sandboxes reach it at their network's gateway. Default: policy network.egress_port.",
-    ).tag(config=True)
-    egress_url = Unicode(
-        "",
-        help="Egress URL given to the notebook; empty means http://<project network gateway>:<egress_port>.",
-    ).tag(config=True)
-    project_token_key = Unicode(
-        help="Shared key (SANDKASSE_PROJECT_TOKEN_KEY) for the project tokens the egress service accepts.",
     ).tag(config=True)
     network_name_prefix = Unicode("sandkasse-net-", help="Docker network name of a project: prefix + slug.").tag(config=True)
     volume_name_prefix = Unicode("sandkasse-", help="Prefix of the workspace and shared volumes.").tag(config=True)
     ready_poll_interval = Float(0.02, help="Seconds between readiness polls of a starting notebook server.").tag(config=True)
     ready_timeout = Float(60.0, help="Seconds a notebook server may take to answer after its container started.").tag(config=True)
-    policy_file = Unicode("", help="Security policy file; empty means policies/security.yaml.").tag(config=True)
     audit_file = Unicode(help="The hub's hash-chained audit file (output volume per session).").tag(config=True)
 
     _firewalls_installed: set[frozenset[int]] = set()
@@ -100,10 +110,6 @@ class ProjectDockerSpawner(DockerSpawner):
     @default("egress_port")
     def _egress_port_default(self) -> int:
         return self.policy.network.egress_port
-
-    @default("project_token_key")
-    def _project_token_key_default(self) -> str:
-        return os.environ.get("SANDKASSE_PROJECT_TOKEN_KEY", "")
 
     @default("name_template")
     def _name_template_default(self) -> str:
@@ -120,47 +126,6 @@ class ProjectDockerSpawner(DockerSpawner):
     @default("pull_policy")
     def _pull_policy_default(self) -> str:
         return "never"  # no registry: images are built locally
-
-    @property
-    def policy(self) -> SecurityPolicy:
-        if self.policy_file:
-            from hub.policy import load_security_policy
-
-            return load_security_policy(Path(self.policy_file))
-        return security_policy()
-
-    @property
-    def directory(self) -> ProjectDirectory:
-        return ProjectDirectory(self.database_url or None)
-
-    # ---- which project --------------------------------------------------------------------
-
-    @property
-    def project_slug(self) -> str:
-        return self.name or str(self.user_options.get("project") or "")
-
-    async def get_options_form(self) -> str:
-        """Nothing to choose for a named server (the project): it starts at once. The default server does
-        not exist here; its spawn page is the project list (hub/templates/spawn.html), which a non-empty
-        form makes JupyterHub render instead of starting it."""
-        return "" if self.name else "<!-- the projects are listed by hub/templates/spawn.html -->"
-
-    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
-        chosen = (formdata.get("project") or [""])[0]
-        return {"project": chosen} if chosen else {}
-
-    async def _check_project(self) -> str:
-        slug = self.project_slug
-        asked = self.user_options.get("project")
-        if not self.name:
-            raise refuse(403, "Start a notebook per project: choose a project on the spawn page (its server is named after the project).")
-        if asked and asked != self.name:
-            raise refuse(403, f"This server belongs to project '{self.name}', not '{asked}'.")
-        reason = await self.directory.refusal(self.user.name, slug)
-        if reason:
-            self.log.warning("refused %s for project %s: %s", self.user.name, slug, reason)
-            raise refuse(403, reason)
-        return slug
 
     # ---- network ----------------------------------------------------------------------------
 
@@ -230,14 +195,8 @@ class ProjectDockerSpawner(DockerSpawner):
     async def prepare_volumes(self, slug: str, extract_dir: Path) -> None:
         labels = {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name}
         await self._ensure_volume(self.workspace_volume(slug), {**labels, "org.sandkasse.role": "workspace"})
-        volumes: dict[str, object] = {
-            self.workspace_volume(slug): HOME,
-            str(extract_dir): {"bind": DATA_MOUNT, "mode": "ro"},
-        }
         if self.policy.sandbox.shared_folder:
             await self._ensure_volume(self.shared_volume(slug), {"org.sandkasse.project": slug, "org.sandkasse.role": "shared"})
-            volumes[self.shared_volume(slug)] = SHARED_MOUNT
-        self.volumes = volumes
         await self.write_welcome_notebook(slug)
 
     async def write_welcome_notebook(self, slug: str) -> None:
@@ -259,56 +218,26 @@ class ProjectDockerSpawner(DockerSpawner):
 
     # ---- container ----------------------------------------------------------------------------
 
-    def _apply_policy(self) -> None:
-        box = self.policy.sandbox
-        self.mem_limit = box.memory
-        self.cpu_limit = box.cpus
-        self.extra_create_kwargs = {
-            "user": f"{box.uid}:{box.gid}",
-            "labels": {"org.sandkasse.project": self.project_slug, "org.sandkasse.user": self.user.name, "org.sandkasse.role": "notebook"},
-            "working_dir": HOME,
-        }
-        self.extra_host_config = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "pids_limit": box.pids,
-            "read_only": box.read_only_root,
-            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={box.tmp_size},uid={box.uid},gid={box.gid}"},
-            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
-            "dns": [str(a) for a in self.policy.network.sandbox_dns],
-            "privileged": False,
-            "init": True,
-        }
+    def sandbox(self, slug: str, extracts: Path) -> SandboxSpec:
+        return sandbox_spec(
+            self.policy, project=slug, user=self.user.name, network=f"{self.network_name_prefix}{slug}",
+            extracts=str(extracts), workspace=self.workspace_volume(slug), shared=self.shared_volume(slug),
+        )
+
+    def _apply_policy(self, extracts: Path | None = None) -> None:
+        from provisioning.api import extract_dir
+
+        slug = self.project_slug
+        options = docker_options(self.sandbox(slug, extracts or extract_dir(slug)))
+        self.mem_limit = options["mem_limit"]
+        self.cpu_limit = options["cpu_limit"]
+        self.volumes = options["volumes"]
+        self.extra_create_kwargs = options["extra_create_kwargs"]
+        self.extra_host_config = options["extra_host_config"]
 
     def _sandbox_env(self, slug: str, gateway: str) -> dict[str, str]:
-        out = self.policy.notebook_output
-        env = {
-            "SANDKASSE_PROJECT": slug,
-            "SANDKASSE_USER": self.user.name,
-            "SANDKASSE_EGRESS_URL": self.egress_url or f"http://{gateway}:{self.egress_port}",
-            "SANDKASSE_DATA_MOUNTS": DATA_MOUNT,
-            "SANDKASSE_MAX_FILE_CONTENT_BYTES": str(out.max_file_content_bytes),
-            "SANDKASSE_MAX_NOTEBOOK_OUTPUT_BYTES": str(out.max_notebook_output_bytes),
-            "SANDKASSE_IOPUB_DATA_RATE_LIMIT": str(out.iopub_data_rate_limit),
-            "SANDKASSE_IOPUB_MSG_RATE_LIMIT": str(out.iopub_msg_rate_limit),
-            "SANDKASSE_RATE_LIMIT_WINDOW": str(out.rate_limit_window),
-            "SANDKASSE_TERMINALS": "1" if self.policy.sandbox.terminals else "0",
-            "JUPYTER_CONFIG_DIR": JUPYTER_CONFIG_DIR,
-            "JUPYTERLAB_SETTINGS_DIR": f"{HOME}/.jupyter/lab/user-settings",
-            "JUPYTERLAB_WORKSPACES_DIR": f"{HOME}/.jupyter/lab/workspaces",
-            "PYTHONNOUSERSITE": "1",
-            "HOME": HOME,
-        }
-        if self.project_token_key:
-            from egress_review.identity.project_token import issue_project_token
-
-            env["SANDKASSE_EGRESS_TOKEN"] = issue_project_token(
-                self.user.name, slug, self.project_token_key.encode(), self.policy.credentials.project_token_ttl_seconds,
-                network=getattr(self, "project_subnet", None),
-            )
-        else:
-            self.log.warning("no SANDKASSE_PROJECT_TOKEN_KEY: %s's notebook gets no egress credential", self.user.name)
-        return env
+        # The project token is bound to the project network's subnet: copied out of the notebook it opens nothing.
+        return self.sandbox_env(slug, self.egress_url or f"http://{gateway}:{self.egress_port}", getattr(self, "project_subnet", None))
 
     async def check_engine(self) -> None:
         """Refuse (403, with the reason) to start a sandbox on an engine with a known way out that the
@@ -340,7 +269,7 @@ class ProjectDockerSpawner(DockerSpawner):
         mark("network")
         await self.prepare_volumes(slug, extracts)
         mark("volumes+welcome")
-        self._apply_policy()
+        self._apply_policy(extracts)
         self.environment = {**self._sandbox_env(slug, gateway)}
         ip, port = await super().start()
         mark("container")

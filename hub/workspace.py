@@ -66,6 +66,19 @@ class WorkspaceWriteError(RuntimeError):
     pass
 
 
+def writer_environment(mount: str, files: Mapping[str, bytes]) -> dict[str, str]:
+    """The environment that hands ``files`` to ``WRITER`` (run as ``python3 -I -c WRITER``) for the
+    folder ``mount``; also used by the Kubernetes spawner's init container (hub/kube/)."""
+    bad = [n for n in files if not _valid_name(n)]
+    if bad:
+        raise ValueError(f"not a plain file name: {bad}")
+    payload = json.dumps({"dir": mount, "files": {n: base64.b64encode(b).decode() for n, b in files.items()}})
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"{len(payload)} bytes to place (base64): more than {MAX_PAYLOAD}")
+    chunks = {f"SANDKASSE_WS_{i // CHUNK}": payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)}
+    return {"PYTHONDONTWRITEBYTECODE": "1", **chunks}
+
+
 @dataclass(frozen=True)
 class WriteResult:
     written: list[str]
@@ -88,13 +101,7 @@ class WorkspaceWriter:
     timeout: float = 60.0
 
     def write(self, volume: str, files: Mapping[str, bytes], labels: Mapping[str, str] | None = None) -> WriteResult:
-        bad = [n for n in files if not _valid_name(n)]
-        if bad:
-            raise ValueError(f"not a plain file name: {bad}")
-        payload = json.dumps({"dir": self.mount, "files": {n: base64.b64encode(b).decode() for n, b in files.items()}})
-        if len(payload) > MAX_PAYLOAD:
-            raise ValueError(f"{len(payload)} bytes to place (base64): more than {MAX_PAYLOAD}")
-        env = {f"SANDKASSE_WS_{i // CHUNK}": payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)}
+        env = writer_environment(self.mount, files)
         host_config = self.client.create_host_config(
             binds={volume: {"bind": self.mount, "mode": "rw"}},
             network_mode="none",
@@ -111,7 +118,7 @@ class WorkspaceWriter:
             entrypoint=[],
             user=f"{self.uid}:{self.gid}",
             working_dir="/",
-            environment={"PYTHONDONTWRITEBYTECODE": "1", **env},
+            environment=env,
             network_disabled=True,
             labels={**(labels or {}), "org.sandkasse.role": "workspace-writer"},
             host_config=host_config,

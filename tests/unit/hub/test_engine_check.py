@@ -94,6 +94,7 @@ def test_the_spawner_gives_sandboxes_the_policys_resolvers(tmp_path):
     from types import SimpleNamespace
 
     spawner.user = SimpleNamespace(name="ingrid")  # _apply_policy labels the container with the user
+    spawner.user_options = {"project": "sick-leave-2026"}  # mounts that project's extracts
     spawner._apply_policy()
     assert spawner.extra_host_config["dns"] == CLOSED
 
