@@ -40,6 +40,7 @@ from hub.engine_check import engine_problem
 from hub.firewall import SandboxFirewall, drop_default_route
 from hub.policy import SecurityPolicy, security_policy
 from hub.projects import ProjectDirectory
+from hub.sandbox_settings import sandbox_host_config, sandbox_user
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
 from hub.workspace import WorkspaceWriter
@@ -264,21 +265,11 @@ class ProjectDockerSpawner(DockerSpawner):
         self.mem_limit = box.memory
         self.cpu_limit = box.cpus
         self.extra_create_kwargs = {
-            "user": f"{box.uid}:{box.gid}",
+            "user": sandbox_user(self.policy),
             "labels": {"org.sandkasse.project": self.project_slug, "org.sandkasse.user": self.user.name, "org.sandkasse.role": "notebook"},
             "working_dir": HOME,
         }
-        self.extra_host_config = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "pids_limit": box.pids,
-            "read_only": box.read_only_root,
-            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={box.tmp_size},uid={box.uid},gid={box.gid}"},
-            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
-            "dns": [str(a) for a in self.policy.network.sandbox_dns],
-            "privileged": False,
-            "init": True,
-        }
+        self.extra_host_config = sandbox_host_config(self.policy)
 
     def _sandbox_env(self, slug: str, gateway: str) -> dict[str, str]:
         out = self.policy.notebook_output
