@@ -59,7 +59,7 @@ def parse_result(stdout: bytes, max_output_bytes: int) -> RunResult:
         data = json.loads(line[len(MARKER):])
     except (ValueError, RecursionError):
         return failed("the container's result is not readable")
-    if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
+    if not isinstance(data, dict) or not isinstance(data.setdefault("files", {}), dict):
         return failed("the container's result is not readable")
     files: dict[str, bytes] = {}
     skipped = {str(k)[:200]: str(v)[:200] for k, v in list((data.get("skipped") or {}).items())[:MAX_FILES]} \
