@@ -167,3 +167,18 @@ def test_a_notebook_that_runs_too_long_is_stopped(extract, docker_client, notebo
     assert not result.ran and "did not finish within 8 s" in result.error
     assert time.monotonic() - t0 < 30
     assert not docker_client.containers.list(all=True, filters={"label": "org.sandkasse.role=notebook-reexecution"})
+
+
+def test_control_removed_a_worker_reading_the_containers_folder_by_host_path_follows_a_planted_link(
+        tmp_path, docker_client, notebook_image):
+    """What handing the files back on standard output prevents: had the worker mounted a host folder
+    for the outputs and read ``counts.csv`` from it, the notebook's link would hand it a host file."""
+    secret = tmp_path / "host-secret"
+    secret.write_text("a file of the host's, outside any container\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    docker_client.containers.run(notebook_image, ["ln", "-s", str(secret), "/out/counts.csv"], entrypoint=[],
+                                 user="1000:1000", network_mode="none", remove=True,
+                                 volumes={str(out): {"bind": "/out", "mode": "rw"}})
+    assert (out / "counts.csv").read_text() == secret.read_text()  # followed on the host
