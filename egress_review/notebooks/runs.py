@@ -68,3 +68,12 @@ def notes(session: Session, store, req: ReleaseRequest, can_read: bool) -> dict[
     outcome = json.loads(run.outcome or "{}")
     assert run.status == DONE
     return {f.id: RunNote(str((outcome.get(f.id) or {}).get("status", "missing")), None) for f in outputs}
+
+
+def forget_reexecution_reasons(session: Session, project: str) -> None:
+    """A closed project's failure texts go with its quarantined files (they may quote the notebook's output)."""
+    for run in session.execute(
+        select(NotebookRun).join(ReleaseRequest, ReleaseRequest.id == NotebookRun.request_id)
+        .where(ReleaseRequest.project == project, NotebookRun.reason_sealed.is_not(None))
+    ).scalars():
+        run.reason_sealed = None

@@ -252,3 +252,28 @@ def test_the_worker_never_opens_a_path_the_container_named(env, tmp_path):
     status, _ = compare.compare(env.svc, "../../../../etc/t.csv", "csv", "0" * 64, SAFE_CSV.encode())
     assert status == compare.MISMATCH and set(env.svc.store.scratch.iterdir()) == before
     assert not Path("/etc/t.csv").exists()
+
+
+def test_closing_the_project_forgets_the_reexecution_failure_text(env):
+    from sqlalchemy import select
+
+    from egress_review.closure import purge_closed_projects
+    from egress_review.notebooks.models import FAILED
+    from egress_review.notebooks.runs import reason_context
+    from egress_review.notebooks.worker import schedule
+    from tests.unit.egress.test_egress_closure import _close
+
+    env.svc.policy = env.svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+    req_id = env.make_request(RequestState.DRAFT)
+    alice = researcher("alice", "alpha")
+    env.store_file(alice, req_id, "analysis.ipynb", NB, kind=FileKind.SUPPORTING)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), req_id)
+    schedule(env.svc)
+    with env.svc.sessions() as s:
+        run = s.execute(select(NotebookRun)).scalar_one()
+        run.status, run.reason_sealed = FAILED, env.svc.store.seal(reason_context(run.id), b"KeyError: ROW-FROM-THE-DATA")
+        s.commit()
+    _close(env, "alpha")
+    purge_closed_projects(env.svc)
+    with env.svc.sessions() as s:
+        assert s.execute(select(NotebookRun)).scalar_one().reason_sealed is None
