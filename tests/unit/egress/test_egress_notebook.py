@@ -277,3 +277,20 @@ def test_closing_the_project_forgets_the_reexecution_failure_text(env):
     purge_closed_projects(env.svc)
     with env.svc.sessions() as s:
         assert s.execute(select(NotebookRun)).scalar_one().reason_sealed is None
+
+
+def test_the_cli_attaches_a_notebook_given_by_path(env, live, tmp_path):
+    from egress_review.client.cli import main
+
+    table = tmp_path / "t.csv"
+    table.write_text(SAFE_CSV)
+    nb = tmp_path / "made_with.ipynb"
+    nb.write_bytes(NB)
+    assert main([str(table), "--context", "days", "--controls", "n >= 10", "--notebook", str(nb)]) == 0
+    with env.svc.sessions() as s:
+        from sqlalchemy import select
+
+        from egress_review.models import RequestFile
+
+        names = {(f.name, f.kind) for f in s.execute(select(RequestFile)).scalars()}
+    assert ("made_with.ipynb", "supporting") in names
