@@ -26,7 +26,8 @@ class NotebookRun(Base):
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
     # {output file id: {"name", "status": matches | mismatch | missing}}: names and outcomes only
     outcome: Mapped[str] = mapped_column(Text, default="{}")
-    # why it failed, or the first difference: may quote the notebook's output, so sealed like a report
+    # why it failed (text), or {output file id: why} when it ran: may quote the notebook's output, so
+    # sealed like a report and shown only to those who may read content
     reason_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -67,7 +67,9 @@ def notes(session: Session, store, req: ReleaseRequest, can_read: bool) -> dict[
         return {f.id: RunNote("failed", reason) for f in outputs}
     outcome = json.loads(run.outcome or "{}")
     assert run.status == DONE
-    return {f.id: RunNote(str((outcome.get(f.id) or {}).get("status", "missing")), None) for f in outputs}
+    whys = json.loads(reason) if reason else {}  # per output: why it matches or not
+    return {f.id: RunNote(str((outcome.get(f.id) or {}).get("status", "missing")),
+                          whys.get(f.id) if isinstance(whys, dict) else None) for f in outputs}
 
 
 def forget_reexecution_reasons(session: Session, project: str) -> None:

@@ -114,14 +114,14 @@ def judge(svc, c: Claim, result: RunResult) -> tuple[str, dict, str]:
         if result.skipped:
             reason += "; " + "; ".join(f"{n}: {why}" for n, why in list(result.skipped.items())[:10])
         return FAILED, {}, reason
-    outcome, lines = {}, []
+    outcome, whys = {}, {}
     for o in c.outputs:
         status, why = compare.compare(svc, o.name, o.kind, o.sha256, result.files.get(o.name))
         if o.name in result.skipped and status == compare.MISSING:
             why = f"{o.name} was handed back as {result.skipped[o.name]}"
         outcome[o.file_id] = {"name": o.name, "status": status}
-        lines.append(why)
-    return DONE, outcome, "\n".join(lines)
+        whys[o.file_id] = why
+    return DONE, outcome, json.dumps(whys)
 
 
 def record(svc, c: Claim, status: str, outcome: dict, reason: str) -> None:

@@ -5,6 +5,7 @@ in a real container is tested in tests/integration/egress/test_egress_notebook_r
 from __future__ import annotations
 
 import base64
+import re
 import json
 import sys
 from pathlib import Path
@@ -294,3 +295,37 @@ def test_the_cli_attaches_a_notebook_given_by_path(env, live, tmp_path):
 
         names = {(f.name, f.kind) for f in s.execute(select(RequestFile)).scalars()}
     assert ("made_with.ipynb", "supporting") in names
+
+
+def test_the_request_page_shows_each_outputs_reexecution_outcome(env):
+    from sqlalchemy import select
+
+    from egress_review.notebooks.runs import reason_context
+    from egress_review.notebooks.worker import schedule
+    from tests.unit.web.test_web_ui import _login
+
+    env.svc.policy = env.svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+    req_id = env.make_request(RequestState.DRAFT, files={"a.csv": SAFE_CSV.encode(), "b.csv": SAFE_CSV.encode()})
+    alice = researcher("alice", "alpha")
+    env.store_file(alice, req_id, "analysis.ipynb", NB, kind=FileKind.SUPPORTING)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), req_id)
+    schedule(env.svc)
+    ids = {f.name: f.id for f in env.get(req_id).files}
+    with _web_client(env) as c:
+        _login(c, "chris", ["output-checker"])
+        assert c.get(f"/requests/{req_id}").text.count("Re-execution: waiting to run") == 2
+        with env.svc.sessions() as s:
+            run = s.execute(select(NotebookRun)).scalar_one()
+            run.status = DONE
+            run.outcome = json.dumps({ids["a.csv"]: {"name": "a.csv", "status": "matches"},
+                                      ids["b.csv"]: {"name": "b.csv", "status": "mismatch"}})
+            run.reason_sealed = env.svc.store.seal(reason_context(run.id), json.dumps(
+                {ids["b.csv"]: "the re-created b.csv differs"}).encode())
+            s.commit()
+        page = c.get(f"/requests/{req_id}").text
+        assert "Re-executed: matches" in page
+        assert re.search(r'class="reexecution reexec-mismatch sev-fail"[^>]*>Re-executed: does not match[^<]*: '
+                         r'<span class="reexec-reason">the re-created b.csv differs', page)
+        _login(c, "alice", ["researcher"])  # outside the sandbox: the outcome, not the reason
+        page = c.get(f"/requests/{req_id}").text
+        assert "Re-executed: does not match" in page and "the re-created b.csv differs" not in page
