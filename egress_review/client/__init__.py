@@ -300,6 +300,9 @@ def request_export(
                 name = naming.unique([*(n for _, n, _ in files), *(Path(x).name for x in supporting), own_name])[-1]
                 client.add_file(req["id"], snapshot, name=name, kind="supporting",
                                 context=NOTEBOOK_CONTEXT, controls=NOTEBOOK_CONTROLS)
+                if show:
+                    print(f"Attached {attach.name} as last saved (save it first to include recent changes): the "
+                          "checkers read its code; it never leaves.")
             done = client.submit(req["id"])
             done = client.wait_for_checks(req["id"], wait_seconds)
     finally:
