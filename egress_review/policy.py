@@ -25,7 +25,7 @@ class UploadPolicy(_Strict):
     max_files_per_request: int = Field(default=50, gt=0)
     max_text_chars: int = Field(default=5000, gt=0)
     max_name_chars: int = Field(default=200, gt=0)
-    allowed_types: list[str] = ["csv", "tsv", "xlsx", "parquet", "png", "svg", "pdf", "txt", "md", "json"]
+    allowed_types: list[str] = ["csv", "tsv", "xlsx", "parquet", "png", "svg", "pdf", "txt", "md", "json", "ipynb"]
     xlsx_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     xlsx_max_compression_ratio: int = Field(default=100, gt=0)
     xlsx_max_members: int = Field(default=1000, gt=0)
@@ -94,6 +94,20 @@ class DPPolicy(_Strict):
     answers: Literal["review", "release"] = "review"
 
 
+class NotebookPolicy(_Strict):
+    # Re-run the notebook a request carries (attached by request_export) before review, in a fresh
+    # sandbox container (egress_review/notebooks/worker.py): checkers see "matches", "does not match"
+    # (a fail) or "failed to run", and cannot vote until it has run.
+    reexecute: bool = False
+    image: str = ""  # the notebook image; empty: SANDKASSE_NOTEBOOK_IMAGE
+    timeout_seconds: int = Field(default=600, gt=0, le=3600)  # the whole run; the container is killed after
+    cell_timeout_seconds: int = Field(default=300, gt=0)
+    max_output_bytes: int = Field(default=50 * 1024 * 1024, gt=0)  # what the container may hand back
+    lease_seconds: int = Field(default=1200, gt=0)
+    max_attempts: int = Field(default=2, ge=1)
+    sweep_seconds: float = Field(default=10.0, gt=0)
+
+
 class EgressPolicy(_Strict):
     version: int = 1
     review: ReviewPolicy = ReviewPolicy()
@@ -104,6 +118,7 @@ class EgressPolicy(_Strict):
     closed_projects: ClosedProjectsPolicy = ClosedProjectsPolicy()
     notifications: NotificationPolicy = NotificationPolicy()
     dp: DPPolicy = DPPolicy()
+    notebooks: NotebookPolicy = NotebookPolicy()
 
 
 def load_egress_policy(path: Path | None = None) -> EgressPolicy:

@@ -19,6 +19,7 @@ from egress_review.autocheck import PENDING
 from egress_review.errors import Conflict, Forbidden, InvalidInput
 from egress_review.identity.principal import Principal
 from egress_review.notify import outbox as notify_outbox
+from egress_review.notebooks.runs import reexecution_pending
 from egress_review.models import Comment, FileVersion, ReleaseRequest, RequestFile, ReviewSubmission, Vote
 from egress_review.policy import EgressPolicy
 from egress_review.states import (
@@ -103,6 +104,9 @@ def vote(
         # A human decision comes after the automatic one, never before it.
         raise Conflict(f"the automatic checks of {f.name} are still running; vote when they are done",
                        retry_after_seconds=5)
+    if reexecution_pending(session, policy, req):
+        raise Conflict("the request's notebook is being re-run before review (notebooks.reexecute); vote when it "
+                       "has run", retry_after_seconds=10)
     comment = _check_text(comment, policy)
     if decision is not VoteDecision.APPROVE and not comment:
         raise InvalidInput("a vote other than approve needs a comment saying what must change")

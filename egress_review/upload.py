@@ -42,6 +42,9 @@ def _intake(svc: EgressService, staged: StagedBlob, name: str, file_kind: str) -
     if kind == "pdf" and file_kind == FileKind.OUTPUT and uploads.pdf_outputs == "refuse":
         raise IntakeError("a PDF cannot be rebuilt from its content for release, so it cannot be an output: "
                           "export the tables or figures in it as CSV/XLSX/PNG instead", status=415)
+    if kind == "ipynb" and file_kind == FileKind.OUTPUT:
+        raise IntakeError("a notebook never leaves: attach it as a supporting file (request_export does) and "
+                          "export the tables or figures it makes", status=415)
     return kind
 
 

@@ -48,6 +48,7 @@ from hub.sandbox import (  # noqa: F401  (names kept importable from here)
     refuse,
     sandbox_spec,
 )
+from hub.sandbox_settings import container_user, docker_host_config
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
 from hub.workspace import WorkspaceWriter
@@ -70,23 +71,12 @@ def docker_options(spec: SandboxSpec) -> dict[str, object]:
     volumes: dict[str, object] = {}
     for m in spec.mounts:
         volumes[m.source] = {"bind": m.target, "mode": "ro"} if m.read_only else m.target
-    host_config: dict[str, object] = {
-        "cap_drop": list(spec.drop_capabilities),
-        "security_opt": ["no-new-privileges:true"] if spec.no_new_privileges else [],
-        "pids_limit": spec.pids,
-        "read_only": spec.read_only_root,
-        "tmpfs": {TMP_MOUNT: f"rw,nosuid,nodev,size={spec.tmp_size},uid={spec.uid},gid={spec.gid}"},
-        "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"} if spec.disable_ipv6 else {},
-        "dns": list(spec.dns),
-        "privileged": spec.privileged,
-        "init": True,
-    }
     return {
         "mem_limit": spec.memory,
         "cpu_limit": spec.cpus,
         "volumes": volumes,
-        "extra_create_kwargs": {"user": f"{spec.uid}:{spec.gid}", "labels": dict(spec.labels), "working_dir": spec.working_dir},
-        "extra_host_config": host_config,
+        "extra_create_kwargs": {"user": container_user(spec), "labels": dict(spec.labels), "working_dir": spec.working_dir},
+        "extra_host_config": docker_host_config(spec),
     }
 
 

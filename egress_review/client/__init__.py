@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +32,11 @@ __all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "req
 PENDING = "pending"
 URL_ENV = "SANDKASSE_EGRESS_URL"
 TOKEN_ENV = "SANDKASSE_EGRESS_TOKEN"
+# Set only by the re-execution container (egress_review.notebooks.runner): request_export writes the
+# files it would send into this folder, under the names it would send them with, and sends nothing.
+REEXECUTION_OUT_ENV = "SANDKASSE_REEXECUTION_OUT"
+NOTEBOOK_CONTEXT = "the notebook these outputs were made with, as saved when they were exported"
+NOTEBOOK_CONTROLS = "supporting file for the checkers: never leaves"
 
 
 class ExportError(RuntimeError):
@@ -183,12 +190,69 @@ def _materialise(items: list[tuple[str | None, Any]], workdir: Path) -> list[tup
     return [(path, n, sidecar) for (path, _, sidecar), n in zip(out, names)]
 
 
+def running_notebook() -> Path | None:
+    """The notebook this kernel runs for: ipykernel's ``__session__`` (from jupyter_server's
+    ``JPY_SESSION_NAME``), else that variable itself; an absolute path, or relative to the working
+    folder or the home folder. None outside a notebook (a script, ``sandkasse-export``)."""
+    main = sys.modules.get("__main__")
+    for candidate in (getattr(main, "__session__", None), os.environ.get("JPY_SESSION_NAME")):
+        if not isinstance(candidate, str) or not candidate.endswith(".ipynb"):
+            continue
+        path = Path(candidate)
+        for where in ([path] if path.is_absolute() else [Path.cwd() / path, Path.home() / path]):
+            if where.is_file():
+                return where
+    return None
+
+
+def _replayable(sidecar: dict | None) -> bool:
+    return bool(sidecar and sidecar.get("replay"))
+
+
+def _notebook_to_attach(notebook: str | os.PathLike | bool | None, files: list[tuple[Path, str, dict | None]],
+                        show: bool) -> Path | None:
+    """The notebook to attach as a supporting file: the one given, or (``None``: automatic) the running
+    one when an output is not replayable from its sidecar (a figure, a file, a table the wrappers could
+    not describe), so the checkers can read the code and a policy can re-run it."""
+    if notebook is False:
+        return None
+    if notebook is not None and notebook is not True:
+        path = Path(notebook)
+        if path.suffix.lower() != ".ipynb" or not path.is_file():
+            raise ExportError(f"notebook={str(notebook)!r} is not a notebook file (.ipynb)")
+        return path
+    if notebook is None and all(_replayable(sidecar) for _, _, sidecar in files):
+        return None
+    found = running_notebook()
+    if found is None:
+        why = ("cannot tell which notebook is running (no __session__ or JPY_SESSION_NAME): "
+               "pass notebook='analysis.ipynb' (or notebook=False)")
+        if notebook is True:
+            raise ExportError(why)
+        if show:
+            unreplayable = ", ".join(n for _, n, sc in files if not _replayable(sc))
+            print(f"Note: {unreplayable} cannot be made again from the data by the checkers, and no notebook was "
+                  f"attached: {why}")
+    return found
+
+
+def _write_instead(files: list[tuple[Path, str, dict | None]], folder: Path, show: bool) -> ExportResult:
+    """In a re-execution container: the files as they would have been sent, nothing sent."""
+    for path, name, _ in files:
+        shutil.copyfile(path, folder / name)
+    result = ExportResult("re-execution", "re-executed", [FileVerdict(n, "not sent") for _, n, _ in files])
+    if show:
+        print(result)
+    return result
+
+
 def request_export(
     paths_or_results: Mapping[str, Any] | Sequence[Any] | Any,
     context: str,
     controls: str,
     *,
     supporting: Sequence[str | os.PathLike] = (),
+    notebook: str | os.PathLike | bool | None = None,
     title: str = "",
     client: EgressClient | None = None,
     show: bool = True,
@@ -198,15 +262,25 @@ def request_export(
 
     ``paths_or_results``: ``{"sick_days_by_area.csv": result, "figure.png": "fig.png"}`` names each file;
     in a list, a result goes under its ``name`` (or one made from its call, ``crosstab_unit_gender.csv``)
-    and a file under its own name."""
+    and a file under its own name.
+
+    ``notebook``: when an output cannot be made again from its sidecar (``None``, the default), the
+    running notebook, as last saved, goes with the request as a supporting file that never leaves: the
+    checkers read its code, and the policy may have it re-run before review. A path attaches that
+    notebook; ``True`` always attaches the running one; ``False`` never attaches one."""
     items = _named_items(paths_or_results)
     if not context.strip() or not controls.strip():
         raise ExportError("context (what the output is) and controls (what makes it safe) are both required")
+    out_dir = os.environ.get(REEXECUTION_OUT_ENV)
+    if out_dir and client is None:
+        with tempfile.TemporaryDirectory(prefix="sandkasse-export-") as tmp:
+            return _write_instead(_materialise(items, Path(tmp)), Path(out_dir), show)
     own = client is None
     client = client or EgressClient()
     try:
         with tempfile.TemporaryDirectory(prefix="sandkasse-export-") as tmp:
             files = _materialise(items, Path(tmp))
+            attach = _notebook_to_attach(notebook, files, show)
             req = client.create_request(title=title)
             outputs = []
             for path, name, sidecar in files:
@@ -215,6 +289,20 @@ def request_export(
             for path in supporting:
                 p = Path(path)
                 client.add_file(req["id"], p, kind="supporting", context=context, controls=controls)
+            if attach is not None:
+                # read once, now: the checkers and a re-execution see the notebook as it was at export
+                snapshot = Path(tmp) / "notebook.ipynb"
+                shutil.copyfile(attach, snapshot)
+                try:
+                    own_name = naming.check_name(attach.name)
+                except ValueError:
+                    own_name = "notebook.ipynb"
+                name = naming.unique([*(n for _, n, _ in files), *(Path(x).name for x in supporting), own_name])[-1]
+                client.add_file(req["id"], snapshot, name=name, kind="supporting",
+                                context=NOTEBOOK_CONTEXT, controls=NOTEBOOK_CONTROLS)
+                if show:
+                    print(f"Attached {attach.name} as last saved (save it first to include recent changes): the "
+                          "checkers read its code; it never leaves.")
             done = client.submit(req["id"])
             done = client.wait_for_checks(req["id"], wait_seconds)
     finally:

@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controls", help="what was done to make them safe (required)")
     parser.add_argument("--supporting", action="append", default=[], metavar="FILE",
                         help="a file the checkers may read but that never leaves (repeatable)")
+    parser.add_argument("--notebook", metavar="NOTEBOOK.ipynb",
+                        help="the notebook the outputs were made with: the checkers read its code; it never leaves")
     parser.add_argument("--title", default="", help="a short title for the request")
     parser.add_argument("--acro", metavar="FOLDER",
                         help="an ACRO output folder (results.json + files, from acro.finalise in Python, R or Stata)")
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.context or not args.controls:
             parser.error("--context and --controls are both required")
         request_export(args.files, context=args.context, controls=args.controls, supporting=args.supporting,
-                       title=args.title)
+                       notebook=args.notebook, title=args.title)
         return 0
     except ExportError as exc:
         print(f"sandkasse-export: {exc}", file=sys.stderr)

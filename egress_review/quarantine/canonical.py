@@ -272,6 +272,7 @@ REBUILDERS: dict[str, Callable[[bytes], bytes]] = {
     "png": rebuild_png,
     "svg": rebuild_svg,
     "json": rebuild_json,
+    "ipynb": rebuild_json,  # a supporting file (never released): re-serialised like any JSON
 }
 
 

@@ -28,6 +28,7 @@ EXTENSIONS = {
     ".txt": "txt",
     ".md": "md",
     ".json": "json",
+    ".ipynb": "ipynb",  # supporting only: the notebook a table was made with (egress_review.notebooks)
 }
 
 # A release folder holds the released files and the manifest that signs them (egress_review.release).
@@ -282,6 +283,14 @@ def _json(path: Path, head: bytes, policy: UploadPolicy) -> None:
         raise IntakeError(f"malformed JSON: {exc}") from exc
 
 
+def _ipynb(path: Path, head: bytes, policy: UploadPolicy) -> None:
+    _json(path, head, policy)
+    with path.open(encoding="utf-8") as fh:
+        nb = json.load(fh)
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or not isinstance(nb.get("nbformat"), int):
+        raise IntakeError("this is not a Jupyter notebook (no nbformat and cells)", status=415)
+
+
 _CHECKS = {
     "csv": _delimited(",", "CSV"),
     "tsv": _delimited("\t", "TSV"),
@@ -293,5 +302,6 @@ _CHECKS = {
     "txt": _plain("text"),
     "md": _plain("Markdown"),
     "json": _json,
+    "ipynb": _ipynb,
 }
 

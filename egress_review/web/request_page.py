@@ -31,7 +31,9 @@ from egress_review.release.release import release
 from egress_review.report_view import metadata_report
 from egress_review.states import VOTING_STATES, FileKind, RequestState, Visibility, VoteDecision
 from egress_review.dp_service.guarantee import guarantee_of
+from egress_review.notebooks import runs as notebook_runs
 from egress_review.web import preview, request_layout
+from egress_review.web.code_view import code_view
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -122,6 +124,10 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             if (g := guarantee_of(session, svc.store, req.project, v)) is not None:
                 dp[f.id] = g
         acro = acro_outcomes(svc.store, req) if can_read else {}
+        code = code_view(svc.store, req, ctx.app.web.web_preview_max_bytes) if can_read else None
+        if code is not None and code.cells:
+            _audit_read(ctx, session, req, code.version_id, code.name, "web code view")
+        reexec = notebook_runs.notes(session, svc.store, req, can_read)
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -140,7 +146,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
         editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
-        output_kind=FileKind.OUTPUT.value, acro=acro,
+        output_kind=FileKind.OUTPUT.value, acro=acro, code=code, reexec=reexec,
     )
 
 

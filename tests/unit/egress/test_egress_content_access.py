@@ -43,6 +43,14 @@ class FakeKeycloak:
         pass
 
 
+def _notebook_with(text: str) -> bytes:
+    import json
+
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                       "cells": [{"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [],
+                                  "source": f"rows = {text!r}"}]}).encode()
+
+
 @pytest.fixture
 def planted(tmp_path):
     """A draft with the extract as a supporting file (never submitted) and a submitted request with it
@@ -66,7 +74,9 @@ def planted(tmp_path):
 
     draft = planted_request({"summary.csv": (SAFE_CSV.encode(), FileKind.OUTPUT), "notes.txt": (data, FileKind.SUPPORTING)})
     submitted = planted_request({"summary.csv": (SAFE_CSV.encode(), FileKind.OUTPUT), "rows.csv": (data, FileKind.OUTPUT),
-                                 "notes.txt": (data, FileKind.SUPPORTING)})
+                                 "notes.txt": (data, FileKind.SUPPORTING),
+                                 # the notebook request_export attaches, the rows in a cell ("View code")
+                                 "analysis.ipynb": (_notebook_with(data.decode()), FileKind.SUPPORTING)})
     env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), submitted)
     targets = [(rid, [f.id for f in env.get(rid).files]) for rid in (draft, submitted)]
 
