@@ -1,4 +1,4 @@
-"""One re-execution of a request's notebook per turn (egress table, migration 0005_supporting_notebook)."""
+"""One re-execution of a request's notebook per turn (egress table, migration 0006_supporting_notebook)."""
 
 from __future__ import annotations
 

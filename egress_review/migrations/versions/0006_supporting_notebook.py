@@ -1,7 +1,7 @@
 """re-executions of the notebook attached to a request
 
-Revision ID: 0005_supporting_notebook
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 08:00:00
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0005_supporting_notebook'
-down_revision: Union[str, Sequence[str], None] = '0004'
+revision: str = '0006'
+down_revision: Union[str, Sequence[str], None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
