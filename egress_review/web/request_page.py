@@ -32,6 +32,7 @@ from egress_review.report_view import metadata_report
 from egress_review.states import VOTING_STATES, FileKind, RequestState, Visibility, VoteDecision
 from egress_review.dp_service.guarantee import guarantee_of
 from egress_review.web import preview, request_layout
+from egress_review.web.suggestion_view import suggestion_rows
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -122,6 +123,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
             if (g := guarantee_of(session, svc.store, req.project, v)) is not None:
                 dp[f.id] = g
         acro = acro_outcomes(svc.store, req) if can_read else {}
+        attached = suggestion_rows(session, req)
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -140,7 +142,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
         editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
-        output_kind=FileKind.OUTPUT.value, acro=acro,
+        output_kind=FileKind.OUTPUT.value, acro=acro, attached=attached,
     )
 
 
