@@ -21,14 +21,14 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.post("/requests/{request_id}/files/{file_id}/quick", name="ui_quick_review")
 def quick(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(form_context)]) -> Response:
-    try:
-        action = quick_review.Quick(form_value(ctx.request, "quick"))
-    except ValueError as exc:
-        raise InvalidInput(ctx.t("error.bad_choice")) from exc
     svc = ctx.svc
     with svc.sessions() as session:
-        req = _load(session, ctx, request_id)
+        req = _load(session, ctx, request_id)  # who may see it first: an outsider learns nothing from the form
         f = submission.get_file(req, file_id)
+        try:
+            action = quick_review.Quick(form_value(ctx.request, "quick"))
+        except ValueError as exc:
+            raise InvalidInput(ctx.t("error.bad_choice")) from exc
         outcome = quick_review.click(session, svc.audit, svc.policy, ctx.principal, req, f, action)
         session.commit()
         _observe(svc, session)
@@ -38,4 +38,5 @@ def quick(request_id: str, file_id: str, ctx: Annotated[Ctx, Depends(form_contex
             release(rs, svc.audit, svc.store, svc.signer, svc.release_dir, submission.get_request(rs, request_id))
             rs.commit()
     anchor = f"file-{file_id}" if outcome is quick_review.Outcome.VOTED else ""
-    return _back(ctx, request_id, "quick_" + outcome.value, anchor=anchor)
+    done = f"quick_{outcome.value}"  # req.done.quick_* labels
+    return _back(ctx, request_id, done, anchor=anchor)
