@@ -41,7 +41,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 # of egress_review.visibility and are shown by the page only as detail() allows).
 HISTORY_ACTIONS = (
     "request.create", "request.submit", "request.resubmit", "request.review_submitted", "request.review",
-    "request.approve", "request.return", "request.reject", "request.release", "request.withdraw",
+    "request.approve", "request.return", "request.suggestion_attached", "request.reject", "request.release",
+    "request.withdraw",
     "file.add", "file.upload", "file.withdraw", "file.describe",
 )
 
