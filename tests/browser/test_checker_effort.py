@@ -37,7 +37,7 @@ def rounding_ui(keycloak, egress_ui, tmp_path_factory):
         yield ui
 
 
-def test_a_batch_of_ten_is_decided_with_one_view_and_one_click_per_file(browser, rounding_ui, tmp_path):
+def test_a_batch_of_ten_is_decided_with_one_view_and_one_click_per_file(browser, keycloak, rounding_ui, tmp_path):
     ui = rounding_ui
     started = time.monotonic()
     new_items = effort.make_batch(ui, tmp_path, "one-click")
@@ -95,7 +95,10 @@ def test_a_batch_of_ten_is_decided_with_one_view_and_one_click_per_file(browser,
     shown = [str(int(c)) for c in counts if c > 100]
     assert not any(f",{c}" in main for c in shown)  # no cell value on the outside page
     file_id = meta[0]["file_id"]
-    # the researcher's Keycloak login cannot read the cells from outside: the egress page offers no link,
-    # and the API refuses their session's bearer token (no project token) with 401/403
-    r = httpx.get(ui.url + f"/api/v1/requests/{rounding.request_id}/files/{file_id}/suggestion", timeout=30)
-    assert r.status_code == 401
+    # the researcher's own Keycloak token (a login from anywhere) lists the suggestion but cannot read it
+    bearer = {"Authorization": "Bearer " + keycloak.token("ui-rita", ui.users["ui-rita"].password)["access_token"]}
+    listed = httpx.get(ui.url + f"/api/v1/requests/{rounding.request_id}/suggestions", headers=bearer, timeout=30)
+    assert listed.status_code == 200 and listed.json()[0]["name"] == rounding.name
+    r = httpx.get(ui.url + f"/api/v1/requests/{rounding.request_id}/files/{file_id}/suggestion", headers=bearer,
+                  timeout=30)
+    assert r.status_code == 403 and not any(f",{c}" in r.text for c in shown)
