@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from egress_review.api import errors, files, meta, notifications, releases, requests, reviews
+from egress_review.api import errors, files, meta, notifications, releases, requests, reviews, suggestions
 from egress_review.checking import CheckQueue
 from egress_review.closure import closure_loop
 from egress_review.notify.sender import NotifyLoop
@@ -80,7 +80,7 @@ def create_app(settings: EgressSettings | None = None) -> FastAPI:
     )
     app.state.egress = svc
     errors.install(app)
-    for module in (requests, files, reviews, releases, meta, notifications):
+    for module in (requests, files, reviews, releases, meta, notifications, suggestions):
         app.include_router(module.router)
     from egress_review.web import router as web_router  # the server-rendered UI (egress_review/web/)
 

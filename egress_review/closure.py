@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egress_review.audit import SYSTEM
-from egress_review.models import FileVersion, ReleaseRequest, RequestFile
+from egress_review.models import FileVersion, ReleaseRequest, RequestFile, ReturnSuggestion
 from egress_review.notebooks.runs import forget_reexecution_reasons
 from egress_review.service import EgressService
 from egress_review.states import FileDecision, FileKind, RequestState
@@ -73,6 +73,10 @@ def purge_project(svc: EgressService, session: Session, project: str) -> Purge |
             v.wrapped_key = b""
             v.sidecar = v.check_report_sealed = v.check_cells_sealed = None
         forget_reexecution_reasons(session, project)
+        # the suggested tables attached on return quote the same cells
+        for s in session.execute(select(ReturnSuggestion).where(
+                ReturnSuggestion.version_id.in_([v.id for v in todo]))).scalars():
+            s.csv_sealed = ""
     versions = sorted(v.id for v in todo)
     svc.audit.record(session, SYSTEM, f"project.quarantine_{'archived' if how == 'archive' else 'deleted'}", "project", project,
                      {"how": how, "versions": versions, "count": len(versions), **({"archive": str(archive)} if how == "archive" else {})})

@@ -165,9 +165,33 @@ class Vote(Base):
     decision: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[str] = mapped_column(String(20), default="checkers")
+    # "Return with the suggested table": the checker asks that the automatic safe version go back to
+    # the researcher; it does only when every vote on the version asks the same (egress_review.suggestions).
+    attach_suggestion: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     file: Mapped[RequestFile] = relationship(back_populates="votes")
+
+
+class ReturnSuggestion(Base):
+    """The automatically computed safe version of a file, attached to a returned request for its
+    researcher: a sealed snapshot (it quotes cell values), readable only where
+    :func:`egress_review.permissions.may_read_content` allows."""
+
+    __tablename__ = "egress_return_suggestions"
+    __table_args__ = (UniqueConstraint("file_id", "version_id", name="file_version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    request_id: Mapped[str] = mapped_column(ForeignKey("egress_requests.id"), index=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("egress_files.id"), index=True)
+    version_id: Mapped[str] = mapped_column(String(32))
+    turn: Mapped[int] = mapped_column(Integer)
+    csv_sealed: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    # blank data cells of the suggestion (metadata: no value is quoted)
+    blank_cells: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReviewSubmission(Base):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, selectinload
 
-from egress_review import permissions, transition
+from egress_review import permissions, suggestions, transition
 from egress_review.audit import SYSTEM, Actor, AuditLog
 from egress_review.autocheck import PENDING
 from egress_review.errors import Conflict, Forbidden, InvalidInput
@@ -94,6 +94,7 @@ def vote(
     decision: VoteDecision,
     comment: str = "",
     visibility: Visibility = Visibility.CHECKERS,
+    attach_suggestion: bool = False,
 ) -> Vote:
     permissions.check_review(session, p, req, policy)
     if RequestState(req.state) not in VOTING_STATES:
@@ -110,6 +111,8 @@ def vote(
     comment = _check_text(comment, policy)
     if decision is not VoteDecision.APPROVE and not comment:
         raise InvalidInput("a vote other than approve needs a comment saying what must change")
+    if attach_suggestion:
+        suggestions.check_attachable(session, f, decision)
     if req.state == RequestState.SUBMITTED and any(r.reviewer == p.username for r in reviews_this_turn(req)):
         raise Conflict("you already submitted your review for this turn")
     existing = next((v for v in f.votes if v.reviewer == p.username), None)
@@ -121,6 +124,7 @@ def vote(
     existing.decision = VoteDecision(decision).value
     existing.comment = comment
     existing.visibility = Visibility(visibility).value
+    existing.attach_suggestion = attach_suggestion
     existing.created_at = utcnow()
     session.flush()
     _refresh_decisions(req, policy)
@@ -130,7 +134,8 @@ def vote(
         "file.vote",
         "request_file",
         f.id,
-        {"request": req.id, "decision": existing.decision, "previous": previous, "version": f.current_version_id},
+        {"request": req.id, "decision": existing.decision, "previous": previous, "version": f.current_version_id,
+         "attach_suggestion": attach_suggestion},
     )
     return existing
 
@@ -250,6 +255,7 @@ def return_request(session: Session, audit: AuditLog, policy: EgressPolicy, p: P
     if not comment.strip():
         raise InvalidInput("returning a request needs a comment for the researcher")
     _decide(session, audit, policy, p, req, Action.RETURN, comment)
+    suggestions.attach_agreed(session, audit, policy, p, req)
 
 
 def reject(session: Session, audit: AuditLog, policy: EgressPolicy, p: Principal, req: ReleaseRequest, comment: str) -> None:

@@ -21,7 +21,7 @@ def vote(request_id: str, file_id: str, body: VoteIn, svc: ServiceDep, session: 
     req = load_visible(session, p, request_id)
     f = submission.get_file(req, file_id)
     v = review.vote(session, svc.audit, svc.policy, p, req, f, decision=body.decision, comment=body.comment,
-                    visibility=body.visibility)
+                    visibility=body.visibility, attach_suggestion=body.attach_suggestion)
     out = VoteOut(reviewer=v.reviewer, decision=v.decision, comment=v.comment, visibility=v.visibility,
                   created_at=v.created_at)
     session.commit()

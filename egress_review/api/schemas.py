@@ -65,6 +65,8 @@ class VoteIn(_In):
     decision: VoteDecision
     comment: str = ""
     visibility: Visibility = Visibility.CHECKERS
+    # with changes_requested: return the automatic checks' safe version to the researcher (two-person)
+    attach_suggestion: bool = False
 
 
 class CommentIn(_In):

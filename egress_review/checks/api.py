@@ -399,6 +399,7 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
                 failing[rows.index(prefix + d.row), cols.index(d.column)] = True
                 masks.setdefault("differencing", np.zeros(failing.size, dtype=bool))[
                     rows.index(prefix + d.row) * shape[1] + cols.index(d.column)] = True
+    rmask = np.zeros(shape, dtype=bool)
     if policy.rounding.enabled:
         rmask, found = rounding.check_published(numeric, blank, np.asarray(stats.agg, dtype=object).reshape(shape),
                                                 bool(row_margin), bool(col_margin), policy.rounding.base,
@@ -409,13 +410,29 @@ def _check_cells(table: LoadedTable, path: Path, sc: Sidecar | None, policy: Dis
             masks["rounding"] = rmask.ravel()
     outcome = outcome_strings({r: m & ~blank.ravel() for r, m in masks.items()}, failing.size).reshape(shape)
     suggested = None
-    if (failing & ~blank).any() or blank.any():
+    if (failing & ~blank).any() or blank.any() or rmask.any():
         plan = protect(np.where(blank, 0.0, numeric), failing | blank, row_eq, col_eq,
                        policy.secondary_suppression.line_total_min if policy.secondary_suppression.enabled else 0.0,
                        min_interval=policy.secondary_suppression.min_interval
                        if policy.secondary_suppression.enabled else 0.0)
-        suggested = _protected_csv(cells, plan.suppressed)
+        suggested = _protected_csv(_rounded(cells, numeric, blank, stats.agg, rmask, row_margin, col_margin, policy),
+                                   plan.suppressed)
     return suggested, outcome.tolist()
+
+
+def _rounded(cells: pd.DataFrame, numeric: np.ndarray, blank: np.ndarray, agg: object, rmask: np.ndarray,
+             row_margin: object, col_margin: object, policy: DisclosurePolicy) -> pd.DataFrame:
+    """The table whose counts fail the rounding rule, as the safe version shows it: counts rounded,
+    totals the sums of the rounded cells (a suggestion that only blanked them would lose the table)."""
+    if not rmask.any():
+        return cells
+    is_count = np.isin(np.asarray(agg, dtype=object).reshape(numeric.shape), list(rounding.COUNT_AGGS)) & ~blank
+    r = rounding.round_table(numeric, is_count, bool(row_margin), bool(col_margin), policy.rounding.base,
+                             policy.rounding.method)
+    out = cells.copy()
+    for k in np.flatnonzero(is_count.any(axis=0)):
+        out.isetitem(int(k), np.where(is_count[:, k], r[:, k], numeric[:, k]))
+    return out
 
 
 def _protected_csv(cells: pd.DataFrame, suppressed: np.ndarray) -> str:

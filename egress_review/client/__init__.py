@@ -27,7 +27,8 @@ import httpx
 
 from egress_review import export_names as naming
 
-__all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "request_export_acro", "status"]
+__all__ = ["EgressClient", "ExportError", "ExportResult", "request_export", "request_export_acro", "status",
+           "suggestions"]
 
 PENDING = "pending"
 URL_ENV = "SANDKASSE_EGRESS_URL"
@@ -129,6 +130,20 @@ class EgressClient:
 
     def request(self, request_id: str) -> dict:
         return self._call("GET", f"/api/v1/requests/{request_id}")
+
+    def suggestions(self, request_id: str) -> list[dict]:
+        """The suggested tables the checkers attached when they returned the request (metadata)."""
+        return self._call("GET", f"/api/v1/requests/{request_id}/suggestions")
+
+    def suggestion(self, request_id: str, file_id: str) -> bytes:
+        """A file's latest suggested table (CSV): readable from inside the project's sandbox only."""
+        try:
+            response = self._http.get(f"/api/v1/requests/{request_id}/files/{file_id}/suggestion")
+        except httpx.HTTPError as exc:
+            raise ExportError(f"cannot reach the egress service: {exc}") from exc
+        if response.status_code >= 400:
+            raise ExportError(f"{response.status_code}: {_message(response)}")
+        return response.content
 
     def wait_for_checks(self, request_id: str, wait_seconds: float = 120.0) -> dict:
         """The request once no live file's automatic checks are pending (or as it is after ``wait_seconds``)."""
@@ -394,3 +409,6 @@ def status(*, client: EgressClient | None = None, show: bool = True) -> list[dic
             print(f"{r['id']}  {r['state']:<10} {r['file_count']} file(s)  verdict {r['worst_verdict'] or '-':<7} "
                   f"created {r['created_at'][:16]}  {r['title']}")
     return rows
+
+
+from egress_review.client.suggested import suggestions  # noqa: E402 - uses EgressClient above

@@ -6,10 +6,10 @@ researchers' requests and downloads, administrators' read-only views; Keycloak l
 
 from fastapi import APIRouter
 
-from egress_review.web import admin, login, queue, request_page, researcher
+from egress_review.web import admin, login, queue, quick, request_page, researcher
 
 # Every module with UI routes (tests walk this to probe each route).
-MODULES = (login, queue, request_page, researcher, admin)
+MODULES = (login, queue, request_page, quick, researcher, admin)
 
 router = APIRouter(include_in_schema=False)
 for _module in MODULES:

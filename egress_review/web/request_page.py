@@ -34,6 +34,7 @@ from egress_review.dp_service.guarantee import guarantee_of
 from egress_review.notebooks import runs as notebook_runs
 from egress_review.web import preview, request_layout
 from egress_review.web.code_view import code_view
+from egress_review.web.suggestion_view import suggestion_rows
 from egress_review.web.core import Ctx, WebRoute, form_context, form_value, user_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -42,7 +43,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 # of egress_review.visibility and are shown by the page only as detail() allows).
 HISTORY_ACTIONS = (
     "request.create", "request.submit", "request.resubmit", "request.review_submitted", "request.review",
-    "request.approve", "request.return", "request.reject", "request.release", "request.withdraw",
+    "request.approve", "request.return", "request.suggestion_attached", "request.reject", "request.release",
+    "request.withdraw",
     "file.add", "file.upload", "file.withdraw", "file.describe",
 )
 
@@ -128,6 +130,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         if code is not None and code.cells:
             _audit_read(ctx, session, req, code.version_id, code.name, "web code view")
         reexec = notebook_runs.notes(session, svc.store, req, can_read)
+        attached = suggestion_rows(session, req)
         history = _history(session, req)
         releases = _earlier_releases(session, req)
         earlier = [{"id": r.id, "request_id": r.request_id, "released_at": r.released_at,
@@ -146,7 +149,7 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         # Outside the sandbox the researcher does not see the current text, so does not edit it blind.
         editable=can_edit and can_read and state in (RequestState.DRAFT, RequestState.RETURNED), done=done,
         vote_choices=[v.value for v in VoteDecision], visibilities=[v.value for v in Visibility],
-        output_kind=FileKind.OUTPUT.value, acro=acro, code=code, reexec=reexec,
+        output_kind=FileKind.OUTPUT.value, acro=acro, code=code, reexec=reexec, attached=attached,
     )
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,9 +89,12 @@ def _provision(database_url: str, data_dir: Path) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EgressUI]:
-    tmp = tmp_path_factory.mktemp("egress-ui")
+@contextmanager
+def serve_egress(keycloak: KeycloakTestbed, tmp: Path, users: dict[str, User],
+                 extra_env: dict[str, str] | None = None) -> Iterator[EgressUI]:
+    """The egress service on a free loopback port with its own var dir and database (the projects of
+    :func:`_provision`), logging in through the test bed's Keycloak; ``extra_env`` adds settings (e.g.
+    ``SANDKASSE_POLICIES_DIR``)."""
     var = tmp / "var"
     var.mkdir()
     database_url = f"sqlite:///{tmp / 'sandkasse.db'}"
@@ -98,17 +102,6 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
     # provisioning's chain is sealed under the service's master key and shipped to its var dir
     with settings_env({"SANDKASSE_VAR_DIR": str(var), "SANDKASSE_MASTER_KEY": master_key}):
         _provision(database_url, tmp)
-    # Fresh passwords per run; the accounts themselves are reused across runs of the shared Keycloak.
-    roles = {
-        "ui-rita": ["researcher"], "ui-otto": ["researcher"], "ui-chris": ["output-checker"],
-        "ui-cora": ["output-checker"], "ui-mona": ["output-checker", "researcher"], "ui-ada": ["admin"],
-        "ui-carla": ["output-checker"],
-    }
-    users = {}
-    for name, rs in roles.items():
-        password = secrets.token_urlsafe(16)
-        keycloak.create_user(name, password, realm_roles=rs)
-        users[name] = User(name, password)
     token_key = secrets.token_urlsafe(32).encode()
     session_secret = secrets.token_urlsafe(32)
     port = free_port()
@@ -123,6 +116,7 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         "SANDKASSE_EGRESS_CLIENT_SECRET": keycloak.client_secret("sandkasse-egress"),
         "SANDKASSE_SESSION_SECRET": session_secret,
         "SANDKASSE_WEB_INSECURE_LOOPBACK": "1",
+        **(extra_env or {}),
     }
     log = tmp / "egress.log"
     with log.open("wb") as out:
@@ -153,6 +147,24 @@ def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def egress_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EgressUI]:
+    tmp = tmp_path_factory.mktemp("egress-ui")
+    # Fresh passwords per run; the accounts themselves are reused across runs of the shared Keycloak.
+    roles = {
+        "ui-rita": ["researcher"], "ui-otto": ["researcher"], "ui-chris": ["output-checker"],
+        "ui-cora": ["output-checker"], "ui-mona": ["output-checker", "researcher"], "ui-ada": ["admin"],
+        "ui-carla": ["output-checker"],
+    }
+    users = {}
+    for name, rs in roles.items():
+        password = secrets.token_urlsafe(16)
+        keycloak.create_user(name, password, realm_roles=rs)
+        users[name] = User(name, password)
+    with serve_egress(keycloak, tmp, users) as ui:
+        yield ui
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread

@@ -19,7 +19,7 @@ from tests.unit.egress.egress_factories import ROUTE_BODIES
 
 # Form fields every UI action accepts (the csrf token is added per session).
 UI_FORM = {"decision": "approve", "comment": "x", "visibility": "shared", "text": "x", "action": "approve",
-           "context": "x", "controls": "x"}
+           "context": "x", "controls": "x", "quick": "approve"}
 
 # What each route is, for the probe: "read" routes are called first (and again after the actions);
 # "act" routes change things; "skip" routes are not called by the probe (the reason beside them).
@@ -30,6 +30,8 @@ CALLS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/requests/{request_id}"): READ,
     ("GET", "/api/v1/requests/{request_id}/files/{file_id}/content"): READ,
     ("GET", "/api/v1/requests/{request_id}/files/{file_id}/report"): READ,
+    ("GET", "/api/v1/requests/{request_id}/files/{file_id}/suggestion"): READ,
+    ("GET", "/api/v1/requests/{request_id}/suggestions"): READ,  # metadata: names, sizes, hashes
     ("GET", "/api/v1/releases"): READ,
     ("GET", "/api/v1/releases/{release_id}"): READ,
     ("GET", "/api/v1/releases/{release_id}/manifest"): READ,
@@ -84,6 +86,7 @@ CALLS: dict[tuple[str, str], str] = {
     ("POST", "/requests/{request_id}/withdraw"): ACT,
     ("POST", "/requests/{request_id}/files/{file_id}/describe"): ACT,
     ("POST", "/requests/{request_id}/files/{file_id}/vote"): ACT,
+    ("POST", "/requests/{request_id}/files/{file_id}/quick"): ACT,
     ("POST", "/requests/{request_id}/files/{file_id}/withdraw"): ACT,
     ("POST", "/logout"): SKIP,  # ends the session the probe runs in; answers a redirect, no content
 }

@@ -94,3 +94,17 @@ def test_round_table_and_mismatches_helpers():
     assert out.tolist() == [[10, 5, 15], [5, 20, 25], [15, 25, 40]]
     assert total_mismatches(out, np.zeros(v.shape, dtype=bool), True, True) == []
     assert len(total_mismatches(round_counts(v, 5, "nearest"), np.zeros(v.shape, dtype=bool), True, True)) > 0
+
+
+def test_server_suggestion_of_an_unrounded_table_is_rounded_with_totals_that_add_up(tmp_path):
+    """What "Return with suggested table" gives the researcher (16.6): the rounded table, not the
+    unrounded one with nothing changed."""
+    path = tmp_path / "c.csv"
+    path.write_text("district,f,m,All\nGrefsen,103,96,199\nSagene,121,140,261\nAll,224,236,460\n")
+    report = check_file(path, declared_name="c.csv", policy=ROUND5)
+    assert report.verdict == "fail"
+    suggested = pd.read_csv(pd.io.common.StringIO(report.suggested_csv), index_col=0)
+    assert suggested.loc["Grefsen"].tolist() == [105, 95, 200] and suggested.loc["Sagene"].tolist() == [120, 140, 260]
+    assert suggested.loc["All"].tolist() == [225, 235, 460]  # sums of the rounded cells
+    clean = check_file(path, declared_name="c.csv", policy=DisclosurePolicy())
+    assert clean.suggested_csv is None  # the rule off: nothing to suggest

@@ -15,7 +15,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from egress_review import permissions, review, submission
+from egress_review import permissions, quick_review, review, submission
 from egress_review.identity.principal import AuthError, Principal, Role, Via
 from egress_review.states import FileKind, Visibility
 from egress_review.web.session import SESSION_COOKIE, CookieBox, WebSession
@@ -78,7 +78,15 @@ def planted(tmp_path):
                                  # the notebook request_export attaches, the rows in a cell ("View code")
                                  "analysis.ipynb": (_notebook_with(data.decode()), FileKind.SUPPORTING)})
     env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), submitted)
-    targets = [(rid, [f.id for f in env.get(rid).files]) for rid in (draft, submitted)]
+    # returned by two one-click votes with the suggested table, whose index labels are rows' pseudonyms
+    table = "employee_pseudonym,people\n" + "".join(f"{p},{3 if i % 2 else 120}\n" for i, p in enumerate(sorted(pseudonyms)[:6]))
+    returned = planted_request({"by_person.csv": (table.encode(), FileKind.OUTPUT)})
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), returned)
+    for who in ("chris", "cora"):
+        env.act(lambda s, r, w=who: quick_review.click(s, env.svc.audit, env.svc.policy, checker(w), r, r.files[0],
+                                                        quick_review.Quick.RETURN_SUGGESTED), returned)
+    assert env.get(returned).state == "returned"
+    targets = [(rid, [f.id for f in env.get(rid).files]) for rid in (draft, submitted, returned)]
 
     from egress_review.app import create_app
 
@@ -133,7 +141,7 @@ def test_outside_the_sandbox_no_route_gives_a_researcher_or_admin_a_row_of_the_f
     assert page.status == 200 and "notes.txt" in page.body and "only by the reviewing checkers" in page.body
     detail = next(a for a in answers if a.who == "alice (Keycloak bearer)" and a.url == f"/api/v1/requests/{targets[1][0]}")
     assert detail.status == 200 and '"rule_counts"' in detail.body and "suggested_csv" not in detail.body
-    raw = [a for a in answers if a.method == "GET" and a.url.endswith(("/raw", "/content", "/report"))]
+    raw = [a for a in answers if a.method == "GET" and a.url.endswith(("/raw", "/content", "/report", "/suggestion"))]
     assert raw and all(a.status >= 300 for a in raw)  # refused (or sent to log in), never served
 
 
@@ -148,6 +156,8 @@ def test_the_probe_sees_the_rows_where_reading_is_allowed(planted):
     inside = probe(client.request, "alice@alpha", targets, headers={"Authorization": f"Bearer {project_token('alice', 'alpha')}"})
     found = leaks(inside, pseudonyms)
     assert any("/content" in x for x in found) and any("/report" in x or "/api/v1/requests/" in x for x in found)
+    assert any("/suggestion ->" in x for x in found)  # the suggested table, from inside
+    assert any("/suggestion ->" in x for x in leaks(checker_answers, pseudonyms))
 
 
 def test_may_read_content_is_the_rule(planted):

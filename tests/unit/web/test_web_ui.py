@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from egress_review.quick_review import Outcome
 from egress_review.states import FileDecision, RequestState, Visibility, VoteDecision
 from egress_review.web.messages import MESSAGES
 from egress_review.web.queue import SORTS, WAITING
@@ -79,6 +80,7 @@ def test_every_label_used_by_templates_and_code_is_in_the_catalogue():
         + [f"verdict.{v}" for v in ("pass", "review", "fail")]
         + [f"req.file_kind.{k}" for k in ("output", "supporting")]
         + [f"req.done.{a}" for a in ("approve", "return", "reject")] + ["req.too_large", "req.unreadable"]
+        + [f"req.done.quick_{o.value}" for o in Outcome]
         + [f"queue.order.{o}" for o in ("asc", "desc")] + [f"queue.waiting.{w}" for w in WAITING]
         + [f"sort.{s}" for s in SORTS] + [f"status.{s}" for s in ("to_review", "waiting_for_others", "to_decide")]
     )
