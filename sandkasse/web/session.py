@@ -48,6 +48,7 @@ class WebSession:
     refresh_expires: float
     hard_expires: float
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    email: str = ""  # from the token, for UIs that write to the user (the portal's notices)
 
     @property
     def expired(self) -> bool:
