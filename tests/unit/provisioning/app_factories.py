@@ -45,7 +45,8 @@ def make_data(folder: Path) -> Path:
     return folder
 
 
-def make_factory(tmp: Path, data: Path, database_url: str | None = None):
+def make_factory(tmp: Path, data: Path, database_url: str | None = None, people: dict | None = None,
+                 owner: str = "oda"):
     engine = make_engine(database_url or f"sqlite:///{tmp / 'apps.db'}")
     db.migrate(engine=engine)
     factory = make_sessionmaker(engine)
@@ -56,8 +57,8 @@ def make_factory(tmp: Path, data: Path, database_url: str | None = None):
                 continue
             ds = catalogue.create_dataset(s, name=name, source=data / file, columns=roles, classification=cls,
                                           description=f"synthetic {name}", actor="anne")
-            s.add(DatasetOwner(dataset_id=ds.id, username="oda"))
-        for username, (roles, email) in PEOPLE.items():
+            s.add(DatasetOwner(dataset_id=ds.id, username=owner))
+        for username, (roles, email) in (people or PEOPLE).items():
             catalogue.upsert_person(s, username=username, email=email, roles=roles, actor="anne")
     return factory
 
