@@ -111,7 +111,7 @@ def portal_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
 
 
 def _login(browser, ui: PortalUI, username: str) -> LoggedIn:
-    return LoggedIn(browser, ui, username).login("/")
+    return LoggedIn(browser, ui, username).login("/applications")
 
 
 def _shot(page, name: str) -> None:
@@ -179,7 +179,7 @@ def test_an_application_walks_from_the_applicant_to_its_project(browser, portal_
     assert page.inner_text("#state") == "Approved, project ready", page.inner_text("#status")
     slug = page.inner_text("#project").strip()
     decisions = page.inner_text("#decisions")
-    assert decisions.count("Approve") == 3 and "Age is not needed" in decisions
+    assert decisions.count("approved") == 3 and "Age is not needed" in decisions
     _shot(page, "status")
     s.close()
 

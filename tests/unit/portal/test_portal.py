@@ -94,6 +94,7 @@ def test_both_languages_have_the_same_labels_and_every_used_label_exists():
     dynamic = ([f"state.{s.value}" for s in AppState] + [f"actor.{a.value}" for a in Actor] + [f"art6.{b}" for b in ART6]
                + [f"art9.{b}" for b in ART9] + [f"tr.{t}" for t in TRANSFORMATIONS]
                + [f"decision.{d}" for d in ("approve", "return", "reject")]
+               + [f"decided.{d}" for d in ("approve", "return", "reject")]
                + [f"done.{d}" for d in ("saved", "submitted", "withdrawn", "commented", "approve", "return", "reject", "provision")]
                + [f"role.{r}" for r in ("direct_identifier", "quasi_identifier", "sensitive", "other")]
                + [f"decide.title_{a}" for a in ("dataset_owner", "dpo", "controller")])
