@@ -123,6 +123,8 @@ def _decide(browser, ui: PortalUI, who: str, title: str, shot: str, changes: dic
             reasons: str = "") -> None:
     s = _login(browser, ui, who)
     page = s.page
+    if shot == "owner":
+        _shot(page, "queue")
     page.click(f"#waiting a:text('{title}')")
     page.wait_for_selector("#decide")
     for field_name, value in (changes or {}).items():
@@ -192,3 +194,40 @@ def test_an_application_walks_from_the_applicant_to_its_project(browser, portal_
     group = next(g for g in admin.get_groups({"search": f"project-{slug}"}) if g["name"] == f"project-{slug}")
     members = {u["username"] for u in admin.get_group_members(group["id"])}
     assert members == {ALMA, f"bo{RUN}"}
+
+
+def test_someone_registers_in_the_demo_realm_and_may_apply(browser, portal_ui, keycloak):
+    """Issue 20.2: with the demo's realm settings, a person registers on Keycloak's own page and lands
+    in the portal as an applicant; without them there is nothing to register on."""
+    from provisioning.portal.demo_realm import allow_self_registration, close_self_registration
+
+    admin = keycloak.admin()
+    name = f"pa-new{RUN}"
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(portal_ui.url + "/applications")
+        page.wait_for_selector("#kc-form-login", timeout=30000)
+        assert page.locator("#kc-registration a").count() == 0  # the realm file allows no registration
+        allow_self_registration(admin, keycloak.realm)
+        page.reload()
+        page.click("#kc-registration a")
+        page.wait_for_selector("#kc-register-form", timeout=30000)
+        page.fill("#username", name)
+        page.fill("#email", f"{name}@uni.example")
+        page.fill("#firstName", "Nina")
+        page.fill("#lastName", "Ny")
+        password = secrets.token_urlsafe(16)
+        page.fill("#password", password)
+        page.fill("#password-confirm", password)
+        page.click("#kc-register-form [type=submit]")
+        page.wait_for_url(portal_ui.url + "/applications", timeout=30000)
+        page.click("a.button:text('New application')")
+        page.wait_for_selector("form.application-form")
+        _shot(page, "new")
+    finally:
+        close_self_registration(admin, keycloak.realm)
+        context.close()
+        user_id = admin.get_user_id(name)
+        if user_id:
+            admin.delete_user(user_id)

@@ -300,3 +300,26 @@ def test_notices_go_to_the_next_decision_makers_and_the_applicant_over_smtp(fact
         assert all("diagnosis" not in m["body"] for m in smtp.mailbox.received)  # no content in mail
     with session_scope(factory) as s:
         assert s.execute(select(func.count()).select_from(ApplicationNotice).where(ApplicationNotice.sent_at.is_(None))).scalar_one() == 0
+
+
+def test_provisioning_invites_the_named_members_and_tells_the_applicant(factory, tmp_path):
+    from provisioning.applications.sender import send_due
+    from tests.unit.egress.notify_servers import SmtpServer
+
+    with SmtpServer() as smtp:
+        pol = ApplicationsPolicy.model_validate({
+            "version": 1, "portal_url": "https://soknad.example",
+            "notifications": {"enabled": True, "smtp": {"host": "127.0.0.1", "port": smtp.port}}})
+        app_id = approved(factory, members=("bo@uni.example", "ADA@Uni.Example"))
+        factory.kw["info"] = {notices.SESSION_KEY: pol}
+        with session_scope(factory) as s:
+            provision(s, app_id, master_key=os.urandom(32), var_dir=tmp_path / "var")
+            slug = s.get(Application, app_id).project_slug
+            # new people are registered as researchers, so the Keycloak sync creates their accounts
+            assert {p.username: p.email for p in s.execute(select(perm.Person).where(perm.Person.username.in_(["bo", "ada"]))).scalars()} == {
+                "bo": "bo@uni.example", "ada": "ada@uni.example"}
+        assert send_due(factory, pol.notifications) == 3
+        got = {(m["to"][0], m["subject"]) for m in smtp.mailbox.received}
+        assert got == {("bo@uni.example", f"You are invited to the research project {slug}"),
+                       ("ada@uni.example", f"You are invited to the research project {slug}"),
+                       (APPLICANT.email, f"Application {app_id[:8]}: provisioned")}
