@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioning import catalogue
 from provisioning.applications import workflow
 from provisioning.applications.content import ApplicationContent
-from provisioning.applications.models import Application, DatasetOwner
+from provisioning.applications.models import Application
+from provisioning.applications.owners import add_owner
 from provisioning.applications.permissions import Caller
 
 APPLICANT, OWNER, DPO, CONTROLLER = "alma", "siri", "dag", "kjell"
@@ -53,9 +53,7 @@ def _content(title: str, today: date) -> ApplicationContent:
 def seed_applications(session: Session, today: date, admin: str) -> list[str]:
     """Register the dataset owner of both demo datasets and make the waiting applications (once)."""
     for name in ("sick-leave", "staff"):
-        ds = catalogue.get_dataset(session, name)
-        if session.execute(select(DatasetOwner).where(DatasetOwner.dataset_id == ds.id, DatasetOwner.username == OWNER)).first() is None:
-            session.add(DatasetOwner(dataset_id=ds.id, username=OWNER))
+        add_owner(session, name, OWNER, actor=admin, reason="demo")
     have = set(session.execute(select(Application.title).where(Application.applicant == APPLICANT)).scalars())
     applicant = Caller(APPLICANT, frozenset({"applicant"}), f"{APPLICANT}@demo.sandkasse.invalid")
     deciders = [Caller(OWNER, frozenset({"dataset-owner"})), Caller(DPO, frozenset({"dpo"})),

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, web: PortalSettings | None = No
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = None
-        if notices.policy_of(sessions()) is not None:
+        if policy.notifications.enabled and policy.notifications.smtp is not None:
             task = asyncio.create_task(_send_loop(sessions, policy), name="portal-notices")
         try:
             yield

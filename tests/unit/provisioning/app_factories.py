@@ -11,7 +11,7 @@ from provisioning import catalogue, db
 from provisioning.applications import permissions as perm
 from provisioning.applications import workflow
 from provisioning.applications.content import ApplicationContent
-from provisioning.applications.models import DatasetOwner
+from provisioning.applications import owners
 from provisioning.synth import generate, write
 from provisioning.synth.generate import SICK_LEAVE_ROLES, STAFF_ROLES
 from sandkasse.db import make_engine, make_sessionmaker, session_scope
@@ -55,9 +55,9 @@ def make_factory(tmp: Path, data: Path, database_url: str | None = None, people:
                                        ("staff", "staff.parquet", STAFF_ROLES, "personal")):
             if _exists(s, name):
                 continue
-            ds = catalogue.create_dataset(s, name=name, source=data / file, columns=roles, classification=cls,
-                                          description=f"synthetic {name}", actor="anne")
-            s.add(DatasetOwner(dataset_id=ds.id, username=owner))
+            catalogue.create_dataset(s, name=name, source=data / file, columns=roles, classification=cls,
+                                     description=f"synthetic {name}", actor="anne")
+            owners.add_owner(s, name, owner, actor="anne", reason="test")
         for username, (roles, email) in (people or PEOPLE).items():
             catalogue.upsert_person(s, username=username, email=email, roles=roles, actor="anne")
     return factory

@@ -323,3 +323,23 @@ def test_provisioning_invites_the_named_members_and_tells_the_applicant(factory,
         assert got == {("bo@uni.example", f"You are invited to the research project {slug}"),
                        ("ada@uni.example", f"You are invited to the research project {slug}"),
                        (APPLICANT.email, f"Application {app_id[:8]}: provisioned")}
+
+
+def test_dataset_owners_are_named_with_the_cli_and_audited(factory, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from provisioning.applications import owners
+    from provisioning.cli import app as cli
+
+    url = str(factory.kw["bind"].url)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--db", url, "--actor", "anne", "dataset", "owner", "staff", "Olav", "--reason", "new head of HR"])
+    assert r.exit_code == 0, r.output
+    assert "owners oda, olav" in r.output
+    r = runner.invoke(cli, ["--db", url, "dataset", "owner", "nosuch", "olav"])
+    assert r.exit_code == 1 and "nothing was changed" in r.output
+    with session_scope(factory) as s:
+        assert owners.owners(s, "staff") == ["oda", "olav"]
+        (event,) = [e for e in audit.events(s, "dataset", "staff") if e.action == "dataset.owner_add" and "olav" in e.detail]
+        assert event.actor == "anne"
+        assert owners.remove_owner(s, "staff", "olav", actor="anne") and owners.owners(s, "staff") == ["oda"]
