@@ -211,3 +211,29 @@ def test_the_walk_through_the_portal_ends_in_the_project(portal):
         project = db.execute(select(Project).where(Project.slug == app.project_slug)).scalar_one()
         assert {c.column_name: c.transformation for c in project.entitlements[0].columns} == {
             "national_id": "pseudonymise", "gender": "drop", "days": "keep"}
+
+
+def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
+    """With notices enabled, the portal's own sender loop delivers to a real SMTP server on loopback."""
+    from provisioning.portal.app import create_app
+    from tests.unit.egress.notify_servers import SmtpServer
+
+    factory = make_factory(tmp_path, data)
+    settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'apps.db'}",
+                        master_key=encode_key(generate_key()))
+    with SmtpServer() as smtp:
+        policy = ApplicationsPolicy.model_validate({
+            "version": 1, "portal_url": "http://127.0.0.1:8095",
+            "notifications": {"enabled": True, "sweep_seconds": 0.2,
+                              "smtp": {"host": "127.0.0.1", "port": smtp.port, "sender": "soknad@example"}}})
+        app = create_app(settings, PortalSettings(session_secret=SECRET, web_insecure_loopback=True,
+                                                  portal_client_secret="unused", portal_keycloak_sync=False), policy)
+        with TestClient(app, base_url="http://127.0.0.1:8095", follow_redirects=False) as client:
+            s = login(client, "alma")
+            assert client.post("/applications/new", data={**FORM, "csrf": s.csrf, "action": "submit"}).status_code == 303
+            deadline = time.monotonic() + 15
+            while len(smtp.mailbox.received) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        got = sorted(m["to"][0] for m in smtp.mailbox.received)
+    assert got == ["alma@uni.example", "oda@kommune.example"]
+    assert factory is not None
