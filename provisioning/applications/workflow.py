@@ -6,6 +6,7 @@ validated whole before anything is stored: a bad field changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pydantic import ValidationError
@@ -221,8 +222,14 @@ def decide(session: Session, caller: perm.Caller, app_id: str, decision: str, re
         action = Action.DPO_APPROVE if actor is Actor.DPO else Action.APPROVE
     else:
         action = Action.RETURN if decision == "return" else Action.REJECT
-    assessment = hooks.assessment_of(session, app) if actor is Actor.DPO else None
-    extra = {"assessment": hooks.NOT_COMPUTED} if actor is Actor.DPO and assessment is None else {}
+    extra: dict[str, Any] = {}
+    if actor is Actor.DPO:
+        # the DPO decides on what the pre-assessment and the DPIA draft said: the event records which
+        if hooks.assessment_of(session, app) is None:
+            extra["assessment"] = hooks.NOT_COMPUTED
+        dpia = hooks.dpia_markdown(session, app)
+        if dpia:
+            extra["dpia_sha256"] = hashlib.sha256(dpia.encode()).hexdigest()
     return move(session, app, action, actor, caller.username, reasons, round=rnd, **extra)
 
 

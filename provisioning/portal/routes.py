@@ -15,7 +15,7 @@ from provisioning.applications import hooks, workflow
 from provisioning.applications import permissions as perm
 from provisioning.applications.models import Application
 from provisioning.applications.states import DECIDER, AppState
-from provisioning.errors import NotFound, ProvisioningError
+from provisioning.errors import NotFound
 from provisioning.portal import form as forms
 from provisioning.portal.web import Ctx, WebRoute, context, form_context, user_context
 from sandkasse.db import session_scope
@@ -210,7 +210,7 @@ def _provision(ctx: Ctx, app_id: str) -> None:
         with session_scope(ctx.app.sessions) as s:
             make_project(s, app_id, by=ctx.caller.username, keycloak=_keycloak(ctx),
                          master_key=_master_key(ctx), var_dir=ctx.app.settings.var_dir)
-    except (ProvisioningError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the approval stands; why the project is missing is shown and audited
         log.warning("provisioning application %s failed: %s", app_id, exc)
         with session_scope(ctx.app.sessions) as s:
             record_failure(s, app_id, str(exc), by=ctx.caller.username)

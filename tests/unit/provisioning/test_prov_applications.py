@@ -343,3 +343,16 @@ def test_dataset_owners_are_named_with_the_cli_and_audited(factory, tmp_path, mo
         (event,) = [e for e in audit.events(s, "dataset", "staff") if e.action == "dataset.owner_add" and "olav" in e.detail]
         assert event.actor == "anne"
         assert owners.remove_owner(s, "staff", "olav", actor="anne") and owners.owners(s, "staff") == ["oda"]
+
+
+def test_the_dpo_decision_records_what_the_pre_assessment_and_dpia_draft_were(factory, monkeypatch):
+    from provisioning.applications import hooks
+
+    app_id = submitted(factory)
+    with session_scope(factory) as s:
+        workflow.decide(s, OWNER, app_id, "approve")
+    monkeypatch.setattr(hooks, "dpia_markdown", lambda session, app: f"# DPIA for {app.title}\n")
+    with session_scope(factory) as s:
+        workflow.decide(s, DPO, app_id, "approve", "DPIA completed")
+        (event,) = [json.loads(e.detail) for e in audit.events(s, "application", app_id) if e.action == "application.dpo_approve"]
+    assert event["assessment"] == hooks.NOT_COMPUTED and len(event["dpia_sha256"]) == 64
