@@ -17,14 +17,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from provisioning import catalogue
+from provisioning import catalogue, lifecycle
 from provisioning.applications import notices
 from provisioning.applications import permissions as perm
 from provisioning.applications.models import Application
 from provisioning.applications.states import Action, Actor, AppState
 from provisioning.applications.workflow import _record, get, move
 from provisioning.declarative import apply_spec
-from provisioning.errors import ProvisioningError
+from provisioning.errors import ProvisioningError, RiskBelowThreshold
+from provisioning.extracts import build_project_extracts
 from provisioning.models import Person, ProjectStatus
 from provisioning.projects import check_slug, find_project
 from sandkasse.usernames import normalise_username
@@ -75,8 +76,9 @@ def resolve_members(session: Session, app: Application, by: str) -> tuple[dict[s
 
 def provision(session: Session, app_id: str, *, by: str = "system", keycloak=None,  # noqa: ANN001 - KeycloakSync | None
               master_key: bytes | None = None, var_dir: Path | None = None) -> list[str]:
-    """Apply the approved application; returns what was done. Raises (and changes nothing) when the
-    project cannot be made, e.g. an extract below the policy's minimum k without an override."""
+    """Apply the approved application; returns what was done. A new project whose extract is below the
+    policy's minimum k (and no admin override covers it) is held at "approved" and the application
+    keeps why; anything else that fails raises and changes nothing."""
     app = get(session, app_id, lock=True)
     if AppState(app.state) is not AppState.APPROVED:
         raise ProvisioningError(f"application {app.id} is {app.state}; only an approved application is provisioned")
@@ -84,8 +86,25 @@ def provision(session: Session, app_id: str, *, by: str = "system", keycloak=Non
     members, invited = resolve_members(session, app, by)
     spec = perm.content_of(app).to_project_spec(slug, members).model_copy(
         update={"status": ProjectStatus.active, "dpia_reference": reference(app)[:255]})
-    done = apply_spec(session, spec, actor=by, reason=f"{reference(app)} approved", keycloak=keycloak,
-                      master_key=master_key, var_dir=var_dir)
+    reason = f"{reference(app)} approved"
+    existing = find_project(session, slug)
+    if existing is not None and existing.status is ProjectStatus.active:  # an amendment: the data changes now
+        done = apply_spec(session, spec, actor=by, reason=reason, keycloak=keycloak, master_key=master_key, var_dir=var_dir)
+    else:
+        # a new project: made and its extracts built first, so an extract below the policy's k holds the
+        # project at "approved" with its risk report, for an admin's override and a second provision
+        done = apply_spec(session, spec.model_copy(update={"status": ProjectStatus.approved}), actor=by, reason=reason,
+                          master_key=master_key, var_dir=var_dir)
+        project = find_project(session, slug)
+        build_project_extracts(session, project, master_key=master_key, var_dir=var_dir, actor=by)
+        try:
+            lifecycle.check_risk(session, project)
+        except RiskBelowThreshold as exc:
+            app.project_slug, app.provision_error = slug, str(exc)
+            _record(session, app, by, Actor.SYSTEM, "provision_held", project=slug, error=str(exc)[:500])
+            return [*done, "held: extract below the minimum k"]
+        lifecycle.activate(session, slug, build=False, keycloak=keycloak, actor=by, reason=reason)
+        done += ["built extracts", "active"]
     app.project_slug = slug
     app.provision_error = ""
     move(session, app, Action.PROVISION, Actor.SYSTEM, by, project=slug, done=done, amends=app.amends or "",

@@ -356,3 +356,25 @@ def test_the_dpo_decision_records_what_the_pre_assessment_and_dpia_draft_were(fa
         workflow.decide(s, DPO, app_id, "approve", "DPIA completed")
         (event,) = [json.loads(e.detail) for e in audit.events(s, "application", app_id) if e.action == "application.dpo_approve"]
     assert event["assessment"] == hooks.NOT_COMPUTED and len(event["dpia_sha256"]) == 64
+
+
+def test_an_extract_below_k_holds_the_project_until_an_admin_accepts_the_risk(factory, tmp_path):
+    from provisioning import lifecycle
+
+    var, key = tmp_path / "var", os.urandom(32)
+    risky = {"national_id": ("pseudonymise", "link"), "unit": ("keep", "which unit"), "job_title": ("keep", "which job"),
+             "gender": ("keep", "gender"), "days": ("keep", "outcome")}
+    app_id = approved(factory, ask=risky)
+    with session_scope(factory) as s:
+        done = provision(s, app_id, master_key=key, var_dir=var)
+        app = s.get(Application, app_id)
+        assert done[-1].startswith("held") and app.state == "approved" and "override" in app.provision_error
+        project = s.execute(select(Project).where(Project.slug == app.project_slug)).scalar_one()
+        assert project.status.value == "approved" and project.extracts[0].min_k < 5  # its risk report is there
+        slug = project.slug
+    with session_scope(factory) as s:
+        lifecycle.record_risk_override(s, slug, "sick-leave", actor="anne", reason="units are the purpose; checked by the DPO")
+    with session_scope(factory) as s:
+        provision(s, app_id, master_key=key, var_dir=var)
+        assert s.get(Application, app_id).state == "provisioned"
+    assert _events(factory, app_id)[-2:] == ["application.provision_held", "application.provision"]
