@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment
@@ -127,8 +126,3 @@ def _error_status(exc: Exception) -> int | None:
 
 WebRoute = pages.route_class(context, _error_status)
 
-
-def __getattr__(name: str) -> Any:  # the shared filters, for modules that used them from here
-    if name in ("_when", "_age", "_size"):
-        return getattr(pages, name[1:])
-    raise AttributeError(name)
