@@ -378,3 +378,12 @@ def test_an_extract_below_k_holds_the_project_until_an_admin_accepts_the_risk(fa
         provision(s, app_id, master_key=key, var_dir=var)
         assert s.get(Application, app_id).state == "provisioned"
     assert _events(factory, app_id)[-2:] == ["application.provision_held", "application.provision"]
+
+
+def test_the_state_diagram_in_the_docs_is_the_table():
+    from pathlib import Path
+
+    from provisioning.applications.states import mermaid
+
+    doc = (Path(__file__).resolve().parents[3] / "provisioning" / "applications" / "states.md").read_text()
+    assert mermaid() in doc, "regenerate provisioning/applications/states.md from states.mermaid()"
