@@ -237,3 +237,18 @@ def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
         got = sorted(m["to"][0] for m in smtp.mailbox.received)
     assert got == ["alma@uni.example", "oda@kommune.example"]
     assert factory is not None
+
+
+def test_provisioning_and_the_shared_web_machinery_never_import_egress_or_the_hub():
+    """The portal reuses the egress UI's machinery through sandkasse/web, not by importing egress."""
+    import ast
+
+    root = Path(__file__).resolve().parents[3]
+    offenders = []
+    for folder in ("provisioning", "sandkasse/web"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in ("egress_review", "hub")]
+    assert offenders == []
