@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandkasse.policy import load_policy
+from sandkasse.mail import SmtpPolicy  # shared with provisioning's application notices
 
 
 class _Strict(BaseModel):
@@ -58,12 +59,6 @@ class RateLimitPolicy(_Strict):
 class ClosedProjectsPolicy(_Strict):
     unreleased_files: Literal["delete", "archive"] = "delete"
     sweep_seconds: float = Field(default=60.0, gt=0)
-class SmtpPolicy(_Strict):
-    host: str = "localhost"
-    port: int = Field(default=25, gt=0, lt=65536)
-    sender: str = "sandkasse@localhost"
-    starttls: bool = False
-    timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class WebhookPolicy(_Strict):

@@ -241,12 +241,28 @@ def catalogue_show(name: str, as_json: bool = typer.Option(False, "--json")) -> 
 # -- people -----------------------------------------------------------------------------------------
 
 
+@dataset_app.command("owner")
+def dataset_owner(
+    dataset: str,
+    username: str,
+    remove: bool = typer.Option(False, "--remove", help="No longer an owner"),
+    reason: str = "",
+) -> None:
+    """Name who decides the dataset's part of data-access applications (they need the role dataset-owner)."""
+    from provisioning.applications import owners
+
+    with transaction() as s:
+        change = owners.remove_owner if remove else owners.add_owner
+        done = change(s, dataset, username, actor=state.actor, reason=reason)
+        console.print(f"{dataset}: owners {', '.join(owners.owners(s, dataset)) or '-'}" + ("" if done else " (unchanged)"))
+
+
 @person_app.command("add")
 def person_add(
     username: str,
     name: str = typer.Option("", "--name"),
     email: str = "",
-    role: list[str] = typer.Option([], "--role", help="Realm role (researcher, output-checker, admin); repeatable"),
+    role: list[str] = typer.Option([], "--role", help="Realm role (researcher, output-checker, admin, applicant, dataset-owner, dpo, controller); repeatable"),
     reason: str = "",
 ) -> None:
     """Register (or update) a person; 'keycloak sync' creates their account."""

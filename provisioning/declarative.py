@@ -126,10 +126,11 @@ def apply_spec(
         projects.remove_member(session, spec.slug, username, actor=actor, reason=reason)
         done.append(f"removed member {username}")
 
-    grants_before = {e.dataset.name: e.id for e in project.entitlements}
+    # the objects, not their ids: SQLite gives a replaced grant's new row the deleted row's id
+    grants_before = {e.dataset.name: e for e in project.entitlements}
     for dataset, grant in spec.datasets.items():
         ent = projects.grant(session, spec.slug, dataset, grant.columns, row_filter=grant.row_filter, actor=actor, reason=reason)
-        if grants_before.get(dataset) != ent.id:
+        if grants_before.get(dataset) is not ent:
             done.append(f"granted {dataset}")
         if grant.dp_budget:
             (measure, total), = grant.dp_budget.items()

@@ -1,6 +1,7 @@
 """Seed the demo: synthetic data, the two catalogued datasets, the two declared demo projects
 (``policies/projects/sick-leave-2026.yaml`` and ``turnover-2026.yaml``) with their extracts, and the
-demo people. Passwords are generated on every run and returned for printing; none is in the code.
+demo people, and one application waiting for each role of the portal (applicant, dataset owner, DPO,
+controller's representative). Passwords are generated on every run and returned for printing; none is in the code.
 
 Both demo extracts keep small units on purpose (so output checking has real disclosure problems to
 catch), which puts them below the policy's minimum k: the demo admin records the audited override that
@@ -17,6 +18,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from provisioning import catalogue, lifecycle
+from provisioning.applications.demo_seed import PEOPLE as APPLICATION_PEOPLE
+from provisioning.applications.demo_seed import seed_applications
 from provisioning.db import session_factory as make_factory
 from provisioning.declarative import ProjectSpec, apply_spec, load_spec
 from provisioning.extracts import build_project_extracts
@@ -38,6 +41,7 @@ DEMO_PEOPLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "kari": ("Kari Hansen", ("output-checker",)),
     "per": ("Per Olsen", ("output-checker",)),
     ADMIN: ("Anne Solberg", ("admin",)),
+    **APPLICATION_PEOPLE,  # applicant, dataset owner, DPO, controller's representative (the portal)
 }
 OVERRIDE_REASON = (
     "Demo with synthetic data: units (some with fewer than 5 employees) are kept on purpose so that "
@@ -127,6 +131,8 @@ def seed_demo(
                 "source of the open-data tables (sandkasse publication)", owning_unit="Statistics unit",
                 classification="personal", legal_basis="GDPR art. 6(1)(e)", actor=ADMIN, reason="demo",
             )
+    with session_scope(factory) as s:  # one application waiting for each role of the portal
+        seed_applications(s, today, ADMIN)
 
     overrides: list[str] = []
     for slug in DEMO_PROJECTS:

@@ -71,7 +71,8 @@ def risk_report(
     risky = df.loc[order, qis + [c for c in sensitive if c in df.columns]].astype("string").fillna(_NA)
     highest = [
         {"row": int(i), "class_size": int(sizes[i]), "risk": round(1 / int(sizes[i]), 4), **row}
-        for i, row in zip(order, risky.to_dict("records"), strict=True)
+        # an extract without quasi-identifier or sensitive columns still lists its rows (with no values)
+        for i, row in zip(order, risky.to_dict("records") if len(risky.columns) else [{} for _ in order], strict=True)
     ]
     histogram = counts.value_counts().sort_index()
     small = {str(int(s)): int(n) for s, n in histogram.items() if s < max(min_k, 2) * 2}

@@ -33,6 +33,7 @@ KEYCLOAK_PORT = 8180
 POSTGRES_PORT = 55432
 DEMO_DATABASE = "sandkasse"
 HUB_PORT = 8000
+PORTAL_PORT = 8095
 
 
 @dataclass
@@ -205,6 +206,35 @@ def stop_egress_service(ctx: DemoContext) -> None:
     stop_egress(ctx.demo_dir / "egress.pid")
 
 
+def start_portal_step(ctx: DemoContext) -> list[Where]:
+    from provisioning.portal.demo_realm import allow_self_registration
+    from provisioning.portal.run import start_portal, stop_portal
+
+    kc = ctx.parts["keycloak"]
+    allow_self_registration(kc.admin(), kc.realm)
+    env = {
+        **ctx.env,
+        "SANDKASSE_PORTAL_CLIENT_SECRET": kc.client_secret("sandkasse-portal"),
+        "SANDKASSE_SESSION_SECRET": _demo_secret(ctx, "portal-session-secret", lambda: secrets.token_urlsafe(48)),
+        "SANDKASSE_WEB_INSECURE_LOOPBACK": "true",  # plain HTTP on loopback only, as the egress UI
+        # an approved application's project gets its Keycloak group and accounts at once
+        "SANDKASSE_KEYCLOAK_ADMIN_USER": "sandkasse-admin",
+        "SANDKASSE_KEYCLOAK_ADMIN_PASSWORD": kc.admin_password,
+    }
+    pid_file = ctx.demo_dir / "portal.pid"
+    stop_portal(pid_file)
+    ctx.parts["portal"] = start_portal(env, port=PORTAL_PORT, log_path=log_path("demo-portal"), pid_file=pid_file)
+    return [Where("application portal (applicants, dataset owners, DPO, controller)", f"http://127.0.0.1:{PORTAL_PORT}/",
+                  f"log in through Keycloak (or register as an applicant); one application waits for each role; "
+                  f"log {log_path('demo-portal')}")]  # fmt: skip
+
+
+def stop_portal_step(ctx: DemoContext) -> None:
+    from provisioning.portal.run import stop_portal
+
+    stop_portal(ctx.demo_dir / "portal.pid")
+
+
 def hub_environment(env: dict[str, str]) -> dict[str, str]:
     """The demo's settings minus the master key: the hub seals its stream with its own key and never
     wraps or unwraps a data key (as in docker-compose.yml)."""
@@ -245,6 +275,7 @@ STEPS: list[Step] = [
     Step("demo projects, data and users", start_provisioning),
     Step("notebook image", start_notebook_image),
     Step("egress review service", start_egress_service, stop_egress_service),
+    Step("application portal", start_portal_step, stop_portal_step),
     Step("JupyterHub", start_hub_step, stop_hub_step),
 ]
 

@@ -12,14 +12,18 @@ notebook server holds.
 from __future__ import annotations
 
 import io
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from egress_review.client import EgressClient
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def suggestions(request_id: str, *, client: EgressClient | None = None, show: bool = True) -> dict[str, pd.DataFrame]:
     """Each returned file's latest suggested table, by file name."""
+    import pandas as pd  # here, not at import: the client and egress_review.dp load no data library
+
     own = client is None
     client = client or EgressClient()
     try:

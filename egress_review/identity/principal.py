@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sandkasse.usernames import normalise_username
+from sandkasse.web.tokens import AuthError  # noqa: F401 - one AuthError for every UI and API
 
 
 class Role(StrEnum):
@@ -43,7 +44,3 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles and self.project is None
-
-
-class AuthError(Exception):
-    """The credential is missing, malformed, forged, expired or for someone else."""

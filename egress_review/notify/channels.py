@@ -3,27 +3,15 @@
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
-
 import httpx
 
 from egress_review.policy import SmtpPolicy, WebhookPolicy
+from sandkasse import mail
 
 
 def send_email(smtp: SmtpPolicy, to: str, subject: str, body: str, message_id: str, password: str = "",
                username: str = "") -> None:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = smtp.sender, to, subject
-    # a stable Message-ID: a resend after a crash is recognisably the same message to mail clients
-    msg["Message-ID"] = f"<{message_id}@sandkasse>"
-    msg.set_content(body)
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds) as s:
-        if smtp.starttls:
-            s.starttls()
-        if username:
-            s.login(username, password)
-        s.send_message(msg)
+    mail.send_email(smtp, to, subject, body, message_id, password=password, username=username)
 
 
 def send_webhook(hook: WebhookPolicy, text: str, timeout: float = 10.0) -> None:

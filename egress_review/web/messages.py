@@ -1,23 +1,21 @@
 """The UI's message catalogue: every label in English (the default) and Norwegian bokmål, in one place.
 
-A unit test checks that both languages have the same keys and the same ``{placeholders}``.
+The shared labels (layout, login, errors) come from :mod:`sandkasse.web.messages`. A unit test
+checks that both languages have the same keys and the same ``{placeholders}``.
 """
 
 from __future__ import annotations
 
-LANGUAGES = {"en": "English", "nb": "Norsk"}
+from sandkasse.web import messages as shared
+from sandkasse.web.messages import LANGUAGES  # noqa: F401 - part of this module's API
 
-MESSAGES: dict[str, dict[str, str]] = {
+MESSAGES: dict[str, dict[str, str]] = shared.catalogue({
     "en": {
         "app.name": "Sandkasse egress review",
-        "nav.skip": "Skip to content",
         "nav.queue": "Review queue",
         "nav.my": "My requests",
         "nav.projects": "Projects",
         "nav.audit": "Audit log",
-        "nav.logout": "Log out",
-        "nav.language": "Language",
-        "nav.signed_in_as": "Signed in as {user}",
         "home.title": "Egress review",
         "home.intro": "Outputs leave the research environment only after the automatic disclosure checks and two independent output checkers have cleared them.",
         "home.login": "Log in with Keycloak",
@@ -234,25 +232,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.page": "Page {page} of {pages}",
         "admin.prev": "Newer",
         "admin.next": "Older",
-        "error.title": "Not possible",
-        "error.back": "Back",
-        "error.session_ended": "Your session has ended; log in again and repeat the action.",
-        "error.csrf": "The form was not accepted (its security token is missing or stale). Reload the page and try again.",
-        "error.login_state": "The login could not be matched to this browser; start again.",
         "error.no_role": "Your account has none of the roles researcher, output-checker or admin.",
         "error.checkers_only": "The review queue is for output checkers.",
         "error.bad_choice": "That choice is not one of the offered ones.",
     },
     "nb": {
         "app.name": "Sandkasse utførselskontroll",
-        "nav.skip": "Hopp til innholdet",
         "nav.queue": "Kontrollkø",
         "nav.my": "Mine forespørsler",
         "nav.projects": "Prosjekter",
         "nav.audit": "Revisjonslogg",
-        "nav.logout": "Logg ut",
-        "nav.language": "Språk",
-        "nav.signed_in_as": "Innlogget som {user}",
         "home.title": "Utførselskontroll",
         "home.intro": "Resultater forlater forskningsmiljøet først når de automatiske avsløringskontrollene og to uavhengige kontrollører har godkjent dem.",
         "home.login": "Logg inn med Keycloak",
@@ -469,19 +458,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.page": "Side {page} av {pages}",
         "admin.prev": "Nyere",
         "admin.next": "Eldre",
-        "error.title": "Ikke mulig",
-        "error.back": "Tilbake",
-        "error.session_ended": "Økten din er utløpt; logg inn igjen og gjenta handlingen.",
-        "error.csrf": "Skjemaet ble ikke godtatt (sikkerhetsnøkkelen mangler eller er utløpt). Last siden på nytt og prøv igjen.",
-        "error.login_state": "Innloggingen kunne ikke knyttes til denne nettleseren; begynn på nytt.",
         "error.no_role": "Kontoen din har ingen av rollene researcher, output-checker eller admin.",
         "error.checkers_only": "Kontrollkøen er for kontrollører.",
         "error.bad_choice": "Valget er ikke blant de tilbudte.",
     },
-}
+})
 
 
 def translate(lang: str, key: str, **values: object) -> str:
-    table = MESSAGES.get(lang) or MESSAGES["en"]
-    text = table.get(key) or MESSAGES["en"].get(key) or key
-    return text.format(**values) if values else text
+    return shared.translate(MESSAGES, lang, key, **values)

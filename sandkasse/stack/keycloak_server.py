@@ -45,7 +45,7 @@ REALM = "sandkasse"
 REALM_HASH_ATTRIBUTE = "sandkasse.realmFileSha256"
 ADMIN_USER = "sandkasse-admin"
 # Clients in the realm file whose secrets we generate and set at start.
-CONFIDENTIAL_CLIENTS = ("sandkasse-hub", "sandkasse-egress")
+CONFIDENTIAL_CLIENTS = ("sandkasse-hub", "sandkasse-egress", "sandkasse-portal")
 # Keycloak 26.4 runs on Java 17 and 21 (and newer); the first one present wins.
 JAVA_HOMES = (
     "/usr/lib/jvm/java-17-openjdk-amd64",

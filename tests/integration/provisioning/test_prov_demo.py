@@ -50,3 +50,14 @@ def test_demo_seed_builds_projects_and_accounts(kc_admin, keycloak, factory, var
     assert None not in passwords and len(passwords) == len(again.users), "passwords are generated per user"
     token = keycloak.token("ola", again.users["ola"].password)
     assert token["access_token"]
+
+    # issue 20.8: one application waits for each role of the portal, made once
+    from sqlalchemy import select
+
+    from provisioning.applications.models import Application
+
+    with session_scope(factory) as s:
+        states = sorted(s.execute(select(Application.state)).scalars())
+    assert states == ["controller_approval", "dpo_assessment", "returned", "submitted"]
+    for user, role in (("alma", "applicant"), ("siri", "dataset-owner"), ("dag", "dpo"), ("kjell", "controller")):
+        assert role in roles[user]

@@ -1,0 +1,254 @@
+"""Issue 20: the application portal over HTTP (FastAPI's test client, the real app and database; the
+Keycloak login itself is walked by tests/browser/test_portal_ui.py, here sessions are sealed
+directly): labels, per-route permissions, CSRF, field errors, and the whole walk."""
+
+from __future__ import annotations
+
+import re
+import string
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from provisioning.applications.models import Application
+from provisioning.applications.policy import ApplicationsPolicy
+from provisioning.models import Project, ProvisioningAuditEvent
+from provisioning.portal.messages import MESSAGES
+from provisioning.portal.settings import PortalSettings
+from sandkasse.db import session_scope
+from sandkasse.keys import encode_key, generate_key
+from sandkasse.settings import Settings
+from sandkasse.web.session import SESSION_COOKIE, CookieBox, WebSession
+from tests.unit.provisioning.app_factories import make_data, make_factory, submitted
+
+pytestmark = pytest.mark.unit
+
+SECRET = "unit-test-portal-session-secret-0123"
+TEMPLATES = Path(__file__).resolve().parents[3] / "provisioning" / "portal" / "templates"
+ROLES = {"alma": ["applicant"], "berit": ["applicant"], "oda": ["dataset-owner"], "dora": ["dpo"],
+         "conrad": ["controller"], "anne": ["admin"]}
+EMAILS = {"alma": "alma@uni.example", "dora": "dora@kommune.example"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_data(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture
+def portal(tmp_path, data):
+    factory = make_factory(tmp_path, data)
+    settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'apps.db'}",
+                        master_key=encode_key(generate_key()))
+    from provisioning.portal.app import create_app
+
+    app = create_app(settings, PortalSettings(session_secret=SECRET, web_insecure_loopback=True,
+                                              portal_client_secret="unused", portal_keycloak_sync=False),
+                     ApplicationsPolicy(version=1))
+    with TestClient(app, base_url="http://127.0.0.1:8095", follow_redirects=False) as client:
+        client.factory = factory
+        yield client
+
+
+def login(client: TestClient, username: str) -> WebSession:
+    now = time.time()
+    s = WebSession(username=username, roles=ROLES[username], access_expires=now + 300, refresh_token="r",
+                   refresh_expires=now + 1800, hard_expires=now + 3600, email=EMAILS.get(username, f"{username}@x.example"))
+    client.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode()).seal_session(s))
+    return s
+
+
+FORM = {
+    "title": "Sick leave by gender", "purpose": "Target measures against sick leave.", "legal_basis_art6": "6(1)(e)",
+    "legal_basis_art9": "9(2)(j)", "national_provision": "Personopplysningsloven § 9", "data_controller": "Trondheim kommune",
+    "funding": "NFR", "rek_reference": "REK 2026/1", "start_date": "2026-01-01", "end_date": "2027-12-31",
+    "members": "bo@uni.example",
+    "t.sick-leave.national_id": "pseudonymise", "j.sick-leave.national_id": "link episodes",
+    "t.sick-leave.gender": "keep", "j.sick-leave.gender": "compare",
+    "t.sick-leave.days": "keep", "j.sick-leave.days": "outcome",
+}
+
+
+# ------------------------------------------------------------------------------------------- labels
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_both_languages_have_the_same_labels_and_every_used_label_exists():
+    en, nb = MESSAGES["en"], MESSAGES["nb"]
+    assert set(en) == set(nb), set(en) ^ set(nb)
+    for key in en:
+        assert _placeholders(en[key]) == _placeholders(nb[key]), key
+    used = set()
+    for path in [*TEMPLATES.glob("*.html"), *TEMPLATES.parent.glob("*.py")]:
+        used |= {k for k in re.findall(r"""\bt\(\s*['"]([a-z_.]+)['"]""", path.read_text()) if not k.endswith((".", "_"))}
+    from provisioning.applications.states import Actor, AppState
+    from provisioning.portal.form import ART6, ART9, TRANSFORMATIONS
+
+    dynamic = ([f"state.{s.value}" for s in AppState] + [f"actor.{a.value}" for a in Actor] + [f"art6.{b}" for b in ART6]
+               + [f"art9.{b}" for b in ART9] + [f"tr.{t}" for t in TRANSFORMATIONS]
+               + [f"decision.{d}" for d in ("approve", "return", "reject")]
+               + [f"decided.{d}" for d in ("approve", "return", "reject")]
+               + [f"done.{d}" for d in ("saved", "submitted", "withdrawn", "commented", "approve", "return", "reject", "provision")]
+               + [f"role.{r}" for r in ("direct_identifier", "quasi_identifier", "sensitive", "other")]
+               + [f"decide.title_{a}" for a in ("dataset_owner", "dpo", "controller")])
+    missing = sorted(k for k in used | set(dynamic) if k not in en)
+    assert used and not missing, missing
+
+
+# ------------------------------------------------------------------------------------- permissions
+
+
+def test_another_applicant_gets_not_found_on_every_application_route_and_nothing_changes(portal):
+    """Every route with an application in its path (read from the app, so a new one is covered)."""
+    app_id = submitted(portal.factory)
+    with session_scope(portal.factory) as s:
+        draft_id = s.execute(select(Application.id)).scalar_one()  # the one we just made, now submitted
+
+    def snapshot():
+        with session_scope(portal.factory) as s:
+            return (dict(s.execute(select(Application.id, Application.state)).all()),
+                    s.execute(select(func.count()).select_from(ProvisioningAuditEvent)).scalar_one())
+
+    from provisioning.portal.routes import router
+
+    routes = [r for r in router.routes if isinstance(r, APIRoute) and "{app_id}" in r.path]
+    assert len(routes) >= 7
+    session = login(portal, "berit")
+    before = snapshot()
+    for route in routes:
+        for method in route.methods:
+            r = portal.request(method, route.path.format(app_id=app_id),
+                               data={**FORM, "csrf": session.csrf, "decision": "approve", "comment": "x"} if method == "POST" else None)
+            assert r.status_code == 404, f"{method} {route.path}: {r.status_code}"
+            assert "Sick leave by gender" not in r.text
+    assert snapshot() == before and draft_id == app_id
+
+
+def test_a_dpo_named_as_member_cannot_decide_through_the_portal(portal):
+    app_id = submitted(portal.factory, members=("bo@uni.example", "dora@kommune.example"))
+    s = login(portal, "oda")
+    assert portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve"}).status_code == 303
+    s = login(portal, "dora")
+    page = portal.get(f"/applications/{app_id}")
+    assert page.status_code == 200 and 'id="decide"' not in page.text
+    r = portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve"})
+    assert r.status_code == 403
+    with session_scope(portal.factory) as db:
+        assert db.get(Application, app_id).state == "dpo_assessment"
+
+
+def test_posts_without_the_sessions_csrf_token_change_nothing(portal):
+    s = login(portal, "alma")
+    for token in (None, "forged"):
+        data = dict(FORM) if token is None else {**FORM, "csrf": token}
+        r = portal.post("/applications/new", data=data)
+        assert r.status_code == 403
+    with session_scope(portal.factory) as db:
+        assert db.execute(select(func.count()).select_from(Application)).scalar_one() == 0
+    assert portal.post("/applications/new", data={**FORM, "csrf": s.csrf}).status_code == 303
+
+
+def test_pages_carry_the_security_headers_and_login_is_required(portal):
+    r = portal.get("/applications")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    r = portal.get("/")
+    assert "script-src" not in r.headers["content-security-policy"] and "default-src 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    r = portal.get("/login")
+    assert r.status_code == 303 and "client_id=sandkasse-portal" in r.headers["location"] and "code_challenge_method=S256" in r.headers["location"]
+
+
+# ------------------------------------------------------------------------------------------- forms
+
+
+def test_a_form_with_bad_fields_comes_back_with_each_error_and_nothing_stored(portal):
+    s = login(portal, "alma")
+    bad = {**FORM, "csrf": s.csrf, "start_date": "2027-01-01", "end_date": "2026-01-01", "members": "bo@uni.example not-an-address",
+           "t.sick-leave.national_id": "keep"}
+    r = portal.post("/applications/new", data=bad)
+    assert r.status_code == 422
+    assert "members.1" in r.text and 'value="2027-01-01"' in r.text  # what was typed comes back
+    with session_scope(portal.factory) as db:
+        assert db.execute(select(func.count()).select_from(Application)).scalar_one() == 0
+    r = portal.post("/applications/new", data={**FORM, "csrf": s.csrf, "t.sick-leave.national_id": "keep"})
+    assert r.status_code == 422 and "direct identifier" in r.text
+    # a draft without a purpose is saved; submitting it names the field
+    r = portal.post("/applications/new", data={**FORM, "csrf": s.csrf, "purpose": "", "action": "submit"})
+    assert r.status_code == 422 and 'id="err-purpose"' in r.text
+    with session_scope(portal.factory) as db:
+        assert db.execute(select(Application.state)).scalars().all() == ["draft"]
+
+
+# -------------------------------------------------------------------------------------------- walk
+
+
+def test_the_walk_through_the_portal_ends_in_the_project(portal):
+    s = login(portal, "alma")
+    r = portal.post("/applications/new", data={**FORM, "csrf": s.csrf, "action": "submit"})
+    assert r.status_code == 303, r.text
+    app_id = r.headers["location"].split("/")[2].split("?")[0]
+    assert "With the dataset owners" in portal.get(f"/applications/{app_id}").text
+    for who in ("oda", "dora", "conrad"):
+        s = login(portal, who)
+        page = portal.get(f"/applications/{app_id}")
+        assert 'id="decide"' in page.text, who
+        if who == "dora":
+            assert "not computed yet" in page.text  # the pre-assessment's call point
+        extra = {"x.sick-leave.gender": "drop"} if who == "oda" else {}
+        assert portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve", **extra}).status_code == 303
+    login(portal, "alma")
+    page = portal.get(f"/applications/{app_id}")
+    assert "Approved, project ready" in page.text, page.text
+    with session_scope(portal.factory) as db:
+        app = db.get(Application, app_id)
+        project = db.execute(select(Project).where(Project.slug == app.project_slug)).scalar_one()
+        assert {c.column_name: c.transformation for c in project.entitlements[0].columns} == {
+            "national_id": "pseudonymise", "gender": "drop", "days": "keep"}
+
+
+def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
+    """With notices enabled, the portal's own sender loop delivers to a real SMTP server on loopback."""
+    from provisioning.portal.app import create_app
+    from tests.unit.egress.notify_servers import SmtpServer
+
+    factory = make_factory(tmp_path, data)
+    settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'apps.db'}",
+                        master_key=encode_key(generate_key()))
+    with SmtpServer() as smtp:
+        policy = ApplicationsPolicy.model_validate({
+            "version": 1, "portal_url": "http://127.0.0.1:8095",
+            "notifications": {"enabled": True, "sweep_seconds": 0.2,
+                              "smtp": {"host": "127.0.0.1", "port": smtp.port, "sender": "soknad@example"}}})
+        app = create_app(settings, PortalSettings(session_secret=SECRET, web_insecure_loopback=True,
+                                                  portal_client_secret="unused", portal_keycloak_sync=False), policy)
+        with TestClient(app, base_url="http://127.0.0.1:8095", follow_redirects=False) as client:
+            s = login(client, "alma")
+            assert client.post("/applications/new", data={**FORM, "csrf": s.csrf, "action": "submit"}).status_code == 303
+            deadline = time.monotonic() + 15
+            while len(smtp.mailbox.received) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        got = sorted(m["to"][0] for m in smtp.mailbox.received)
+    assert got == ["alma@uni.example", "oda@kommune.example"]
+    assert factory is not None
+
+
+def test_provisioning_and_the_shared_web_machinery_never_import_egress_or_the_hub():
+    """The portal reuses the egress UI's machinery through sandkasse/web, not by importing egress."""
+    import ast
+
+    root = Path(__file__).resolve().parents[3]
+    offenders = []
+    for folder in ("provisioning", "sandkasse/web"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in ("egress_review", "hub")]
+    assert offenders == []
