@@ -45,6 +45,13 @@
   defaults
 }
 
+# libyaml reads the key "n" (nk.n) as false; PyYAML, which the Python side uses, keeps y/n as text
+.bool_or_text <- function(x) {
+  v <- tolower(x)
+  if (v %in% c("true", "yes", "on")) TRUE else if (v %in% c("false", "no", "off")) FALSE else x
+}
+.pyyaml_bools <- list("bool#yes" = .bool_or_text, "bool#no" = .bool_or_text)
+
 .policy_file <- function() {
   dir <- Sys.getenv("SANDKASSE_POLICIES_DIR", "")
   if (nzchar(dir) && file.exists(file.path(dir, "disclosure.yaml"))) return(file.path(dir, "disclosure.yaml"))
@@ -55,7 +62,7 @@
 sdc_policy <- function(path = NULL) {
   path <- if (is.null(path)) .policy_file() else path
   if (is.null(path)) return(.policy_defaults())
-  raw <- yaml::read_yaml(path)
+  raw <- yaml::read_yaml(path, handlers = .pyyaml_bools)
   if (is.null(raw)) raw <- list()
   p <- .merge_policy(.policy_defaults(), raw)
   if (p$threshold$min_count < 1) stop("threshold.min_count must be at least 1", call. = FALSE)

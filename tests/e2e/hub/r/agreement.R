@@ -1,0 +1,27 @@
+# The R half of test_r_sdc_agreement.py: the same tables as the Python half, made with library(sdc) in the
+# notebook image, each exported under its default name with its sidecar, its per-cell outcome beside it.
+library(sdc)
+setwd("/work/out")
+df <- read.csv("/work/data.csv", stringsAsFactors = FALSE, encoding = "UTF-8")
+rounded <- sdc_policy("/work/rounding.yaml")
+results <- list(
+  people = sdc_crosstab(df, "area", "gender", entity = "person"),
+  days_sum = sdc_crosstab(df, "area", "year", values = "days", fun = "sum", entity = "person"),
+  two_rows = sdc_crosstab(df, c("area", "gender"), "year"),
+  mean_days = sdc_table(df, "area", "year", values = "days", fun = "mean", entity = "person"),
+  median_days = sdc_table(df, "area", values = "days", fun = "median"),
+  describe = sdc_aggregate(df, "area", "days", stats = c("count", "mean", "std", "min", "median", "max"),
+                           entity = "person"),
+  rounded = sdc_crosstab(df, "area", "gender", entity = "person", policy = rounded, name = "rounded_people"),
+  ols = sdc_lm(days ~ age, df),
+  ols_small = sdc_lm(days ~ age, df[1:8, ], name = "ols_small"),
+  logit = sdc_glm(long ~ age, df)
+)
+index <- character()
+for (key in names(results)) {
+  r <- results[[key]]
+  out <- sdc_export(r)
+  utils::write.csv(r$outcome, paste0(out[["table"]], ".outcome.csv"), row.names = FALSE, fileEncoding = "UTF-8")
+  index <- c(index, paste(key, basename(out[["table"]]), r$summary$status, sep = "\t"))
+}
+writeLines(index, "index.tsv")
