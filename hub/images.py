@@ -39,7 +39,7 @@ def ensure_notebook_image(base_image: str | None = None) -> str:
     project = Path(tempfile.mkdtemp(prefix="project-wheel-", dir=var_path("tmp")))
     try:
         build_project_wheel(project)
-        args = {"BASE_IMAGE": base_image or ensure_notebook_base()}
+        args = {"BASE_IMAGE": base_image or ensure_notebook_base(), "WITH_R": "no" if base_image else "yes"}
         # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
         context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies", "r": REPO_ROOT / "r"}
         return build_image("notebook", build_args=args, context_files=context)

@@ -42,6 +42,7 @@ from hub.policy import SecurityPolicy, security_policy
 from hub.projects import ProjectDirectory
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
+from hub.welcome_r import WELCOME_R_NOTEBOOK, image_has_r, render_welcome_r_notebook
 from hub.workspace import WorkspaceWriter
 
 HOME = "/home/researcher"
@@ -246,12 +247,16 @@ class ProjectDockerSpawner(DockerSpawner):
         project = await self.directory.project(slug)
         datasets = await self.directory.datasets(slug)
         text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
+        files = {WELCOME_NOTEBOOK: text.encode("utf-8")}
+        image = await self.docker("inspect_image", self.image)
+        if image_has_r((image.get("Config") or {}).get("Labels")):
+            files[WELCOME_R_NOTEBOOK] = render_welcome_r_notebook(project, datasets, data_mount=DATA_MOUNT).encode("utf-8")
         box = self.policy.sandbox
         writer = WorkspaceWriter(self.client, self.image, uid=box.uid, gid=box.gid, mount=HOME)
         result = await asyncio.to_thread(
             writer.write,
             self.workspace_volume(slug),
-            {WELCOME_NOTEBOOK: text.encode("utf-8")},
+            files,
             {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name},
         )
         for name, why in result.failed.items():
