@@ -158,9 +158,11 @@ def test_a_sidecar_the_schema_refuses(r_run):
 
 
 def test_the_r_kernel_is_registered_system_wide_and_read_only(notebook_image, docker_client):
+    # checked as "control removed" by chown-ing both folders to uid 1000 first: the script then says nothing
     script = ("jupyter kernelspec list --json && "
+              "test -r /usr/share/jupyter/kernels/ir/kernel.json && test -d /usr/local/lib/R/site-library/sdc/R && "
               "test ! -w /usr/share/jupyter/kernels/ir/kernel.json && test ! -w /usr/share/jupyter/kernels/ir && "
-              "test ! -w /usr/local/lib/R/site-library/sdc && echo read-only")
+              "test ! -w /usr/local/lib/R/site-library/sdc && test ! -w /usr/local/lib/R/site-library && echo read-only")
     out = docker_client.containers.run(notebook_image, ["sh", "-c", script], user="1000:1000", network_mode="none",
                                        remove=True).decode()
     specs = json.loads(out[: out.rindex("}") + 1])["kernelspecs"]
