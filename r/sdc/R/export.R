@@ -78,8 +78,9 @@ sdc_export <- function(result, path = NULL, protected = TRUE) {
              column_labels = I(body), margins = FALSE, margins_name = "All",
              row_totals = FALSE, column_totals = FALSE, additive = isTRUE(result$additive),
              secondary_suppression = FALSE, policy = result$policy, cells = cells, dof = result$dof,
-             rounding = if (protected) result$rounding else NULL, replay = result$replay,
-             replay_problem = if (is.null(result$replay)) result$replay_problem else NULL,
+             rounding = if (protected) result$rounding else NULL,
+             replay = if (is.null(result[["replay"]])) NULL else c(result[["replay"]], list(protected = protected)),
+             replay_problem = if (is.null(result[["replay"]])) result[["replay_problem"]] else NULL,
              created_at = format(Sys.time(), "%Y-%m-%dT%H:%M:%S+00:00", tz = "UTC"),
              generator = "sandkasse R sdc")
   side <- paste0(path, ".sdc.json")

@@ -17,7 +17,7 @@
 
 #' Read an extract (.parquet or .csv) into a data frame.
 sdc_read_extract <- function(path) {
-  path <- normalizePath(path, mustWork = TRUE)
+  path <- original <- normalizePath(path, mustWork = TRUE)
   classes <- NA
   if (tolower(tools::file_ext(path)) == "parquet") {
     csv <- tempfile(fileext = ".csv")
@@ -31,6 +31,7 @@ sdc_read_extract <- function(path) {
     classes <- unlist(jsonlite::fromJSON(out[length(out)]))
     path <- csv
   }
-  utils::read.csv(path, stringsAsFactors = FALSE, check.names = FALSE, encoding = "UTF-8", na.strings = "",
-                  colClasses = classes)
+  df <- utils::read.csv(path, stringsAsFactors = FALSE, check.names = FALSE, encoding = "UTF-8", na.strings = "",
+                        colClasses = classes)
+  .remember_extract(df, original)
 }

@@ -23,7 +23,7 @@
     summary = structure(list(status = status, reasons = reasons), class = "sdc_summary"),
     index_levels = 1L, column_labels = labels, command = command, aggfunc = character(), entity = NULL,
     additive = FALSE, policy = policy, cells = NULL, kind = "regression", dof = dof, rounding = NULL,
-    name = name, default_name = .call_name(command, response), replay = NULL, replay_problem = "it is a regression",
+    name = name, default_name = .call_name(command, response), replay = NULL, replay_problem = "it was not made by a table wrapper",
     model = fitted
   ), class = "sdc_result")
 }

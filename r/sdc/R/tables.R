@@ -98,7 +98,7 @@
     command = command, aggfunc = aggnames, entity = entity, additive = additive, policy = policy,
     cells = cells, kind = "table", dof = NULL, rounding = rounding,
     name = name, default_name = default_name, replay = NULL,
-    replay_problem = "it was made in R: the server replays only tables made with the Python wrappers"
+    replay_problem = "it was not made by a table wrapper"
   ), class = "sdc_result")
 }
 
@@ -171,7 +171,11 @@ sdc_crosstab <- function(data, rows, cols, values = NULL, fun = NULL, entity = N
                  agg, entity, additive = agg %in% c("count", "sum"), name = name,
                  default_name = .call_name("crosstab", measure, rows, cols), round = round,
                  integer_cells = is.null(values))
-  res
+  # the arguments of egress_review.sdc.crosstab as the server's replay calls it
+  args <- list(index = I(rows), columns = I(cols), values = values, aggfunc = if (is.null(fun)) NULL else agg,
+               rownames = NULL, colnames = NULL, margins = FALSE, margins_name = "All", dropna = TRUE,
+               normalize = FALSE, round = round)
+  .with_replay(res, data, "crosstab", args, entity, c(rows, cols, values))
 }
 
 #' Grouped table (pandas.pivot_table with the checks): \code{fun} of \code{values} per \code{rows} x
@@ -190,11 +194,18 @@ sdc_table <- function(data, rows, cols = NULL, values, fun = "mean", entity = NU
   C <- p$cols$n
   vals <- matrix(.cells(v, p$g, p$n, agg), R, C, byrow = TRUE)
   col_labels <- if (length(cols)) .col_labels(p$cols) else values
-  .finish(vals, .row_frame(p$rows), col_labels, matrix(agg, R, C), .stat_arrays(st, R, C, m), policy,
-          "pivot_table", agg, entity, additive = agg %in% c("count", "sum"), name = name,
-          default_name = .call_name("pivot_table", agg, values, "by", rows, cols), round = round,
-          integer_cells = agg %in% .COUNT_AGGS)
+  res <- .finish(vals, .row_frame(p$rows), col_labels, matrix(agg, R, C), .stat_arrays(st, R, C, m), policy,
+                 "pivot_table", agg, entity, additive = agg %in% c("count", "sum"), name = name,
+                 default_name = .call_name("pivot_table", agg, values, "by", rows, cols), round = round,
+                 integer_cells = agg %in% .COUNT_AGGS)
+  args <- list(values = values, index = .one_or_list(rows), columns = .one_or_list(cols), aggfunc = agg,
+               fill_value = NULL, margins = FALSE, dropna = TRUE, margins_name = "All", observed = FALSE,
+               sort = TRUE, round = round)
+  .with_replay(res, data, "pivot_table", args, entity, c(rows, cols, values))
 }
+
+# one column name as a string, several as a list (as a Python caller would pass them)
+.one_or_list <- function(x) if (is.null(x) || !length(x)) NULL else if (length(x) == 1) x else I(x)
 
 #' Summary statistics per group (describe_by): \code{stats} of each \code{values} column per \code{by},
 #' checked per group and statistic.
@@ -229,9 +240,11 @@ sdc_aggregate <- function(data, by, values, stats = c("count", "mean", "std", "m
       arrays[[k]] <- do.call(cbind, lapply(cols, function(c) c$st[[k]][, 1]))
     }
   }
-  .finish(vals, .row_frame(p$rows), labels, matrix(agg_m, R, length(cols), byrow = TRUE), arrays, policy,
-          "describe_by", aggs, entity, additive = FALSE, name = name,
-          default_name = .call_name("describe_by", values, "by", by), round = round)
+  res <- .finish(vals, .row_frame(p$rows), labels, matrix(agg_m, R, length(cols), byrow = TRUE), arrays, policy,
+                 "describe_by", aggs, entity, additive = FALSE, name = name,
+                 default_name = .call_name("describe_by", values, "by", by), round = round)
+  args <- list(by = .one_or_list(by), values = .one_or_list(values), stats = I(aggs), round = round)
+  .with_replay(res, data, "describe_by", args, entity, c(by, values))
 }
 
 format.sdc_summary <- function(x, ...) {

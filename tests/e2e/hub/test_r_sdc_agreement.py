@@ -1,13 +1,16 @@
 """R beside Python (issue 17.1): the same tables made with the R package ``r/sdc`` in the real notebook
 image and with ``egress_review.sdc`` give the same per-cell outcomes, the same protected tables and the
-same sidecars (floats compared with a tolerance: the two languages format and sum them differently); both
-sidecars validate against the one schema (``egress_review/sdc/sidecar.schema.json``) and the server's
-checks read the R sidecar as evidence, reaching the Python table's verdict and flags.
+same sidecars (floats compared with a tolerance: the two languages format and sum them differently), the
+replay specification included; both sidecars validate against the one schema
+(``egress_review/sdc/sidecar.schema.json``), the server's checks read the R sidecar as evidence, reaching the
+Python table's verdict and flags, and the server's replay (the Python wrappers run on the extract)
+reproduces every R table.
 
 Also here: the image registers the R kernel system-wide, read-only for the researcher."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -21,15 +24,16 @@ import pytest
 from egress_review import sdc
 from egress_review.checks import CheckContext, check_file
 from egress_review.checks.policy import DisclosurePolicy, load_disclosure_policy
+from egress_review.checks.replay import MISMATCH, NOT_REPLAYABLE, REPRODUCED
+from egress_review.replay import replay_table
 from egress_review.sdc.sidecar_schema import load_schema
 from sandkasse.settings import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
 R_SCRIPT = Path(__file__).with_name("r") / "agreement.R"
-# what differs by construction: when and by what it was written, the bytes (float formatting) and the file
-# name it was written to, and the replay (the server replays Python-made tables only)
-UNCOMPARED = {"created_at", "generator", "sha256", "table_file", "replay", "replay_problem"}
+# what differs by construction: when and by what it was written, and the bytes (float formatting)
+UNCOMPARED = {"created_at", "generator", "sha256", "table_file"}
 
 
 def synthetic(n: int = 900, seed: int = 7) -> pd.DataFrame:
@@ -91,7 +95,7 @@ def table_values(frame: pd.DataFrame, levels: int) -> tuple[list[list[str]], np.
 def r_run(notebook_image, docker_client, tmp_path_factory):
     """Run agreement.R once in the notebook image: no network, as the researcher, the work folder mounted."""
     work = tmp_path_factory.mktemp("r-agreement")
-    synthetic().to_csv(work / "data.csv", index=False)
+    synthetic().to_parquet(work / "data.parquet", index=False)
     (work / "rounding.yaml").write_text("rounding:\n  enabled: true\n  base: 5\n  method: nearest\n")
     (work / "agreement.R").write_text(R_SCRIPT.read_text())
     (work / "out").mkdir()
@@ -110,7 +114,7 @@ def r_run(notebook_image, docker_client, tmp_path_factory):
 
 def test_r_and_python_give_the_same_outcomes_tables_and_sidecars(r_run, tmp_path):
     work, index = r_run
-    df = pd.read_csv(work / "data.csv")
+    df = sdc.read_extract(work / "data.parquet")
     policy = load_disclosure_policy(REPO_ROOT / "policies" / "disclosure.yaml")
     rounded = DisclosurePolicy.model_validate({**policy.model_dump(), "rounding": {"enabled": True, "base": 5}})
     schema = load_schema()
@@ -144,7 +148,30 @@ def test_r_and_python_give_the_same_outcomes_tables_and_sidecars(r_run, tmp_path
         assert r_report.verdict == py_report.verdict, key
         assert sorted((f.rule, f.row, f.column) for f in r_report.flags) == \
             sorted((f.rule, f.row, f.column) for f in py_report.flags), key
+        if r_meta["kind"] == "table":  # the server makes the R table again from the extract, with Python
+            replayed = replay_table(r_table, r_side, work, tmp_path)
+            assert replayed.note.status == REPRODUCED, (key, replayed.note.detail)
     assert statuses >= {"pass", "fail"}, "the cases should include clean and failing tables"
+
+
+def test_an_r_table_changed_after_the_wrapper_or_made_from_changed_data_is_not_taken_on_trust(r_run, tmp_path):
+    """The server replays an R table from the extract: a cell edited after sdc_crosstab made the table (the
+    sidecar's hash updated to match) is a mismatch; rows dropped in R make the table "not replayable"."""
+    work, index = r_run
+    table, _ = index["people"]
+    meta = json.loads(Path(str(table) + ".sdc.json").read_text())
+    edited = tmp_path / table.name
+    lines = table.read_text().splitlines()
+    label, first, *rest = lines[2].split(",")
+    lines[2] = ",".join([label, str(int(first) + 40), *rest])
+    edited.write_text("\n".join(lines) + "\n")
+    meta["sha256"] = hashlib.sha256(edited.read_bytes()).hexdigest()
+    Path(str(edited) + ".sdc.json").write_text(json.dumps(meta))
+    assert replay_table(edited, Path(str(edited) + ".sdc.json"), work, tmp_path).note.status == MISMATCH
+    derived, _ = index["derived"]
+    meta = json.loads(Path(str(derived) + ".sdc.json").read_text())
+    assert meta["replay"] is None and "not the extract as read" in meta["replay_problem"]
+    assert replay_table(derived, Path(str(derived) + ".sdc.json"), work, tmp_path).note.status == NOT_REPLAYABLE
 
 
 def test_a_sidecar_the_schema_refuses(r_run):

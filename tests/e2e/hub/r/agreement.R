@@ -2,7 +2,7 @@
 # notebook image, each exported under its default name with its sidecar, its per-cell outcome beside it.
 library(sdc)
 setwd("/work/out")
-df <- read.csv("/work/data.csv", stringsAsFactors = FALSE, encoding = "UTF-8")
+df <- sdc_read_extract("/work/data.parquet")  # remembered: the server can replay the tables from it
 rounded <- sdc_policy("/work/rounding.yaml")
 results <- list(
   people = sdc_crosstab(df, "area", "gender", entity = "person"),
@@ -15,7 +15,8 @@ results <- list(
   rounded = sdc_crosstab(df, "area", "gender", entity = "person", policy = rounded, name = "rounded_people"),
   ols = sdc_lm(days ~ age, df),
   ols_small = sdc_lm(days ~ age, df[1:8, ], name = "ols_small"),
-  logit = sdc_glm(long ~ age, df)
+  logit = sdc_glm(long ~ age, df),
+  derived = sdc_crosstab(df[df$year == 2023, ], "area", "gender", entity = "person", name = "derived")
 )
 index <- character()
 for (key in names(results)) {
