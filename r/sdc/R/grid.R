@@ -9,13 +9,20 @@
   if (is.logical(x)) return(ifelse(is.na(x), "NaN", ifelse(x, "True", "False")))
   if (is.numeric(x)) {
     out <- ifelse(is.na(x), "NaN",
-                  ifelse(x == round(x) & abs(x) < 1e15, formatC(x, format = "d", big.mark = ""),
-                         format(x, digits = 15, trim = TRUE)))
+                  ifelse(x == round(x) & abs(x) < 1e15, formatC(x, format = "d", big.mark = ""), .shortest(x)))
     return(unname(out))
   }
   out <- as.character(x)
   out[is.na(out)] <- "NaN"
   out
+}
+
+# Each number on its own, in as few digits as give it back (Python's repr: 0.5, not 0.50 beside 2.25)
+.shortest <- function(x) {
+  s <- formatC(x, digits = 15, format = "g")
+  bad <- !is.na(x) & suppressWarnings(as.numeric(s)) != x
+  s[bad] <- formatC(x[bad], digits = 17, format = "g")
+  trimws(s)
 }
 
 # Sorted distinct values (code-point order for text, as pandas sorts) and each row's code (NA if missing)

@@ -58,7 +58,12 @@
   top <- NULL
   if (!is.null(st$top)) top <- do.call(rbind, lapply(seq_len(R), function(i) st$top[i, , , drop = TRUE]))
   if (!is.null(top) && !is.matrix(top)) top <- matrix(top, ncol = dim(st$top)[3])
-  cs <- list(count = flat(st$units), agg = flat(aggs), total = flat(st$total), top = top,
+  units <- st$units
+  if (is.null(entity) && !is.null(st$nonmissing)) {
+    # units are rows, and a "count" cell counts the rows with a value: the count shown is the count checked
+    units <- ifelse(aggs == "count", st$nonmissing, units)
+  }
+  cs <- list(count = flat(units), agg = flat(aggs), total = flat(st$total), top = top,
              negative = flat(st$negative), missing = flat(st$missing))
   masks <- .evaluate(cs, policy)
   failing <- Reduce(`|`, masks, rep(FALSE, R * C))

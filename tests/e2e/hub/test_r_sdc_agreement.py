@@ -50,10 +50,16 @@ def synthetic(n: int = 900, seed: int = 7) -> pd.DataFrame:
     df.loc[df.index[df.area == "Kultur"][:1], "days"] = 40000.0  # one person dominates a sum
     df.loc[df.index[df.area == "Skole"][:1], "days"] = -2.0  # a negative contribution: dominance undefined
     df["long"] = (df.days > 14).astype(int)
+    # edge cases: missing keys (left out), booleans and fractions as labels, missing values (the missing rule)
+    df["unit"] = rng.choice(["Nord", "Sør", "Vest", None], n, p=[0.45, 0.3, 0.23, 0.02])
+    df["flag"] = rng.choice([True, False], n)
+    df["score"] = rng.choice([0.5, 1.5, 2.25], n)
+    df["hours"] = np.where(rng.random(n) < 0.04, np.nan, rng.gamma(2.0, 3.0, n).round(2))
     return df
 
 
-def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: DisclosurePolicy) -> dict[str, sdc.SDCResult]:
+def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: DisclosurePolicy,
+                   missing_on: DisclosurePolicy) -> dict[str, sdc.SDCResult]:
     return {
         "people": sdc.crosstab(df.area, df.gender, entity=df.person, policy=policy),
         "days_sum": sdc.crosstab(df.area, df.year, values=df.days, aggfunc="sum", entity=df.person, policy=policy),
@@ -67,6 +73,10 @@ def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: Disclosu
         "ols": sdc.ols(formula="days ~ age", data=df, policy=policy),
         "ols_small": sdc.ols(formula="days ~ age", data=df.iloc[:8], policy=policy, name="ols_small"),
         "logit": sdc.logit(formula="long ~ age", data=df, policy=policy),
+        "edge_keys": sdc.crosstab(df.unit, df.flag, entity=df.person, policy=policy),
+        "edge_float": sdc.pivot_table(df, values="hours", index="score", columns="flag", aggfunc="sum",
+                                      entity="person", policy=missing_on),
+        "edge_missing": sdc.describe_by(df, "unit", "hours", stats=["count", "mean", "median"], policy=missing_on),
     }
 
 
@@ -97,6 +107,7 @@ def r_run(notebook_image, docker_client, tmp_path_factory):
     work = tmp_path_factory.mktemp("r-agreement")
     synthetic().to_parquet(work / "data.parquet", index=False)
     (work / "rounding.yaml").write_text("rounding:\n  enabled: true\n  base: 5\n  method: nearest\n")
+    (work / "missing.yaml").write_text("missing:\n  enabled: true\n")
     (work / "agreement.R").write_text(R_SCRIPT.read_text())
     (work / "out").mkdir()
     for p in (work, work / "out"):
@@ -117,9 +128,10 @@ def test_r_and_python_give_the_same_outcomes_tables_and_sidecars(r_run, tmp_path
     df = sdc.read_extract(work / "data.parquet")
     policy = load_disclosure_policy(REPO_ROOT / "policies" / "disclosure.yaml")
     rounded = DisclosurePolicy.model_validate({**policy.model_dump(), "rounding": {"enabled": True, "base": 5}})
+    missing_on = DisclosurePolicy.model_validate({"missing": {"enabled": True}})
     schema = load_schema()
     statuses = set()
-    for key, py in python_results(df, policy, rounded).items():
+    for key, py in python_results(df, policy, rounded, missing_on).items():
         r_table, r_status = index[key]
         assert r_table.name == py.file_name, f"{key}: R names the export {r_table.name}, Python {py.file_name}"
         assert r_status == py.status, f"{key}: R says {r_status}, Python {py.status}"

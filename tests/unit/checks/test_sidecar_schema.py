@@ -35,3 +35,17 @@ def test_python_sidecars_validate(tmp_path, make):
     meta["shape"] = [1, 2, 3]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(meta, load_schema())
+
+
+def test_a_row_count_of_a_value_column_with_missing_values_is_evidence_the_server_accepts(tmp_path):
+    """Found by the R/Python agreement test: without an entity, a "count" cell counts the rows that have a
+    value, and its sidecar count must say so, or the server rejects the sidecar as inconsistent."""
+    from egress_review.checks import CheckContext, check_file
+
+    d = sick_leave()
+    d.loc[d.index[::17], "dager"] = float("nan")
+    table, side = sdc.describe_by(d, "bydel", "dager", stats=["count", "mean"], policy=DisclosurePolicy()).export(
+        tmp_path / "t.csv")
+    report = check_file(table, declared_name="t.csv", sidecar=side, policy=DisclosurePolicy(),
+                        context=CheckContext(person_level=False))
+    assert not [u for u in report.unverifiable if "sidecar" in u], report.unverifiable

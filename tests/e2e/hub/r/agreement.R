@@ -4,6 +4,7 @@ library(sdc)
 setwd("/work/out")
 df <- sdc_read_extract("/work/data.parquet")  # remembered: the server can replay the tables from it
 rounded <- sdc_policy("/work/rounding.yaml")
+missing_on <- sdc_policy("/work/missing.yaml")
 results <- list(
   people = sdc_crosstab(df, "area", "gender", entity = "person"),
   days_sum = sdc_crosstab(df, "area", "year", values = "days", fun = "sum", entity = "person"),
@@ -16,6 +17,9 @@ results <- list(
   ols = sdc_lm(days ~ age, df),
   ols_small = sdc_lm(days ~ age, df[1:8, ], name = "ols_small"),
   logit = sdc_glm(long ~ age, df),
+  edge_keys = sdc_crosstab(df, "unit", "flag", entity = "person"),
+  edge_float = sdc_table(df, "score", "flag", values = "hours", fun = "sum", entity = "person", policy = missing_on),
+  edge_missing = sdc_aggregate(df, "unit", "hours", stats = c("count", "mean", "median"), policy = missing_on),
   derived = sdc_crosstab(df[df$year == 2023, ], "area", "gender", entity = "person", name = "derived")
 )
 index <- character()
