@@ -51,7 +51,7 @@
 
 # Evaluate the rules on per-cell statistics laid out like the table (matrices R x C) and make the result
 .finish <- function(vals, row_labels, col_labels, aggs, st, policy, command, aggnames, entity, additive,
-                    name, default_name, round = NULL, integer_cells = FALSE) {
+                    name, default_name, round = NULL, integer_cells = FALSE, margins = NULL, margins_name = "All") {
   R <- nrow(vals)
   C <- ncol(vals)
   flat <- function(m) if (is.null(m)) NULL else as.vector(t(m))  # row-major, as the sidecar lists cells
@@ -80,10 +80,23 @@
   }
   outcome <- matrix(.outcome_strings(masks, R * C), R, C, byrow = TRUE)
   suppressed <- matrix(failing, R, C, byrow = TRUE)
+  has_margins <- !is.null(margins)
+  row_totals <- has_margins && margins$row_margin
+  col_totals <- has_margins && margins$col_margin
+  secondary <- has_margins && additive && isTRUE(policy$secondary_suppression$enabled) && any(failing)
+  if (secondary) suppressed <- .protect(vals, suppressed, row_totals, col_totals, policy)
   protected <- vals
   if (!is.null(rounding)) {
     cm <- matrix(is_count, R, C, byrow = TRUE)
     protected[cm] <- .round_counts(vals[cm], rounding$base, rounding$method)
+    if ((row_totals || col_totals) && additive && all(cm)) {
+      # totals are the sums of the rounded cells (egress_review.checks.rounding.with_totals)
+      body <- protected[seq_len(R - col_totals), seq_len(C - row_totals), drop = FALSE]
+      body[is.na(body)] <- 0
+      if (row_totals) protected[seq_len(R - col_totals), C] <- rowSums(body)
+      if (col_totals) protected[R, seq_len(C - row_totals)] <- colSums(body)
+      if (row_totals && col_totals) protected[R, C] <- sum(body)
+    }
   }
   protected[suppressed] <- NA
   rules <- c(.RULE_ORDER[.RULE_ORDER %in% names(masks)], setdiff(names(masks), .RULE_ORDER))
@@ -93,13 +106,16 @@
   if (!is.null(st$nonmissing)) rows <- ifelse(flat(aggs) == "count", flat(st$nonmissing), rows)
   cells <- list(agg = flat(aggs), count = cs$count, rows = rows, total = cs$total, top = top,
                 negative = cs$negative, missing = cs$missing,
-                suppressed = as.vector(t(suppressed)), margin = rep(FALSE, R * C))
+                suppressed = as.vector(t(suppressed)),
+                margin = if (has_margins) as.vector(t(margins$mask)) else rep(FALSE, R * C))
   frame <- function(m) .as_frame(m, row_labels, col_labels, integer_cells)
   structure(list(
     table = frame(vals), outcome = frame(outcome), protected = frame(protected),
     suppressed = frame(suppressed),
     summary = structure(list(status = .severity_verdict(rules, policy), reasons = reasons), class = "sdc_summary"),
     index_levels = ncol(row_labels), column_labels = col_labels,
+    margins = has_margins, margins_name = margins_name, row_totals = row_totals, column_totals = col_totals,
+    secondary = secondary,
     command = command, aggfunc = aggnames, entity = entity, additive = additive, policy = policy,
     cells = cells, kind = "table", dof = NULL, rounding = rounding,
     name = name, default_name = default_name, replay = NULL,
@@ -155,8 +171,8 @@
 
 #' Cross table (pandas.crosstab with the checks): counts of rows (or of \code{entity}s) per combination
 #' of \code{rows} and \code{cols}; with \code{values} and \code{fun} a statistic of that column per cell.
-sdc_crosstab <- function(data, rows, cols, values = NULL, fun = NULL, entity = NULL, name = NULL,
-                         round = NULL, policy = NULL) {
+sdc_crosstab <- function(data, rows, cols, values = NULL, fun = NULL, entity = NULL, margins = FALSE,
+                         margins_name = "All", name = NULL, round = NULL, policy = NULL) {
   policy <- if (is.null(policy)) sdc_policy() else policy
   if (!length(rows) || !length(cols)) stop("sdc_crosstab needs rows and cols (sdc_aggregate for one dimension)", call. = FALSE)
   if (!is.null(fun) && is.null(values)) stop("fun needs values", call. = FALSE)
@@ -171,22 +187,33 @@ sdc_crosstab <- function(data, rows, cols, values = NULL, fun = NULL, entity = N
   cell <- if (is.null(values)) st$rows else .cells(v, p$g, p$n, agg)
   vals <- matrix(as.numeric(cell), R, C, byrow = TRUE)
   arrays <- .stat_arrays(st, R, C, m)
+  row_frame <- .row_frame(p$rows)
+  col_labels <- .col_labels(p$cols)
+  mg <- NULL
+  if (isTRUE(margins)) {
+    mg <- .add_margins(p, st, vals, v, agg, m, agg %in% .LINEAR_AGGS, if (need_values) v else NULL,
+                       is.null(values), TRUE, margins_name)
+    vals <- mg$vals
+    arrays <- mg$arrays
+    row_frame <- mg$rows
+    col_labels <- c(col_labels, margins_name)
+  }
   measure <- if (is.null(values)) character() else c(agg, values, "by")
-  res <- .finish(vals, .row_frame(p$rows), .col_labels(p$cols), matrix(agg, R, C), arrays, policy, "crosstab",
+  res <- .finish(vals, row_frame, col_labels, matrix(agg, nrow(vals), ncol(vals)), arrays, policy, "crosstab",
                  agg, entity, additive = agg %in% c("count", "sum"), name = name,
                  default_name = .call_name("crosstab", measure, rows, cols), round = round,
-                 integer_cells = is.null(values))
+                 integer_cells = is.null(values), margins = mg, margins_name = margins_name)
   # the arguments of egress_review.sdc.crosstab as the server's replay calls it
   args <- list(index = I(rows), columns = I(cols), values = values, aggfunc = if (is.null(fun)) NULL else agg,
-               rownames = NULL, colnames = NULL, margins = FALSE, margins_name = "All", dropna = TRUE,
-               normalize = FALSE, round = round)
+               rownames = NULL, colnames = NULL, margins = isTRUE(margins), margins_name = margins_name,
+               dropna = TRUE, normalize = FALSE, round = round)
   .with_replay(res, data, "crosstab", args, entity, c(rows, cols, values))
 }
 
 #' Grouped table (pandas.pivot_table with the checks): \code{fun} of \code{values} per \code{rows} x
 #' \code{cols}; \code{entity} makes thresholds count people and dominance add each person's rows first.
-sdc_table <- function(data, rows, cols = NULL, values, fun = "mean", entity = NULL, name = NULL,
-                      round = NULL, policy = NULL) {
+sdc_table <- function(data, rows, cols = NULL, values, fun = "mean", entity = NULL, margins = FALSE,
+                      margins_name = "All", name = NULL, round = NULL, policy = NULL) {
   policy <- if (is.null(policy)) sdc_policy() else policy
   if (missing(values) || length(values) != 1) stop("sdc_table needs one values column", call. = FALSE)
   if (length(fun) != 1) stop("sdc_table takes one fun (sdc_aggregate for several statistics)", call. = FALSE)
@@ -199,13 +226,24 @@ sdc_table <- function(data, rows, cols = NULL, values, fun = "mean", entity = NU
   C <- p$cols$n
   vals <- matrix(.cells(v, p$g, p$n, agg), R, C, byrow = TRUE)
   col_labels <- if (length(cols)) .col_labels(p$cols) else values
-  res <- .finish(vals, .row_frame(p$rows), col_labels, matrix(agg, R, C), .stat_arrays(st, R, C, m), policy,
+  arrays <- .stat_arrays(st, R, C, m)
+  row_frame <- .row_frame(p$rows)
+  mg <- NULL
+  if (isTRUE(margins)) {
+    has_cols <- length(cols) > 0
+    mg <- .add_margins(p, st, vals, v, agg, m, agg %in% .LINEAR_AGGS, v, FALSE, has_cols, margins_name)
+    vals <- mg$vals
+    arrays <- mg$arrays
+    row_frame <- mg$rows
+    if (has_cols) col_labels <- c(col_labels, margins_name)
+  }
+  res <- .finish(vals, row_frame, col_labels, matrix(agg, nrow(vals), ncol(vals)), arrays, policy,
                  "pivot_table", agg, entity, additive = agg %in% c("count", "sum"), name = name,
                  default_name = .call_name("pivot_table", agg, values, "by", rows, cols), round = round,
-                 integer_cells = agg %in% .COUNT_AGGS)
+                 integer_cells = agg %in% .COUNT_AGGS, margins = mg, margins_name = margins_name)
   args <- list(values = values, index = .one_or_list(rows), columns = .one_or_list(cols), aggfunc = agg,
-               fill_value = NULL, margins = FALSE, dropna = TRUE, margins_name = "All", observed = FALSE,
-               sort = TRUE, round = round)
+               fill_value = NULL, margins = isTRUE(margins), dropna = TRUE, margins_name = margins_name,
+               observed = FALSE, sort = TRUE, round = round)
   .with_replay(res, data, "pivot_table", args, entity, c(rows, cols, values))
 }
 

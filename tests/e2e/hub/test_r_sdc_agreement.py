@@ -77,6 +77,19 @@ def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: Disclosu
         "edge_float": sdc.pivot_table(df, values="hours", index="score", columns="flag", aggfunc="sum",
                                       entity="person", policy=missing_on),
         "edge_missing": sdc.describe_by(df, "unit", "hours", stats=["count", "mean", "median"], policy=missing_on),
+        # totals, and the secondary suppression that protects them
+        "people_totals": sdc.crosstab(df.area, df.gender, entity=df.person, margins=True, policy=policy,
+                                      name="people_totals"),
+        "days_totals": sdc.crosstab(df.area, df.year, values=df.days, aggfunc="sum", margins=True,
+                                    margins_name="Total", policy=policy, name="days_totals"),
+        "two_rows_totals": sdc.crosstab([df.area, df.gender], df.year, margins=True, policy=policy,
+                                        name="two_rows_totals"),
+        "mean_totals": sdc.pivot_table(df, values="days", index="area", columns="year", aggfunc="mean",
+                                       entity="person", margins=True, policy=policy, name="mean_totals"),
+        "rounded_totals": sdc.crosstab(df.area, df.gender, entity=df.person, margins=True, policy=rounded,
+                                       name="rounded_totals"),
+        "sum_by_area": sdc.pivot_table(df, values="days", index="area", aggfunc="sum", margins=True, policy=policy,
+                                       name="sum_by_area"),
     }
 
 

@@ -20,6 +20,15 @@ results <- list(
   edge_keys = sdc_crosstab(df, "unit", "flag", entity = "person"),
   edge_float = sdc_table(df, "score", "flag", values = "hours", fun = "sum", entity = "person", policy = missing_on),
   edge_missing = sdc_aggregate(df, "unit", "hours", stats = c("count", "mean", "median"), policy = missing_on),
+  people_totals = sdc_crosstab(df, "area", "gender", entity = "person", margins = TRUE, name = "people_totals"),
+  days_totals = sdc_crosstab(df, "area", "year", values = "days", fun = "sum", margins = TRUE,
+                             margins_name = "Total", name = "days_totals"),
+  two_rows_totals = sdc_crosstab(df, c("area", "gender"), "year", margins = TRUE, name = "two_rows_totals"),
+  mean_totals = sdc_table(df, "area", "year", values = "days", fun = "mean", entity = "person", margins = TRUE,
+                          name = "mean_totals"),
+  rounded_totals = sdc_crosstab(df, "area", "gender", entity = "person", margins = TRUE, policy = rounded,
+                                name = "rounded_totals"),
+  sum_by_area = sdc_table(df, "area", values = "days", fun = "sum", margins = TRUE, name = "sum_by_area"),
   derived = sdc_crosstab(df[df$year == 2023, ], "area", "gender", entity = "person", name = "derived")
 )
 index <- character()
