@@ -60,6 +60,7 @@ def synthetic(n: int = 900, seed: int = 7) -> pd.DataFrame:
 
 def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: DisclosurePolicy,
                    missing_on: DisclosurePolicy) -> dict[str, sdc.SDCResult]:
+    f = sdc.where(df, ("days", ">=", 5), year=2023)  # a filter the server's replay applies again
     return {
         "people": sdc.crosstab(df.area, df.gender, entity=df.person, policy=policy),
         "days_sum": sdc.crosstab(df.area, df.year, values=df.days, aggfunc="sum", entity=df.person, policy=policy),
@@ -88,6 +89,7 @@ def python_results(df: pd.DataFrame, policy: DisclosurePolicy, rounded: Disclosu
                                        entity="person", margins=True, policy=policy, name="mean_totals"),
         "rounded_totals": sdc.crosstab(df.area, df.gender, entity=df.person, margins=True, policy=rounded,
                                        name="rounded_totals"),
+        "filtered": sdc.crosstab(f.area, f.gender, entity=f.person, policy=policy, name="filtered"),
         "sum_by_area": sdc.pivot_table(df, values="days", index="area", aggfunc="sum", margins=True, policy=policy,
                                        name="sum_by_area"),
     }

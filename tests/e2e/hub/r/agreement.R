@@ -29,6 +29,8 @@ results <- list(
   rounded_totals = sdc_crosstab(df, "area", "gender", entity = "person", margins = TRUE, policy = rounded,
                                 name = "rounded_totals"),
   sum_by_area = sdc_table(df, "area", values = "days", fun = "sum", margins = TRUE, name = "sum_by_area"),
+  filtered = sdc_crosstab(sdc_where(df, list("days", ">=", 5), year = 2023), "area", "gender", entity = "person",
+                          name = "filtered"),
   derived = sdc_crosstab(df[df$year == 2023, ], "area", "gender", entity = "person", name = "derived")
 )
 index <- character()
