@@ -21,6 +21,8 @@
     table = .as_frame(vals, row_labels, labels), outcome = .as_frame(outcome, row_labels, labels),
     protected = .as_frame(protected, row_labels, labels),
     summary = structure(list(status = status, reasons = reasons), class = "sdc_summary"),
+    flags = data.frame(rule = rep("dof", failing), severity = rep(policy$dof$severity, failing),
+                       row = rep(NA_character_, failing), column = rep(NA_character_, failing)),
     index_levels = 1L, column_labels = labels, command = command, aggfunc = character(), entity = NULL,
     additive = FALSE, policy = policy, cells = NULL, kind = "regression", dof = dof, rounding = NULL,
     name = name, default_name = .call_name(command, response), replay = NULL, replay_problem = "it was not made by a table wrapper",

@@ -102,6 +102,20 @@
   rules <- c(.RULE_ORDER[.RULE_ORDER %in% names(masks)], setdiff(names(masks), .RULE_ORDER))
   reasons <- vapply(rules, function(r) { k <- sum(masks[[r]]); sprintf("%s: %d cell%s", r, k, if (k != 1) "s" else "") },
                     character(1), USE.NAMES = FALSE)
+  n_secondary <- sum(suppressed & !matrix(failing, R, C, byrow = TRUE))
+  if (n_secondary) {
+    reasons <- c(reasons, sprintf("%d more cell%s suppressed so that the suppressed cells cannot be worked out from the totals",
+                                  n_secondary, if (n_secondary != 1) "s" else ""))
+  }
+  # one row per failing cell and rule, as the checkers will see them
+  row_text <- do.call(paste, c(lapply(row_labels, .label_text), sep = " / "))
+  flags <- do.call(rbind, c(list(data.frame(rule = character(), severity = character(), row = character(),
+                                            column = character())),
+                            lapply(rules, function(r) {
+                              k <- which(masks[[r]]) - 1
+                              data.frame(rule = rep(r, length(k)), severity = rep(.severity_of(policy, r), length(k)),
+                                         row = row_text[k %/% C + 1], column = col_labels[k %% C + 1])
+                            })))
   rows <- flat(st$rows)
   if (!is.null(st$nonmissing)) rows <- ifelse(flat(aggs) == "count", flat(st$nonmissing), rows)
   cells <- list(agg = flat(aggs), count = cs$count, rows = rows, total = cs$total, top = top,
@@ -113,6 +127,7 @@
     table = frame(vals), outcome = frame(outcome), protected = frame(protected),
     suppressed = frame(suppressed),
     summary = structure(list(status = .severity_verdict(rules, policy), reasons = reasons), class = "sdc_summary"),
+    flags = flags,
     index_levels = ncol(row_labels), column_labels = col_labels,
     margins = has_margins, margins_name = margins_name, row_totals = row_totals, column_totals = col_totals,
     secondary = secondary,
