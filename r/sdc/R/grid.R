@@ -99,7 +99,7 @@
   if (is.null(ent)) {
     st$units <- st$rows
   } else {
-    first <- !duplicated(data.frame(g, ent))
+    first <- !duplicated((g - 1) * max(ent) + ent)  # one number per (cell, entity) pair: fast to hash
     st$units <- tabulate(g[first], n_groups)
   }
   if (is.null(values)) return(st)
