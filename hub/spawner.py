@@ -51,6 +51,7 @@ from hub.sandbox import (  # noqa: F401  (names kept importable from here)
 from hub.sandbox_settings import container_user, docker_host_config
 from hub.settings import HubSettings
 from hub.welcome import WELCOME_NOTEBOOK, render_welcome_notebook
+from hub.welcome_r import WELCOME_R_NOTEBOOK, image_has_r, render_welcome_r_notebook
 from hub.workspace import WorkspaceWriter
 
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
@@ -195,12 +196,16 @@ class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
         project = await self.directory.project(slug)
         datasets = await self.directory.datasets(slug)
         text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
+        files = {WELCOME_NOTEBOOK: text.encode("utf-8")}
+        image = await self.docker("inspect_image", self.image)
+        if image_has_r((image.get("Config") or {}).get("Labels")):
+            files[WELCOME_R_NOTEBOOK] = render_welcome_r_notebook(project, datasets, data_mount=DATA_MOUNT).encode("utf-8")
         box = self.policy.sandbox
         writer = WorkspaceWriter(self.client, self.image, uid=box.uid, gid=box.gid, mount=HOME)
         result = await asyncio.to_thread(
             writer.write,
             self.workspace_volume(slug),
-            {WELCOME_NOTEBOOK: text.encode("utf-8")},
+            files,
             {"org.sandkasse.project": slug, "org.sandkasse.user": self.user.name},
         )
         for name, why in result.failed.items():

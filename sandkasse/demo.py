@@ -170,8 +170,9 @@ def start_provisioning(ctx: DemoContext) -> list[Where]:
 def start_notebook_image(ctx: DemoContext) -> list[Where]:
     from hub.images import ensure_notebook_image
 
-    ctx.parts["notebook_image"] = tag = ensure_notebook_image(ctx.parts.get("base_image"))
-    return [Where("notebook image", tag, "JupyterLab, pandas, statsmodels, sdc wrappers, sandkasse-export; built offline")]
+    ctx.parts["notebook_image"] = tag = ensure_notebook_image()  # its own base: the local base plus R
+    return [Where("notebook image", tag, "JupyterLab (Python and R kernels), pandas, statsmodels, sdc wrappers (Python and R), "
+                  "sandkasse-export; built offline")]
 
 
 def egress_port() -> int:

@@ -180,7 +180,12 @@ def _finish(table: pd.DataFrame, stats: dict[str, np.ndarray], aggs: np.ndarray,
             normalize: Any = False, round_: bool | int | None = None) -> SDCResult:
     """Evaluate the rules on statistics already laid out like ``table`` and wrap the result."""
     shape = table.shape
-    cs = CellStats(count=stats["units"].ravel(), agg=aggs.ravel(),
+    units = stats["units"]
+    if entity_name is None and "nonmissing" in stats:
+        # units are rows here, and pandas' "count" of a value column counts the rows that have a value: the
+        # count shown is the count checked (and what the server's sidecar check expects of a row count)
+        units = np.where(aggs == "count", stats["nonmissing"], units)
+    cs = CellStats(count=units.ravel(), agg=aggs.ravel(),
                    total=None if "total" not in stats else stats["total"].ravel(),
                    top=None if "top" not in stats else stats["top"].reshape(shape[0] * shape[1], -1),
                    negative=None if "negative" not in stats else stats["negative"].ravel(),

@@ -35,9 +35,14 @@ IMAGE_CHANGES = [
 ]
 
 
+def package_list(path: Path) -> list[str]:
+    """Debian package names from a list file (one a line, ``#`` comments), e.g. a variant's extra packages."""
+    lines = (ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines())
+    return [ln for ln in lines if ln]
+
+
 def base_packages() -> list[str]:
-    lines = PACKAGES_FILE.read_text().splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return package_list(PACKAGES_FILE)
 
 
 def rootfs_packages(include: Sequence[str] = ()) -> list[str]:

@@ -18,8 +18,9 @@ from hubtest import Hub, Provisioner, _remove_test_objects, free_port, start_egr
 
 
 @pytest.fixture(scope="session")
-def notebook_image(base_image: str) -> str:
-    return ensure_notebook_image(base_image)
+def notebook_image(docker_client) -> str:
+    """The notebook image on its own base (the local base plus R, images/notebook/packages.txt)."""
+    return ensure_notebook_image()
 
 
 @pytest.fixture(scope="session")
