@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sandkasse.settings import REPO_ROOT
 from sandkasse.stack.images import build_image
+from sandkasse.stack.labextension import ensure_labextension
 from sandkasse.stack.process import var_path
 from sandkasse.stack.wheelhouse import build_project_wheel, ensure_wheelhouse
 
@@ -31,7 +32,9 @@ def ensure_notebook_image(base_image: str | None = None) -> str:
         build_project_wheel(project)
         args = {"BASE_IMAGE": base_image} if base_image else {}
         # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
-        context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies"}
+        context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies",
+                   # JupyterLab's "Request release" front end, prebuilt on the host from the npm registry.
+                   "request-release": ensure_labextension(wheels)}
         return build_image("notebook", build_args=args, context_files=context)
     finally:
         shutil.rmtree(project, ignore_errors=True)
