@@ -84,16 +84,18 @@ def _checker_returns(stack, request_id: str) -> None:
             assert back.status_code == 200 and back.json()["state"] == "returned", back.text
 
 
-def _fetch(page, path: str, *, body: dict, xsrf: bool) -> dict:
-    """A POST from the page's own origin and cookies, with or without Jupyter's XSRF header."""
+def _fetch(page, path: str, *, body: dict | None = None, xsrf: bool) -> dict:
+    """A POST (GET without ``body``) from the page's own origin and cookies, with or without Jupyter's
+    XSRF header (JupyterHub asks for it on every cookie-authenticated API call, GET included)."""
     return page.evaluate(
         """async ([path, body, xsrf]) => {
             const headers = {'Content-Type': 'application/json'};
             if (xsrf) {
-                const m = document.cookie.match('\\\\b_xsrf=([^;]*)\\\\b');
-                headers['X-XSRFToken'] = m ? decodeURIComponent(m[1]) : '';
+                const c = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+                headers['X-XSRFToken'] = c ? decodeURIComponent(c.slice(6)) : '';
             }
-            const r = await fetch(path, {method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin'});
+            const init = body === null ? {headers} : {method: 'POST', headers, body: JSON.stringify(body)};
+            const r = await fetch(path, {...init, credentials: 'same-origin'});
             return {status: r.status, text: await r.text()};
         }""",
         [path, body, xsrf],
@@ -140,6 +142,8 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
             item.wait_for(timeout=120_000)
 
             # Right-click the table: "Request release…" with context, controls and a supporting file.
+            item.click()  # selected first: a right-click while the listing redraws may keep the old selection
+            page.locator(".jp-DirListing-item.jp-mod-selected", has_text=TABLE).wait_for(timeout=10_000)
             item.click(button="right")
             page.locator(".lm-Menu-itemLabel", has_text="Request release…").click()
             dialog = page.locator(".jp-Dialog")
@@ -152,7 +156,11 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
             # The side panel: the request with the checks' verdict per file.
             panel = page.locator("#sandkasse-release-panel")
             card = panel.locator("section.sk-request").first
-            card.wait_for(timeout=60_000)
+            try:
+                card.wait_for(timeout=60_000)
+            except Exception:
+                page.screenshot(path="/tmp/request-release-failed.png")
+                raise AssertionError(f"no request in the panel; the page says: {page.locator('body').inner_text()[-2000:]}")
             assert card.get_attribute("data-state") == "submitted"
             verdict = card.locator(f"tr.sk-file[data-file-name='{TABLE}'] td.sk-verdict")
             verdict.locator("xpath=self::*[not(contains(@class, 'sk-verdict-pending'))]").wait_for(timeout=120_000)
@@ -185,7 +193,10 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
                 refused = _fetch(page, route, body={**good, "outputs": [bad]}, xsrf=True)
                 assert refused["status"] == 403, refused
                 assert "home folder" in json.loads(refused["text"])["message"] or "data" in refused["text"]
-            listed = json.loads(page.evaluate(f"fetch({route!r}).then(r => r.text())"))["requests"]
+            assert _fetch(page, route, xsrf=False)["status"] == 403
+            listed = _fetch(page, route, xsrf=True)
+            assert listed["status"] == 200, listed
+            listed = json.loads(listed["text"])["requests"]
             assert [r["id"] for r in listed] == [request_id]  # nothing was made by the refused calls
             context.close()
         finally:
@@ -193,7 +204,7 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
 
     # No login, no answer (a redirect to the hub's login or a refusal, never the list).
     anonymous = httpx.get(f"{hub_url}{base}sandkasse/release/requests", follow_redirects=False, trust_env=False)
-    assert anonymous.status_code in {302, 403} and "requests" not in anonymous.text
+    assert anonymous.status_code in {302, 403} and "requests" not in anonymous.text, (anonymous.status_code, anonymous.headers, anonymous.text[:1500])
 
     # The project token is in the server's environment and in nothing the browser received.
     token = subprocess.run(["docker", "exec", container, "printenv", "SANDKASSE_EGRESS_TOKEN"],
