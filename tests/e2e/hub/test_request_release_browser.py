@@ -162,10 +162,10 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
                 page.screenshot(path="/tmp/request-release-failed.png")
                 raise AssertionError(f"no request in the panel; the page says: {page.locator('body').inner_text()[-2000:]}")
             assert card.get_attribute("data-state") == "submitted"
-            verdict = card.locator(f"tr.sk-file[data-file-name='{TABLE}'] td.sk-verdict")
+            verdict = card.locator(f".sk-file[data-file-name='{TABLE}'] .sk-verdict")
             verdict.locator("xpath=self::*[not(contains(@class, 'sk-verdict-pending'))]").wait_for(timeout=120_000)
-            assert verdict.inner_text().split("\n")[0] in {"pass", "review", "fail"}
-            assert card.locator("tr.sk-file[data-file-name='notes.txt']").inner_text().count("supporting") == 1
+            assert verdict.inner_text() in {"pass", "review", "fail"}
+            assert card.locator(".sk-file[data-file-name='notes.txt']").inner_text().count("supporting") == 1
             request_id = card.get_attribute("data-request-id")
 
             # The checkers return it with a shared comment; the panel shows it after a refresh.
@@ -174,16 +174,17 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
             returned = panel.locator(f"section.sk-request[data-request-id='{request_id}'][data-state='returned']")
             returned.wait_for(timeout=30_000)
             assert any(RETURN_COMMENT in t for t in returned.locator(".sk-comment-checker").all_inner_texts())
+            assert returned.locator(f".sk-file[data-file-name='{TABLE}'] .sk-decision").inner_text() == "changes requested"
             page.screenshot(path=str(SCREENSHOT))
 
             # A new version of the table, and the request goes back to the checkers.
             run_probe(container, "release_files", {"files": {TABLE: TABLE_V2}})
-            returned.locator(f"tr.sk-file[data-file-name='{TABLE}'] button.sk-new-version").click()
+            returned.locator(f".sk-file[data-file-name='{TABLE}'] button.sk-new-version").click()
             assert dialog.locator("input[name=path]").input_value() == TABLE
             dialog.locator("button.jp-mod-accept").click()
             again = panel.locator(f"section.sk-request[data-request-id='{request_id}'][data-state='submitted']")
             again.wait_for(timeout=30_000)
-            assert "v2" in again.locator(f"tr.sk-file[data-file-name='{TABLE}'] td.sk-file-name").inner_text()
+            assert "v2" in again.locator(f".sk-file[data-file-name='{TABLE}'] .sk-file-name").inner_text()
 
             # The handlers keep Jupyter's XSRF check and the home's walls, whatever the page sends.
             route = f"{base}sandkasse/release/requests"

@@ -102,16 +102,11 @@ export class ReleasePanel extends Widget {
     head.append(el('span', `sk-state sk-state-${r.state}`, STATES[r.state] || r.state));
     card.append(head);
     card.append(el('div', 'sk-meta', `${r.created_at.slice(0, 16).replace('T', ' ')} · ${r.id}`));
-    const table = el('table', 'sk-files');
-    const top = el('tr');
-    for (const h of ['File', 'Automatic checks', 'Checkers', '']) {
-      top.append(el('th', '', h));
-    }
-    table.append(top);
+    const files = el('div', 'sk-files');
     for (const f of r.files) {
-      table.append(this.fileRow(r, f));
+      files.append(this.fileBlock(r, f));
     }
-    card.append(table);
+    card.append(files);
     if (r.comments.length) {
       const comments = el('div', 'sk-comments');
       comments.append(el('h3', '', 'Comments'));
@@ -131,34 +126,39 @@ export class ReleasePanel extends Widget {
     return card;
   }
 
-  private fileRow(r: IRequestView, f: IFileView): HTMLElement {
-    const row = el('tr', 'sk-file');
-    row.dataset.fileId = f.id;
-    row.dataset.fileName = f.name;
-    const name = el('td', 'sk-file-name', f.name);
+  private fileBlock(r: IRequestView, f: IFileView): HTMLElement {
+    const block = el('div', 'sk-file');
+    block.dataset.fileId = f.id;
+    block.dataset.fileName = f.name;
+    const name = el('div', 'sk-file-name', f.name);
     if (f.kind === 'supporting') {
-      name.append(el('small', '', ' (supporting)'));
+      name.append(el('small', '', ' (supporting, never released)'));
     }
     if (f.version > 1) {
       name.append(el('small', '', ` v${f.version}`));
     }
-    const verdict = el('td', `sk-verdict sk-verdict-${f.verdict}`, f.withdrawn ? 'withdrawn' : f.verdict);
+    block.append(name);
+    const checks = el('div', 'sk-line', 'Automatic checks: ');
+    checks.append(el('span', `sk-verdict sk-verdict-${f.verdict}`, f.withdrawn ? 'withdrawn' : f.verdict));
+    block.append(checks);
     if (f.messages.length) {
       const ul = el('ul', 'sk-messages');
       for (const m of f.messages) {
         ul.append(el('li', '', m));
       }
-      verdict.append(ul);
+      block.append(ul);
     }
-    const decision = el('td', `sk-decision sk-decision-${f.decision}`, f.decision.replace('_', ' '));
-    const actions = el('td');
+    if (f.kind === 'output') {
+      const decision = el('div', 'sk-line', 'Checkers: ');
+      decision.append(el('span', `sk-decision sk-decision-${f.decision}`, f.decision.replace(/_/g, ' ')));
+      block.append(decision);
+    }
     if (r.can_resubmit && !f.withdrawn) {
       const button = el('button', 'jp-mod-styled sk-new-version', 'Submit new version…');
       button.onclick = () => void this.newVersion(r, f);
-      actions.append(button);
+      block.append(button);
     }
-    row.append(name, verdict, decision, actions);
-    return row;
+    return block;
   }
 
   private async newVersion(r: IRequestView, f: IFileView): Promise<void> {
