@@ -34,7 +34,7 @@ def ensure_notebook_image(base_image: str | None = None) -> str:
         # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
         context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies",
                    # JupyterLab's "Request release" front end, prebuilt on the host from the npm registry.
-                   "request-release": ensure_labextension(wheels)}
+                   "request-release": ensure_labextension()}
         return build_image("notebook", build_args=args, context_files=context)
     finally:
         shutil.rmtree(project, ignore_errors=True)

@@ -3,14 +3,14 @@ the notebook image: containers never reach the network, so the npm packages are 
 registry, versions fixed by ``package-lock.json``) and the prebuilt federated extension is copied into
 the image. Nothing is fetched when the notebook runs.
 
-The build is JupyterLab 4.6's own: ``jupyter labextension build`` hands over to ``jupyter-builder
-build`` (the ``jupyter_builder`` package from the notebook wheelhouse, in a small venv here), which
-runs ``@jupyterlab/builder`` against ``@jupyterlab/core-meta`` of the image's JupyterLab version, so
-the extension shares the image's JupyterLab packages. ``@jupyterlab/builder`` (webpack) rather than
-the newer ``@jupyter/builder`` (rspack): it runs on Debian's Node.js 18.
+The build is what ``jupyter labextension build`` runs: ``@jupyterlab/builder``'s
+``build-labextension`` with ``--core-path`` holding ``@jupyterlab/core-meta`` of the image's pinned
+JupyterLab (the shared packages' versions), so the extension shares the image's JupyterLab packages.
+It is called directly rather than through JupyterLab 4.6's Python wrapper (``jupyter-builder``),
+which insists on the Node.js of the newer rspack builder; this one runs on Debian's Node.js 18.
 
-Cached under ``var/cache/labextension/``: ``npm-<hash of package.json and lock>`` (node_modules),
-``builder-<wheelhouse>`` (the venv) and ``built-<hash of everything>`` (the result), so an unchanged
+Cached under ``var/cache/labextension/``: ``npm-<hash of package.json and lock>`` (node_modules)
+and ``built-<hash of the sources>`` (the result), so an unchanged
 extension is never rebuilt and a changed source does not re-download its packages. The build runs
 in a copy of the sources, never in the repository (the notebook image's build context holds the
 folder)."""
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -78,27 +77,10 @@ def ensure_node_modules(source: Path = SOURCE) -> Path:
     return target / "node_modules"
 
 
-def ensure_builder(wheelhouse: Path) -> Path:
-    """A venv with ``jupyter_builder`` from the notebook wheelhouse (the image's own version); returns its bin."""
-    target = _cache() / f"builder-{wheelhouse.name}"
-    if (target / COMPLETE).exists():
-        return target / "venv" / "bin"
-    # Made in place (a venv's scripts name their interpreter by absolute path, so it cannot be
-    # renamed into place); the marker is written last, and the caller holds the build lock.
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    run([sys.executable, "-m", "venv", str(target / "venv")], what="creating the extension builder's venv", timeout=300)
-    run([str(target / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-         "--find-links", str(wheelhouse), "jupyter_builder"],
-        what="installing jupyter_builder from the notebook wheelhouse", timeout=300)
-    (target / COMPLETE).write_text("ok\n")
-    return target / "venv" / "bin"
-
-
-def ensure_labextension(wheelhouse: Path, source: Path = SOURCE) -> Path:
+def ensure_labextension(source: Path = SOURCE) -> Path:
     """The prebuilt extension folder (``package.json`` + ``static/``) for
     ``share/jupyter/labextensions/@sandkasse/request-release`` in the notebook image."""
-    key = _hash(source, SOURCES, extra=wheelhouse.name)
+    key = _hash(source, SOURCES)
     target = _cache() / f"built-{key}"
     if (target / COMPLETE).exists():
         return target / "extension"
@@ -106,7 +88,6 @@ def ensure_labextension(wheelhouse: Path, source: Path = SOURCE) -> Path:
         if (target / COMPLETE).exists():
             return target / "extension"
         node_modules = ensure_node_modules(source)
-        bin_dir = ensure_builder(wheelhouse)
         with tempfile.TemporaryDirectory(prefix="labextension-", dir=var_path("tmp")) as tmp:
             work = Path(tmp) / "src"
             work.mkdir()
@@ -114,11 +95,16 @@ def ensure_labextension(wheelhouse: Path, source: Path = SOURCE) -> Path:
                 src = source / name
                 (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
             (work / "node_modules").symlink_to(node_modules)
-            env = {**_node_env(), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+            # The core package of the image's JupyterLab, as the builder wants it: a folder with package.json.
+            core = Path(tmp) / "core"
+            core.mkdir()
+            shutil.copy2(node_modules / "@jupyterlab" / "core-meta" / "core.package.json", core / "package.json")
             run([str(node_modules / ".bin" / "tsc")], what="compiling the JupyterLab extension (tsc)",
-                timeout=BUILD_TIMEOUT, cwd=work, env=env)
-            run([str(bin_dir / "jupyter-builder"), "build", str(work)], what="jupyter labextension build",
-                timeout=BUILD_TIMEOUT, cwd=work, env=env)
+                timeout=BUILD_TIMEOUT, cwd=work, env=_node_env())
+            run(["node", str(node_modules / "@jupyterlab" / "builder" / "lib" / "build-labextension.js"),
+                 "--core-path", str(core), str(work)],
+                what="building the JupyterLab extension (build-labextension)", timeout=BUILD_TIMEOUT, cwd=work,
+                env=_node_env())
             built = work / "build"
             if not (built / "package.json").exists() or not any((built / "static").glob("remoteEntry.*.js")):
                 raise StackError(f"the JupyterLab extension build left no remoteEntry in {built}")
