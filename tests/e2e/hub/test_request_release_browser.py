@@ -18,7 +18,9 @@ import json
 import re
 import secrets
 import subprocess
+import time
 
+import docker
 import httpx
 import pytest
 
@@ -60,7 +62,12 @@ def stack(hub_factory, keycloak, project_token_key, hub_workdir, docker_client):
                 hub.stop_server(researcher, slug)
             except Exception:
                 pass
-            _remove_test_objects(docker_client, [slug])
+            for _ in range(10):  # the stop above may still be removing the container
+                try:
+                    _remove_test_objects(docker_client, [slug])
+                    break
+                except docker.errors.APIError:
+                    time.sleep(1)
             prov.cleanup()
 
 
