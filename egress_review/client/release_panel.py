@@ -135,7 +135,7 @@ def my_requests(client: EgressClient, limit: int = MAX_LISTED) -> list[dict[str,
 def _messages(report: dict[str, Any]) -> list[str]:
     flags = [str(f.get("message") or f.get("rule")) for f in report.get("flags") or [] if isinstance(f, dict)]
     out = flags[:MAX_FLAGS] + ([f"... and {len(flags) - MAX_FLAGS} more"] if len(flags) > MAX_FLAGS else [])
-    return out + [str(u) for u in report.get("unverifiable") or []][:MAX_FLAGS]
+    return out + [f"not verified: {u}" for u in report.get("unverifiable") or []][:MAX_FLAGS]
 
 
 def request_view(detail: dict[str, Any]) -> dict[str, Any]:

@@ -147,13 +147,22 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
             page.reload()
             item = page.locator(".jp-DirListing-itemText", has_text=TABLE)
             item.wait_for(timeout=120_000)
+            # The Welcome notebook opens (and is selected in the file browser) once its kernel is up:
+            # wait for that, or it takes the selection back from the table.
+            page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=120_000)
 
             # Right-click the table: "Request release…" with context, controls and a supporting file.
-            item.click()  # selected first: a right-click while the listing redraws may keep the old selection
-            page.locator(".jp-DirListing-item.jp-mod-selected", has_text=TABLE).wait_for(timeout=10_000)
-            item.click(button="right")
-            page.locator(".lm-Menu-itemLabel", has_text="Request release…").click()
             dialog = page.locator(".jp-Dialog")
+            for _ in range(3):  # JupyterLab may still move the selection to the notebook it just opened
+                item.click()
+                page.locator(".jp-DirListing-item.jp-mod-selected", has_text=TABLE).wait_for(timeout=10_000)
+                item.click(button="right")
+                page.locator(".lm-Menu-itemLabel", has_text="Request release…").click()
+                if dialog.locator(".sk-outputs li").all_inner_texts() == [TABLE]:
+                    break
+                dialog.locator("button.jp-mod-reject").click()
+                dialog.wait_for(state="detached", timeout=10_000)
+            assert dialog.locator(".sk-outputs li").all_inner_texts() == [TABLE]
             dialog.locator("input[name=title]").fill("People per service area")
             dialog.locator("textarea[name=context]").fill("People on sick leave per service area, 2024")
             dialog.locator("textarea[name=controls]").fill("counts of people, every cell at least 100")
