@@ -158,6 +158,7 @@ def test_request_release_from_the_file_browser_see_verdicts_and_comment_and_resu
                 page.locator(".jp-DirListing-item.jp-mod-selected", has_text=TABLE).wait_for(timeout=10_000)
                 item.click(button="right")
                 page.locator(".lm-Menu-itemLabel", has_text="Request release…").click()
+                dialog.locator(".sk-outputs li").first.wait_for(timeout=10_000)
                 if dialog.locator(".sk-outputs li").all_inner_texts() == [TABLE]:
                     break
                 dialog.locator("button.jp-mod-reject").click()
