@@ -11,6 +11,7 @@ from pathlib import Path
 from sandkasse.settings import REPO_ROOT
 from sandkasse.stack.base_image import ensure_base_image, package_list
 from sandkasse.stack.images import build_image
+from sandkasse.stack.labextension import ensure_labextension
 from sandkasse.stack.process import var_path
 from sandkasse.stack.wheelhouse import build_project_wheel, ensure_wheelhouse
 
@@ -41,7 +42,9 @@ def ensure_notebook_image(base_image: str | None = None) -> str:
         build_project_wheel(project)
         args = {"BASE_IMAGE": base_image or ensure_notebook_base(), "WITH_R": "no" if base_image else "yes"}
         # The sdc wrappers read the disclosure policy; the image carries the reviewed policies root-owned.
-        context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies", "r": REPO_ROOT / "r"}
+        context = {"wheels": wheels, "project": project, "policies": REPO_ROOT / "policies", "r": REPO_ROOT / "r",
+                   # JupyterLab's "Request release" front end, prebuilt on the host from the npm registry.
+                   "request-release": ensure_labextension()}
         return build_image("notebook", build_args=args, context_files=context)
     finally:
         shutil.rmtree(project, ignore_errors=True)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -113,14 +113,25 @@ class EgressClient:
 
     def add_file(self, request_id: str, path: Path, *, name: str | None = None, kind: str = "output",
                  context: str = "", controls: str = "", sidecar: dict | None = None) -> dict:
-        f = self._call("POST", f"/api/v1/requests/{request_id}/files",
-                       json={"name": name or path.name, "kind": kind, "context": context, "controls": controls,
-                             "sidecar": sidecar})
+        f = self.create_file(request_id, name or path.name, kind=kind, context=context, controls=controls,
+                             sidecar=sidecar)
         with path.open("rb") as fh:
-            # A file object is streamed by httpx, so large outputs never sit in memory.
-            return self._call("PUT", f"/api/v1/requests/{request_id}/files/{f['id']}/content", content=fh,
-                              headers={"Content-Type": "application/octet-stream",
-                                       "Content-Length": str(path.stat().st_size)})
+            return self.upload_version(request_id, f["id"], fh, path.stat().st_size)
+
+    def create_file(self, request_id: str, name: str, *, kind: str = "output", context: str = "",
+                    controls: str = "", sidecar: dict | None = None) -> dict:
+        """A file entry in a draft request; its bytes follow with :meth:`upload_version`."""
+        return self._call("POST", f"/api/v1/requests/{request_id}/files",
+                          json={"name": name, "kind": kind, "context": context, "controls": controls, "sidecar": sidecar})
+
+    def upload_version(self, request_id: str, file_id: str, fh: BinaryIO, size: int) -> dict:
+        """Send an open file as the file's next version (a returned request's files take new versions)."""
+        # A file object is streamed by httpx, so large outputs never sit in memory.
+        return self._call("PUT", f"/api/v1/requests/{request_id}/files/{file_id}/content", content=fh,
+                          headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+
+    def withdraw(self, request_id: str) -> dict:
+        return self._call("POST", f"/api/v1/requests/{request_id}/withdraw")
 
     def submit(self, request_id: str) -> dict:
         return self._call("POST", f"/api/v1/requests/{request_id}/submit")

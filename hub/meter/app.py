@@ -18,6 +18,7 @@ Routes come from JupyterHub's proxy class (:mod:`hub.meter.proxy`): the hub's pr
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import logging
 from dataclasses import dataclass
@@ -76,7 +77,10 @@ class Meter:
         self.url = ""
         self._server: httpserver.HTTPServer | None = None
         self._flusher = PeriodicCallback(self._flush, flush_interval * 1000)
-        self.client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False)
+        # One client forwards everybody's requests: it must never keep a cookie from an answer (its
+        # jar would add a researcher's login to the next request, anyone's, without a cookie).
+        self.client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False,
+                                        cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])))
         self.app = web.Application(
             [
                 (WEBSOCKET_PATHS, WebSocketRelay, {"meter": self}),
