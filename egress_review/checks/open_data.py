@@ -48,6 +48,19 @@ def canonical(coords: Mapping[str, object] | Iterable[tuple[str, object]]) -> Co
     return tuple(sorted(out))
 
 
+def population_key(population: str) -> str:
+    """The identity of a population label: blanks and case do not make another population (the register
+    and the noise would otherwise treat "oslo residents 2026" as new, with nothing to compare and fresh noise)."""
+    return " ".join(str(population).split()).casefold()
+
+
+@functools.lru_cache(maxsize=100_000)
+def identity(coords: Coords) -> Coords:
+    """A cell's identity for differencing and noise: the case of a dimension or label does not make
+    another cell ("Grefsen" and "GREFSEN" are one group of people)."""
+    return tuple(sorted((d.casefold(), v.casefold()) for d, v in coords))
+
+
 def coords_key(coords: Coords) -> str:
     return json.dumps([list(p) for p in coords], ensure_ascii=False, separators=(",", ":"))
 
@@ -79,6 +92,7 @@ class PublishedTable:
     cells: tuple[PublishedCell, ...]
 
 
+# _inside, _overlap, contains and disjoint compare identities (see :func:`identity`)
 def _inside(inner: str, outer: str) -> bool:
     if inner == outer:
         return True
@@ -95,6 +109,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def contains(outer: Coords, inner: Coords) -> bool:
     """``outer`` strictly contains ``inner`` (see the module docstring)."""
+    outer, inner = identity(outer), identity(inner)
     if outer == inner:
         return False
     got = dict(inner)
@@ -102,6 +117,7 @@ def contains(outer: Coords, inner: Coords) -> bool:
 
 
 def disjoint(a: Coords, b: Coords) -> bool:
+    a, b = identity(a), identity(b)
     other = dict(b)
     return any(d in other and not _overlap(v, other[d]) for d, v in a)
 
@@ -112,7 +128,7 @@ def cell_key_noise(secret: bytes, population: str, coords: Coords, count: int, m
     """Noise in ``-max_noise..max_noise`` picked by an HMAC of the cell's identity and true count under the
     TRE's secret: the same cell of the same population gets the same noise in every table and every
     republication, so averaging republications learns nothing; the table's name plays no part."""
-    msg = "\x1f".join((population, coords_key(coords), str(int(count)))).encode()
+    msg = "\x1f".join((population_key(population), coords_key(identity(coords)), str(int(count)))).encode()
     digest = hmac.new(secret, msg, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") % (2 * max_noise + 1) - max_noise
 
@@ -167,13 +183,13 @@ class _Index:
         self.published = [c for c in table.cells if c.value is not None]
         self.by_label: dict[tuple[str, str], list[PublishedCell]] = {}
         for c in self.published:
-            for d, v in c.coords:
+            for d, v in identity(c.coords):
                 if _as_range(v) is None:
                     self.by_label.setdefault((d, v), []).append(c)
 
     def candidates(self, outer: Coords) -> list[PublishedCell]:
         # every cell inside ``outer`` carries each of its labels: the shortest list is enough
-        lists = [self.by_label.get((d, v), []) for d, v in outer if _as_range(v) is None]
+        lists = [self.by_label.get((d, v), []) for d, v in identity(outer) if _as_range(v) is None]
         return min(lists, key=len) if lists else self.published
 
 
@@ -193,7 +209,7 @@ def _residuals(outer_name: str, outer: PublishedCell, inner: _Index, threshold: 
     # overlap (a table with "90+" and "95+") are subtracted one at a time.
     groups: dict[tuple[str, ...], list[PublishedCell]] = {}
     for c in inside:
-        groups.setdefault(tuple(d for d, _ in c.coords), []).append(c)
+        groups.setdefault(tuple(d for d, _ in identity(c.coords)), []).append(c)
     for group in groups.values():
         if all(disjoint(a.coords, b.coords) for i, a in enumerate(group) for b in group[i + 1:]):
             small(group)

@@ -21,6 +21,7 @@ from egress_review.checks.open_data import (
     coords_key,
     describe,
     find_isolations,
+    population_key,
     protect,
 )
 from egress_review.checks.publication_policy import PublicationProfile
@@ -76,10 +77,14 @@ class CheckResult:
 
 
 def load_register(session: Session, population: str) -> list[PublishedTable]:
+    # matched on the label's identity in Python (SQLite's lower() folds ASCII only): "Oslo residents
+    # 2026" and "oslo  residents 2026" are one population, whose tables can be subtracted
+    key = population_key(population)
+    ids = [i for i, p in session.execute(select(Publication.id, Publication.population)) if population_key(p) == key]
     pubs = session.execute(
-        select(Publication).where(Publication.population == population)
+        select(Publication).where(Publication.id.in_(ids))
         .options(selectinload(Publication.cells)).order_by(Publication.published_at)
-    ).scalars()
+    ).scalars() if ids else []
     return [PublishedTable(p.name, tuple(PublishedCell(coords_from_key(c.coords), c.true_count, c.value)
                                          for c in p.cells)) for p in pubs]
 
@@ -119,7 +124,7 @@ def publish(session: Session, audit: AuditLog, actor: Actor, table: InputTable, 
             project: str, profile: PublicationProfile, secret: bytes) -> tuple[CheckResult, Publication]:
     """Check and register in the caller's transaction (the caller commits); refused (nothing written)
     when the name is taken or the check fails."""
-    _lock_population(session, population)
+    _lock_population(session, population_key(population))
     if session.execute(select(Publication.id).where(Publication.name == name)).first() is not None:
         raise PublicationRefused(f"a table named {name!r} is already published; publish under a new name")
     result = check_table(session, table, name=name, population=population, profile=profile, secret=secret)

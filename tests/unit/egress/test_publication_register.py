@@ -333,3 +333,31 @@ def test_cli_follows_the_publication_profile_of_the_policy_file(cli_env, tmp_pat
     (policies / "disclosure.yaml").write_text(text.replace("  threshold: 20 ", "  threshold: many "))
     r = _run("check", str(_csv(tmp_path, "aged-100-by-sub-district")), "--population", POPULATION)
     assert r.exit_code == 2 and "disclosure.yaml is invalid" in r.output
+
+
+def test_another_spelling_of_the_population_or_the_labels_is_still_checked_against_the_register(env, tmp_path):
+    """Attack (careless or curious publisher): the same 90-99 table, under the population written in capitals
+    with extra blanks and with the labels in capitals, must not pass as a table of a new population or of
+    new cells: the difference with the published 90+ table still isolates Grefsen's 8 centenarians, and a
+    republished cell keeps its noise (fresh noise would let republications be averaged)."""
+    _publish(env, tmp_path, "aged-90-plus-by-sub-district")
+    respelt = _tables()["aged-90-99-by-sub-district"].copy()
+    for column in ("district", "sub_district"):
+        respelt[column] = respelt[column].str.upper()
+    respelt.columns = [c.upper() if c != "count" else c for c in respelt.columns]
+    path = tmp_path / "respelt.csv"
+    respelt.to_csv(path, index=False)
+    with env.svc.read_sessions() as s:
+        result = check_table(s, read_table(path), name="new name", population="  " + POPULATION.upper() + " ",
+                             profile=PROFILE, secret=SECRET)
+    assert not result.publishable
+    assert any(i.residual == 8 and i.outer_table == "aged-90-plus-by-sub-district"
+               for i in result.differencing.isolations)
+    # the same cell, spelt otherwise, of the same population spelt otherwise: the same noise
+    one = tmp_path / "one.csv"
+    one.write_text("district,sub_district,age,count\nNordre Aker,Grefsen,90+,131\n")
+    other = tmp_path / "other.csv"
+    other.write_text("DISTRICT,SUB_DISTRICT,AGE,count\nNORDRE AKER,grefsen,90+,131\n")
+    values = {evaluate(read_table(path), [], name="n", population=pop, profile=PROFILE, secret=SECRET).cells[0].value
+              for path, pop in ((one, POPULATION), (other, POPULATION.lower()))}
+    assert len(values) == 1
