@@ -329,3 +329,27 @@ def test_the_request_page_shows_each_outputs_reexecution_outcome(env):
         _login(c, "alice", ["researcher"])  # outside the sandbox: the outcome, not the reason
         page = c.get(f"/requests/{req_id}").text
         assert "Re-executed: does not match" in page and "the re-created b.csv differs" not in page
+
+
+def test_a_request_that_leaves_the_notebook_out_is_marked_when_the_policy_asks_for_a_rerun(env):
+    """Attack (malicious researcher): the client attaches the notebook, the service only re-runs one if it
+    came; a request sent with ``notebook=False`` (or through the API) must not look like one that needs
+    no re-run. The checkers see, beside each output the replay did not make, that nothing was re-run."""
+    from tests.unit.web.test_web_ui import _login
+
+    env.svc.policy = env.svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+    alice = researcher("alice", "alpha")
+    bare = env.make_request(RequestState.DRAFT)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), bare)
+    with_nb = env.make_request(RequestState.DRAFT)
+    env.store_file(alice, with_nb, "analysis.ipynb", NB, kind=FileKind.SUPPORTING)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), with_nb)
+    with _web_client(env) as c:
+        svc = c.app.state.egress  # the page's own service: its policy asks for re-runs
+        svc.policy = svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+        _login(c, "chris", ["output-checker"])
+        assert re.search(r'class="reexecution reexec-absent sev-fail"[^>]*>Not re-executed: no notebook came',
+                         c.get(f"/requests/{bare}").text)
+        assert "Not re-executed" not in c.get(f"/requests/{with_nb}").text
+        svc.policy = svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=False)})
+        assert "Not re-executed" not in c.get(f"/requests/{bare}").text  # no re-run asked for
