@@ -12,7 +12,8 @@ Not rendered here, unlike Docker: the PID limit (a kubelet setting, ``podPidsLim
 inside the pod (an unsafe sysctl; the NetworkPolicy covers both address families).
 The project token is bound to ``pod_network`` (the cluster's pod range), not to one project's subnet:
 pods of all projects share that range, so the binding keeps a copied token useless outside the
-cluster, and the NetworkPolicy is what keeps a pod to its own project.
+cluster, and the NetworkPolicy is what keeps a pod to its own project. The ingress controller is a pod
+in that range too: the egress service refuses a bound token on a relayed request (``egress_review.peer.relayed``).
 """
 
 from __future__ import annotations
