@@ -353,3 +353,23 @@ def test_a_request_that_leaves_the_notebook_out_is_marked_when_the_policy_asks_f
         assert "Not re-executed" not in c.get(f"/requests/{with_nb}").text
         svc.policy = svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=False)})
         assert "Not re-executed" not in c.get(f"/requests/{bare}").text  # no re-run asked for
+
+
+def test_the_rerun_runs_no_code_the_checkers_view_leaves_out():
+    """Attack (malicious researcher): "View code" showed the first 2,000 cells and said nothing of the rest,
+    while the re-run took every code cell, so a cell 2,001 writing the submitted bytes from a literal made
+    "matches" out of code no checker could see. Over the limit, neither shows nor runs. And code that
+    reads otherwise than it runs (bidirectional overrides, zero-width characters) shows its hidden marks."""
+    from egress_review.notebooks.code import MAX_CELLS, NotNotebook
+
+    padded = notebook(*(["pass"] * MAX_CELLS), "open('/tmp/out/t.csv', 'w').write('a,b\\n1,2\\n')  # unseen")
+    with pytest.raises(NotNotebook):
+        cells(padded)
+    with pytest.raises(NotNotebook):
+        code_only(padded)
+    assert len(cells(notebook(*(["pass"] * MAX_CELLS)))) == MAX_CELLS  # up to the limit, all of them
+    trojan = notebook("access = 'user\u202e \u2066# admin only\u2069 \u2066'  # ok\nx\u200b = 1")
+    shown = cells(trojan)[0].source
+    assert "\u202e" not in shown and "\u2066" not in shown and "\u200b" not in shown
+    assert "U+202E" in shown and "U+2066" in shown and "U+200B" in shown
+    assert "\u202e" in json.loads(code_only(trojan))["cells"][0]["source"]  # the run gets the code as written
