@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import functools
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -51,14 +52,17 @@ def canonical(coords: Mapping[str, object] | Iterable[tuple[str, object]]) -> Co
 def population_key(population: str) -> str:
     """The identity of a population label: blanks and case do not make another population (the register
     and the noise would otherwise treat "oslo residents 2026" as new, with nothing to compare and fresh noise)."""
-    return " ".join(str(population).split()).casefold()
+    return unicodedata.normalize("NFKC", " ".join(str(population).split())).casefold()
 
 
 @functools.lru_cache(maxsize=100_000)
 def identity(coords: Coords) -> Coords:
     """A cell's identity for differencing and noise: the case of a dimension or label does not make
     another cell ("Grefsen" and "GREFSEN" are one group of people)."""
-    return tuple(sorted((d.casefold(), v.casefold()) for d, v in coords))
+    def fold(text: str) -> str:  # "Kjelsås" typed with a combining ring is the same place
+        return unicodedata.normalize("NFKC", text).casefold()
+
+    return tuple(sorted((fold(d), fold(v)) for d, v in coords))
 
 
 def coords_key(coords: Coords) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from egress_review.audit import Actor
-from egress_review.checks.open_data import Cell, PublishedTable, canonical, find_isolations, protect
+from egress_review.checks.open_data import Cell, PublishedTable, canonical, find_isolations, identity, protect
 from egress_review.checks.publication_policy import PublicationProfile
 from egress_review.models import EgressAuditEvent
 from egress_review.publishing.models import Publication, PublishedCellRow
@@ -358,6 +358,7 @@ def test_another_spelling_of_the_population_or_the_labels_is_still_checked_again
     one.write_text("district,sub_district,age,count\nNordre Aker,Grefsen,90+,131\n")
     other = tmp_path / "other.csv"
     other.write_text("DISTRICT,SUB_DISTRICT,AGE,count\nNORDRE AKER,grefsen,90+,131\n")
+    assert identity(canonical({"sub_district": "Kjelsa\u030as"})) == identity(canonical({"SUB_DISTRICT": "KJELSÅS"}))
     values = {evaluate(read_table(path), [], name="n", population=pop, profile=PROFILE, secret=SECRET).cells[0].value
               for path, pop in ((one, POPULATION), (other, POPULATION.lower()))}
     assert len(values) == 1
