@@ -118,7 +118,8 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
 
     async def get_pod_manifest(self):
         pod = await super().get_pod_manifest()
-        problems = pod_problems(to_api_dict(pod), read_only_mounts=(DATA_MOUNT,))
+        claims = {m.source for m in self.sandbox(self.project_slug).mounts}
+        problems = pod_problems(to_api_dict(pod), read_only_mounts=(DATA_MOUNT,), claims=claims)
         if problems:
             self.log.error("refusing to create %s: %s", self.pod_name, "; ".join(problems))
             raise refuse(500, "The notebook pod would break the sandbox policy: " + "; ".join(problems))

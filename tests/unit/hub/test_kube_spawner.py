@@ -130,6 +130,13 @@ CONTROLS = {
     "service-account token": (lambda s: s.update(automount_service_account_token=True), "service-account token"),
     "no cluster DNS": (lambda s: s["extra_pod_config"].pop("dnsPolicy"), "resolver"),
     "no host paths": (lambda s: s["volumes"].append({"name": "host", "hostPath": {"path": "/"}}), "only claims and emptyDir"),
+    # Attack (careless operator): a claim of the namespace that is not the sandbox's (the egress quarantine,
+    # another project's extracts) mounted read-only passed every check: only the sandbox's own claims may be
+    "the sandbox's claims only": (lambda s: s["volumes"].append({"name": "q", "persistentVolumeClaim": {
+        "claimName": "sandkasse-egress-data", "readOnly": True}}) or s["volume_mounts"].append(
+        {"name": "q", "mountPath": "/q", "readOnly": True}), "is not one of the sandbox's"),
+    "this project's extracts only": (lambda s: s["volumes"][0]["persistentVolumeClaim"].update(
+        claimName="sandkasse-extracts-another-project"), "is not one of the sandbox's"),
 }
 
 
