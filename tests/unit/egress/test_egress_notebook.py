@@ -329,6 +329,13 @@ def test_the_request_page_shows_each_outputs_reexecution_outcome(env):
         _login(c, "alice", ["researcher"])  # outside the sandbox: the outcome, not the reason
         page = c.get(f"/requests/{req_id}").text
         assert "Re-executed: does not match" in page and "the re-created b.csv differs" not in page
+    # the reason may quote the data: the checker's read of it is audited, like the code view's
+    with env.svc.sessions() as s:
+        from egress_review.models import EgressAuditEvent
+
+        reads = [(e.actor, json.loads(e.detail).get("via")) for e in s.execute(
+            select(EgressAuditEvent).where(EgressAuditEvent.action == "file.read")).scalars()]
+    assert ("chris", "web re-execution reason") in reads and ("alice", "web re-execution reason") not in reads
 
 
 def test_a_request_that_leaves_the_notebook_out_is_marked_when_the_policy_asks_for_a_rerun(env):
