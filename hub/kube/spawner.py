@@ -41,7 +41,7 @@ def to_api_dict(obj: Any) -> Any:
 class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
     pod_network = Unicode(
         "",
-        help="The cluster's pod address range (CIDR); project tokens are accepted only from inside it. Empty: unbound tokens.",
+        help="The cluster's pod address range (CIDR); project tokens are accepted only from inside it. Required: no notebook starts without it.",
     ).tag(config=True)
     hub_selector = Dict(
         {"app.kubernetes.io/name": "sandkasse-hub"},
@@ -104,7 +104,10 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
             setattr(self, trait, value)
         if not self.egress_url:
             raise refuse(500, "ProjectKubeSpawner.egress_url is not set: notebooks reach the egress service by its address (no DNS in the sandbox).")
-        self.environment = self.sandbox_env(slug, self.egress_url, self.pod_network or None)
+        if self.project_token_key and not self.pod_network:
+            # unbound, the token printed in a notebook would open the project's quarantine from anywhere
+            raise refuse(500, "ProjectKubeSpawner.pod_network is not set (SANDKASSE_KUBE_POD_NETWORK): the project token must be bound to the cluster's pod range.")
+        self.environment = self.sandbox_env(slug, self.egress_url, self.pod_network)
         return spec
 
     async def add_welcome_notebook(self, slug: str, spec: SandboxSpec) -> None:

@@ -76,6 +76,14 @@ def test_the_project_token_is_bound_to_the_pod_network(tmp_path):
     assert (principal.username, principal.project, principal.network) == ("ingrid", PROJECT, "10.244.0.0/16")
 
 
+def test_without_a_pod_network_no_notebook_starts_with_an_unbound_token(tmp_path):
+    """Attack (curious researcher, careless operator): SANDKASSE_KUBE_POD_NETWORK left empty gave unbound
+    project tokens, which open the project's quarantine from any laptop; the spawner now refuses."""
+    with pytest.raises(web.HTTPError) as refused:
+        render(tmp_path, pod_network="")
+    assert refused.value.status_code == 500 and "pod_network" in refused.value.jupyterhub_message
+
+
 def test_docker_and_kubernetes_render_the_same_policy(tmp_path):
     """One decision (hub/sandbox.py), two renderings: the same user, capabilities, limits and read-only data."""
     from jupyterhub.traitlets import ByteSpecification
