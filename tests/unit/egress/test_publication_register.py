@@ -362,3 +362,35 @@ def test_another_spelling_of_the_population_or_the_labels_is_still_checked_again
     values = {evaluate(read_table(path), [], name="n", population=pop, profile=PROFILE, secret=SECRET).cells[0].value
               for path, pop in ((one, POPULATION), (other, POPULATION.lower()))}
     assert len(values) == 1
+
+
+def test_a_population_new_to_the_register_must_be_said_to_be(env, tmp_path):
+    """Attack (careless or curious publisher): the 90-99 table under "Oslo residents, 1 January 2026" instead
+    of the registered label was compared with nothing and published. A label the register has never seen is
+    refused unless the publisher says the population is new (audited); the known labels are listed."""
+    _publish(env, tmp_path, "aged-90-plus-by-sub-district")  # the first population of an empty register
+    table = read_table(_csv(tmp_path, "aged-90-99-by-sub-district"))
+    with env.svc.sessions() as s:
+        with pytest.raises(PublicationRefused, match="--new-population") as refused:
+            publish(s, env.svc.audit, ADMIN, table, name="respelt", population="Oslo residents, 1 January 2026",
+                    project="", profile=PROFILE, secret=SECRET)
+        s.rollback()
+    assert POPULATION in str(refused.value)
+    assert _counts(env) == (1, 62, 1)
+    with env.svc.sessions() as s:  # said to be new: registered, and the audit says so
+        _, pub = publish(s, env.svc.audit, ADMIN, table, name="bergen", population="Bergen residents 2026",
+                         project="", profile=PROFILE, secret=SECRET, new_population=True)
+        s.commit()
+    with env.svc.read_sessions() as s:
+        event = s.execute(select(EgressAuditEvent).where(EgressAuditEvent.object_id == pub.id)).scalar_one()
+    assert '"new_population": true' in event.detail
+
+
+def test_cli_publish_needs_new_population_for_a_label_the_register_has_not_seen(cli_env, tmp_path):
+    assert _run("publish", str(_csv(tmp_path, "aged-90-plus-by-sub-district")), "--population", POPULATION,
+                "--by", "anne").exit_code == 0
+    second = str(_csv(tmp_path, "aged-100-by-sub-district"))
+    r = _run("publish", second, "--population", "Oslo residents 1 Jan 2026", "--by", "anne")
+    assert r.exit_code == 1 and "--new-population" in r.output and "nothing was registered" in r.output
+    r = _run("publish", second, "--population", "Oslo residents 1 Jan 2026", "--by", "anne", "--new-population")
+    assert r.exit_code == 0, r.output
