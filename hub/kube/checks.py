@@ -84,3 +84,11 @@ def network_policy_problems(actual: dict[str, Any] | None, expected: dict[str, A
     if actual.get("spec") != expected["spec"]:
         return [f"NetworkPolicy {expected['metadata']['name']} differs from the policy: {actual.get('spec')}"]
     return []
+
+
+def peer_selector_problems(pod_labels: dict[str, str], selectors: dict[str, dict[str, str]]) -> list[str]:
+    """A notebook pod that a peer's selector matches would be that peer to every notebook's NetworkPolicy
+    (the hub's ``app: jupyterhub`` is also on every notebook pod KubeSpawner makes): notebooks of any
+    project could then open its Jupyter port."""
+    return [f"pod: its labels match the {peer} selector {sel}: every notebook could reach it as the {peer}"
+            for peer, sel in selectors.items() if sel and all(pod_labels.get(k) == v for k, v in sel.items())]

@@ -26,7 +26,7 @@ from kubespawner import KubeSpawner
 from kubespawner.clients import shared_client
 from traitlets import Dict, Unicode, default
 
-from hub.kube.checks import network_policy_problems, pod_problems
+from hub.kube.checks import network_policy_problems, peer_selector_problems, pod_problems
 from hub.kube.objects import claim_name, label_value, pod_settings, project_network_policy, workspace_writer
 from hub.sandbox import DATA_MOUNT, ProjectSandboxMixin, SandboxSpec, refuse, sandbox_spec
 
@@ -122,7 +122,10 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
     async def get_pod_manifest(self):
         pod = await super().get_pod_manifest()
         claims = {m.source for m in self.sandbox(self.project_slug).mounts}
-        problems = pod_problems(to_api_dict(pod), read_only_mounts=(DATA_MOUNT,), claims=claims)
+        manifest = to_api_dict(pod)
+        problems = pod_problems(manifest, read_only_mounts=(DATA_MOUNT,), claims=claims)
+        problems += peer_selector_problems((manifest.get("metadata") or {}).get("labels") or {},
+                                           {"hub": dict(self.hub_selector), "egress": dict(self.egress_selector)})
         if problems:
             self.log.error("refusing to create %s: %s", self.pod_name, "; ".join(problems))
             raise refuse(500, "The notebook pod would break the sandbox policy: " + "; ".join(problems))

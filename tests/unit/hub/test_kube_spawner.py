@@ -84,6 +84,17 @@ def test_without_a_pod_network_no_notebook_starts_with_an_unbound_token(tmp_path
     assert refused.value.status_code == 500 and "pod_network" in refused.value.jupyterhub_message
 
 
+@pytest.mark.parametrize("peer, selector", [("hub", {"app": "jupyterhub"}),
+                                            ("egress", {"app.kubernetes.io/name": "jupyterhub"})])
+def test_a_peer_selector_that_matches_notebook_pods_is_refused(tmp_path, peer, selector):
+    """Attack (careless operator): hub_selector set to z2jh's ``app: jupyterhub`` also selects every notebook
+    pod (KubeSpawner labels them so), and each project's NetworkPolicy then lets every notebook, of any
+    project, open every other notebook's Jupyter port as if it were the hub. The spawner refuses the pod."""
+    with pytest.raises(web.HTTPError) as refused:
+        render(tmp_path, **{f"{peer}_selector": selector})
+    assert refused.value.status_code == 500 and f"match the {peer} selector" in refused.value.jupyterhub_message
+
+
 def test_docker_and_kubernetes_render_the_same_policy(tmp_path):
     """One decision (hub/sandbox.py), two renderings: the same user, capabilities, limits and read-only data."""
     from jupyterhub.traitlets import ByteSpecification
