@@ -223,6 +223,30 @@ def _residuals(outer_name: str, outer: PublishedCell, inner: _Index, threshold: 
     return found
 
 
+def _across_tables(outer_name: str, outer: PublishedCell, union: _Index, new_cells: set[Coords],
+                   threshold: int) -> list[Isolation]:
+    """``outer`` minus published cells of *several* tables ("90+" minus one table's "90-94" and another's
+    "95-99"): inside ``outer``, the register's cells of one set of dimensions that do not overlap, the
+    largest first; counted only when the new table takes part (as ``outer`` or among the cells)."""
+    if outer.value is None:
+        return []
+    groups: dict[tuple[str, ...], list[PublishedCell]] = {}
+    for c in union.candidates(outer.coords):
+        if contains(outer.coords, c.coords):
+            groups.setdefault(tuple(d for d, _ in identity(c.coords)), []).append(c)
+    found = []
+    for group in groups.values():
+        chosen: list[PublishedCell] = []
+        for c in sorted(group, key=lambda c: -c.count):
+            if all(disjoint(c.coords, d.coords) for d in chosen):
+                chosen.append(c)
+        involved = identity(outer.coords) in new_cells or any(identity(c.coords) in new_cells for c in chosen)
+        rest = outer.count - sum(c.count for c in chosen)
+        if involved and 0 < rest < threshold:
+            found.append(Isolation(outer_name, outer.coords, "the register", tuple(c.coords for c in chosen), rest))
+    return found
+
+
 @dataclass
 class DifferencingReport:
     isolations: list[Isolation] = field(default_factory=list)
@@ -232,18 +256,40 @@ class DifferencingReport:
 def find_isolations(new: PublishedTable, register: Iterable[PublishedTable], threshold: int,
                     max_findings: int = 200) -> DifferencingReport:
     """Every way ``new`` together with one already published table (or with itself: margins against its
-    own cells) isolates a small group. Pairs of two old tables were checked when the later one was published."""
+    own cells), or with the cells of several (:func:`_across_tables`), isolates a small group. Combinations
+    of old tables alone were checked when the latest of them was published."""
     report = DifferencingReport()
     seen: set[tuple] = set()
+    register = list(register)
     new_index = _Index(new)
+
+    def add(isos: list[Isolation]) -> None:
+        for iso in isos:
+            # the same cells found by the pair and by the several-tables pass are one finding
+            key = (iso.outer_table, iso.outer, frozenset(identity(c) for c in iso.inner))
+            if key not in seen and len(report.isolations) < max_findings:
+                seen.add(key)
+                report.isolations.append(iso)
+
     for old in [new, *register]:
         report.compared_tables += old is not new
         pairs = [(new, new_index)] if old is new else [(new, _Index(old)), (old, new_index)]
         for outer_t, inner in pairs:
             for outer in outer_t.cells:
-                for iso in _residuals(outer_t.name, outer, inner, threshold):
-                    key = (iso.outer_table, iso.outer, iso.inner_table, iso.inner)
-                    if key not in seen and len(report.isolations) < max_findings:
-                        seen.add(key)
-                        report.isolations.append(iso)
+                add(_residuals(outer_t.name, outer, inner, threshold))
+    if register:
+        # several tables at once: the published cells of the register and the new table, each cell once
+        cells: dict[Coords, PublishedCell] = {}
+        for t in (new, *register):
+            for c in t.cells:
+                cells.setdefault(identity(c.coords), c)
+        union = _Index(PublishedTable("the register", tuple(cells.values())))
+        new_cells = {identity(c.coords) for c in new.cells if c.value is not None}
+        for outer_t in (new, *register):
+            for outer in outer_t.cells:
+                # an old cell matters only if a new cell lies inside it
+                if outer_t is not new and not any(contains(outer.coords, c.coords)
+                                                  for c in new_index.candidates(outer.coords)):
+                    continue
+                add(_across_tables(outer_t.name, outer, union, new_cells, threshold))
     return report

@@ -394,3 +394,22 @@ def test_cli_publish_needs_new_population_for_a_label_the_register_has_not_seen(
     assert r.exit_code == 1 and "--new-population" in r.output and "nothing was registered" in r.output
     r = _run("publish", second, "--population", "Oslo residents 1 Jan 2026", "--by", "anne", "--new-population")
     assert r.exit_code == 0, r.output
+
+
+def test_three_tables_together_isolate_what_no_pair_of_them_does():
+    """Attack (public reader): "90-94" and "95-99" published in two tables, then "90+" in a third: no pair
+    isolates anyone, but 90+ minus both leaves Grefsen's 8 centenarians. The register's cells are
+    subtracted together, whichever of the three comes last; combinations of old tables alone stay quiet."""
+    def table(name: str, rows: list[tuple[str, str, int]]) -> PublishedTable:
+        cells = [Cell(canonical({"sub_district": s, "age": a}), n) for s, a, n in rows]
+        return PublishedTable(name, tuple(protect(cells, population="p", threshold=20, method="cell_key", secret=SECRET)))
+
+    young = table("90-94", [("Grefsen", "90-94", 40), ("Kjelsås", "90-94", 50)])
+    old = table("95-99", [("Grefsen", "95-99", 25), ("Kjelsås", "95-99", 30)])
+    all_90 = table("90+", [("Grefsen", "90+", 73), ("Kjelsås", "90+", 100)])
+    assert not find_isolations(old, [young], 20).isolations and not find_isolations(all_90, [young], 20).isolations
+    for new, register in ((all_90, [young, old]), (old, [young, all_90]), (young, [all_90, old])):
+        found = find_isolations(new, register, 20).isolations
+        assert [(i.residual, dict(i.outer)["sub_district"]) for i in found] == [(8, "Grefsen")], new.name
+    unrelated = table("other", [("Tåsen", "90+", 50)])
+    assert not find_isolations(unrelated, [young, old, all_90], 20).isolations  # the old trio is not the new table's
