@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _KEY = "sandkasse.direct_peer"
+# What a reverse proxy adds to every request it relays (nginx, ingress-nginx, Traefik, HAProxy, Envoy)
+RELAY_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded", "via", "x-envoy-external-address")
 
 
 class RecordDirectPeer:
@@ -31,3 +33,10 @@ def direct_peer(request: Request) -> str:
     if _KEY in request.scope:
         return request.scope[_KEY]
     return request.client.host if request.client else ""
+
+
+def relayed(request: Request) -> bool:
+    """The request came through a reverse proxy. On Kubernetes the ingress controller is a pod inside the
+    pod range a project token is bound to, so its TCP address alone would let a token copied out of a
+    notebook in from the internet; a sandbox calls the egress service directly and adds none of these."""
+    return any(h in request.headers for h in RELAY_HEADERS)

@@ -104,11 +104,14 @@ def publication_publish(
     project: str = typer.Option("", help="Project or unit the table comes from"),
     count: str = typer.Option("count", help="The count column"),
     out: str = typer.Option(None, help="Write the published table here instead of printing it"),
+    new_population: bool = typer.Option(False, "--new-population",
+                                        help="The population is new to the register (its tables are compared with none of the others')"),
 ) -> None:
     """Check the table again against the register and register it; refuses (registers nothing) when the check fails."""
     from egress_review.publishing.cli import publish_command
 
-    raise typer.Exit(publish_command(file, name=name, population=population, by=by, project=project, count=count, out=out))
+    raise typer.Exit(publish_command(file, name=name, population=population, by=by, project=project, count=count, out=out,
+                                     new_population=new_population))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from egress_review import projects
 from egress_review.errors import Forbidden, NotAuthenticated
 from egress_review.identity.principal import Principal, Role, Via
 from egress_review.identity.project_token import looks_like_project_token, peer_in_network, verify_project_token
-from egress_review.peer import direct_peer
+from egress_review.peer import direct_peer, relayed
 from egress_review.service import EgressService
 
 
@@ -59,6 +59,8 @@ def authenticate(request: Request, svc: EgressService) -> Principal:
         # project network the hub bound it to (the TCP peer, not a forwarded address).
         if pp.network is not None and not peer_in_network(direct_peer(request), pp.network):
             raise NotAuthenticated("this project token works only from inside its project's sandbox")
+        if pp.network is not None and relayed(request):  # a sandbox calls directly; the internet comes through the ingress
+            raise NotAuthenticated("this project token works only from inside its project's sandbox, not through a proxy")
         # The token says who and which project; provisioning says whether that is still allowed.
         with svc.read_sessions() as session:
             allowed = projects.can_access(session, pp.username, pp.project)

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import functools
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -46,6 +47,22 @@ def canonical(coords: Mapping[str, object] | Iterable[tuple[str, object]]) -> Co
         if label.casefold() not in TOTAL_LABELS:
             out.append((str(dim).strip(), label))
     return tuple(sorted(out))
+
+
+def population_key(population: str) -> str:
+    """The identity of a population label: blanks and case do not make another population (the register
+    and the noise would otherwise treat "oslo residents 2026" as new, with nothing to compare and fresh noise)."""
+    return unicodedata.normalize("NFKC", " ".join(str(population).split())).casefold()
+
+
+@functools.lru_cache(maxsize=100_000)
+def identity(coords: Coords) -> Coords:
+    """A cell's identity for differencing and noise: the case of a dimension or label does not make
+    another cell ("Grefsen" and "GREFSEN" are one group of people)."""
+    def fold(text: str) -> str:  # "Kjelsås" typed with a combining ring is the same place
+        return unicodedata.normalize("NFKC", text).casefold()
+
+    return tuple(sorted((fold(d), fold(v)) for d, v in coords))
 
 
 def coords_key(coords: Coords) -> str:
@@ -79,6 +96,7 @@ class PublishedTable:
     cells: tuple[PublishedCell, ...]
 
 
+# _inside, _overlap, contains and disjoint compare identities (see :func:`identity`)
 def _inside(inner: str, outer: str) -> bool:
     if inner == outer:
         return True
@@ -95,6 +113,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def contains(outer: Coords, inner: Coords) -> bool:
     """``outer`` strictly contains ``inner`` (see the module docstring)."""
+    outer, inner = identity(outer), identity(inner)
     if outer == inner:
         return False
     got = dict(inner)
@@ -102,6 +121,7 @@ def contains(outer: Coords, inner: Coords) -> bool:
 
 
 def disjoint(a: Coords, b: Coords) -> bool:
+    a, b = identity(a), identity(b)
     other = dict(b)
     return any(d in other and not _overlap(v, other[d]) for d, v in a)
 
@@ -112,7 +132,7 @@ def cell_key_noise(secret: bytes, population: str, coords: Coords, count: int, m
     """Noise in ``-max_noise..max_noise`` picked by an HMAC of the cell's identity and true count under the
     TRE's secret: the same cell of the same population gets the same noise in every table and every
     republication, so averaging republications learns nothing; the table's name plays no part."""
-    msg = "\x1f".join((population, coords_key(coords), str(int(count)))).encode()
+    msg = "\x1f".join((population_key(population), coords_key(identity(coords)), str(int(count)))).encode()
     digest = hmac.new(secret, msg, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") % (2 * max_noise + 1) - max_noise
 
@@ -167,13 +187,13 @@ class _Index:
         self.published = [c for c in table.cells if c.value is not None]
         self.by_label: dict[tuple[str, str], list[PublishedCell]] = {}
         for c in self.published:
-            for d, v in c.coords:
+            for d, v in identity(c.coords):
                 if _as_range(v) is None:
                     self.by_label.setdefault((d, v), []).append(c)
 
     def candidates(self, outer: Coords) -> list[PublishedCell]:
         # every cell inside ``outer`` carries each of its labels: the shortest list is enough
-        lists = [self.by_label.get((d, v), []) for d, v in outer if _as_range(v) is None]
+        lists = [self.by_label.get((d, v), []) for d, v in identity(outer) if _as_range(v) is None]
         return min(lists, key=len) if lists else self.published
 
 
@@ -193,13 +213,37 @@ def _residuals(outer_name: str, outer: PublishedCell, inner: _Index, threshold: 
     # overlap (a table with "90+" and "95+") are subtracted one at a time.
     groups: dict[tuple[str, ...], list[PublishedCell]] = {}
     for c in inside:
-        groups.setdefault(tuple(d for d, _ in c.coords), []).append(c)
+        groups.setdefault(tuple(d for d, _ in identity(c.coords)), []).append(c)
     for group in groups.values():
         if all(disjoint(a.coords, b.coords) for i, a in enumerate(group) for b in group[i + 1:]):
             small(group)
         else:
             for c in group:
                 small([c])
+    return found
+
+
+def _across_tables(outer_name: str, outer: PublishedCell, union: _Index, new_cells: set[Coords],
+                   threshold: int) -> list[Isolation]:
+    """``outer`` minus published cells of *several* tables ("90+" minus one table's "90-94" and another's
+    "95-99"): inside ``outer``, the register's cells of one set of dimensions that do not overlap, the
+    largest first; counted only when the new table takes part (as ``outer`` or among the cells)."""
+    if outer.value is None:
+        return []
+    groups: dict[tuple[str, ...], list[PublishedCell]] = {}
+    for c in union.candidates(outer.coords):
+        if contains(outer.coords, c.coords):
+            groups.setdefault(tuple(d for d, _ in identity(c.coords)), []).append(c)
+    found = []
+    for group in groups.values():
+        chosen: list[PublishedCell] = []
+        for c in sorted(group, key=lambda c: -c.count):
+            if all(disjoint(c.coords, d.coords) for d in chosen):
+                chosen.append(c)
+        involved = identity(outer.coords) in new_cells or any(identity(c.coords) in new_cells for c in chosen)
+        rest = outer.count - sum(c.count for c in chosen)
+        if involved and 0 < rest < threshold:
+            found.append(Isolation(outer_name, outer.coords, "the register", tuple(c.coords for c in chosen), rest))
     return found
 
 
@@ -212,18 +256,40 @@ class DifferencingReport:
 def find_isolations(new: PublishedTable, register: Iterable[PublishedTable], threshold: int,
                     max_findings: int = 200) -> DifferencingReport:
     """Every way ``new`` together with one already published table (or with itself: margins against its
-    own cells) isolates a small group. Pairs of two old tables were checked when the later one was published."""
+    own cells), or with the cells of several (:func:`_across_tables`), isolates a small group. Combinations
+    of old tables alone were checked when the latest of them was published."""
     report = DifferencingReport()
     seen: set[tuple] = set()
+    register = list(register)
     new_index = _Index(new)
+
+    def add(isos: list[Isolation]) -> None:
+        for iso in isos:
+            # the same cells found by the pair and by the several-tables pass are one finding
+            key = (iso.outer_table, iso.outer, frozenset(identity(c) for c in iso.inner))
+            if key not in seen and len(report.isolations) < max_findings:
+                seen.add(key)
+                report.isolations.append(iso)
+
     for old in [new, *register]:
         report.compared_tables += old is not new
         pairs = [(new, new_index)] if old is new else [(new, _Index(old)), (old, new_index)]
         for outer_t, inner in pairs:
             for outer in outer_t.cells:
-                for iso in _residuals(outer_t.name, outer, inner, threshold):
-                    key = (iso.outer_table, iso.outer, iso.inner_table, iso.inner)
-                    if key not in seen and len(report.isolations) < max_findings:
-                        seen.add(key)
-                        report.isolations.append(iso)
+                add(_residuals(outer_t.name, outer, inner, threshold))
+    if register:
+        # several tables at once: the published cells of the register and the new table, each cell once
+        cells: dict[Coords, PublishedCell] = {}
+        for t in (new, *register):
+            for c in t.cells:
+                cells.setdefault(identity(c.coords), c)
+        union = _Index(PublishedTable("the register", tuple(cells.values())))
+        new_cells = {identity(c.coords) for c in new.cells if c.value is not None}
+        for outer_t in (new, *register):
+            for outer in outer_t.cells:
+                # an old cell matters only if a new cell lies inside it
+                if outer_t is not new and not any(contains(outer.coords, c.coords)
+                                                  for c in new_index.candidates(outer.coords)):
+                    continue
+                add(_across_tables(outer_t.name, outer, union, new_cells, threshold))
     return report

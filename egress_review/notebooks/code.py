@@ -33,6 +33,13 @@ def _source(cell: dict) -> str:
     return src if isinstance(src, str) else ""
 
 
+# Characters that make code read otherwise than it runs ("Trojan Source": bidirectional overrides that
+# reorder a line, zero-width characters that join or hide): shown to the checkers as visible marks.
+_HIDDEN = {c: f"\u27e8U+{c:04X}\u27e9" for c in (
+    0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+    0x2060, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF)}
+
+
 def _load(data: bytes) -> dict:
     try:
         nb = json.loads(data.decode("utf-8-sig"))
@@ -40,13 +47,16 @@ def _load(data: bytes) -> dict:
         raise NotNotebook(f"not a notebook: {exc}") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotNotebook("not a notebook: no cells")
+    # the checkers' view and the re-run take the same cells: none may run that the view leaves out
+    if len(nb["cells"]) > MAX_CELLS:
+        raise NotNotebook(f"the notebook has {len(nb['cells'])} cells, more than {MAX_CELLS}")
     return nb
 
 
 def cells(data: bytes) -> list[CodeCell]:
     """The notebook's cells in order (code and Markdown as text; outputs only counted)."""
     out = []
-    for i, cell in enumerate(_load(data)["cells"][:MAX_CELLS], 1):
+    for i, cell in enumerate(_load(data)["cells"], 1):
         if not isinstance(cell, dict):
             continue
         kind = str(cell.get("cell_type", ""))
@@ -54,7 +64,7 @@ def cells(data: bytes) -> list[CodeCell]:
             continue
         count = cell.get("execution_count")
         outputs = cell.get("outputs")
-        out.append(CodeCell(i, kind, _source(cell), count if isinstance(count, int) else None,
+        out.append(CodeCell(i, kind, _source(cell).translate(_HIDDEN), count if isinstance(count, int) else None,
                             len(outputs) if isinstance(outputs, list) else 0))
     return out
 

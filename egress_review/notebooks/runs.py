@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from egress_review.models import FileVersion, ReleaseRequest, RequestFile
 from egress_review.notebooks.models import DONE, FAILED, PENDING, NotebookRun
 from egress_review.policy import EgressPolicy
-from egress_review.states import FileKind
+from egress_review.states import VOTING_STATES, FileKind, RequestState
 
 
 def notebook_of(req: ReleaseRequest) -> tuple[RequestFile, FileVersion] | None:
@@ -48,15 +48,31 @@ def reason_context(run_id: str) -> str:
 class RunNote:
     """What the request page shows beside one output."""
 
-    status: str  # pending | matches | mismatch | missing | failed
+    status: str  # pending | matches | mismatch | missing | failed | absent (no notebook came with it)
     reason: str | None = None  # only for those who may read content (it may quote the notebook's output)
 
 
-def notes(session: Session, store, req: ReleaseRequest, can_read: bool) -> dict[str, RunNote]:
-    """Per output file id, the outcome of this turn's re-execution (empty: none asked for or made)."""
+def _reproduced(session: Session, f: RequestFile) -> bool:
+    """The output is a table the check worker made again from the data (its sidecar's replay)."""
+    from egress_review.api.views import check_report  # api.views imports the review layer
+
+    v = f.current_version
+    return v is not None and str(check_report(session, v, cells=False).get("replay") or "").startswith("reproduced")
+
+
+def notes(session: Session, store, req: ReleaseRequest, can_read: bool,
+          policy: EgressPolicy | None = None) -> dict[str, RunNote]:
+    """Per output file id, the outcome of this turn's re-execution (empty: none asked for or made).
+    With ``policy`` asking for re-runs, a request under review that carries no notebook says so beside
+    each output the replay did not make again: leaving the notebook out (``notebook=False``, or the API
+    directly) must not look like a request that needs no re-run."""
     run = run_of(session, req)
     if run is None:
-        return {}
+        if (policy is None or not policy.notebooks.reexecute or notebook_of(req) is not None
+                or RequestState(req.state) not in VOTING_STATES):
+            return {}
+        return {f.id: RunNote("absent") for f in req.files
+                if f.kind == FileKind.OUTPUT and not f.withdrawn and not _reproduced(session, f)}
     reason = None
     if can_read and run.reason_sealed:
         reason = store.unseal(reason_context(run.id), run.reason_sealed).decode("utf-8", errors="replace")

@@ -90,7 +90,8 @@ def check_command(file: str, *, name: str | None, population: str, count: str = 
 
 
 def publish_command(file: str, *, name: str | None, population: str, by: str, project: str = "",
-                    count: str = "count", out: str | None = None, settings: EgressSettings | None = None) -> int:
+                    count: str = "count", out: str | None = None, settings: EgressSettings | None = None,
+                    new_population: bool = False) -> int:
     settings = settings or EgressSettings()
     name, population = (name or Path(file).stem).strip(), population.strip()
     if not normalise_username(by):
@@ -101,7 +102,7 @@ def publish_command(file: str, *, name: str | None, population: str, by: str, pr
         with _session(settings, migrate=True) as (session, audit):
             try:
                 result, pub = publish(session, audit, actor, table, name=name, population=population,
-                                      project=project, profile=profile, secret=secret)
+                                      project=project, profile=profile, secret=secret, new_population=new_population)
                 session.commit()
             except IntegrityError:  # the same name registered by another publication a moment ago
                 session.rollback()

@@ -21,6 +21,7 @@ from egress_review.checks.open_data import (
     coords_key,
     describe,
     find_isolations,
+    population_key,
     protect,
 )
 from egress_review.checks.publication_policy import PublicationProfile
@@ -76,10 +77,14 @@ class CheckResult:
 
 
 def load_register(session: Session, population: str) -> list[PublishedTable]:
+    # matched on the label's identity in Python (SQLite's lower() folds ASCII only): "Oslo residents
+    # 2026" and "oslo  residents 2026" are one population, whose tables can be subtracted
+    key = population_key(population)
+    ids = [i for i, p in session.execute(select(Publication.id, Publication.population)) if population_key(p) == key]
     pubs = session.execute(
-        select(Publication).where(Publication.population == population)
+        select(Publication).where(Publication.id.in_(ids))
         .options(selectinload(Publication.cells)).order_by(Publication.published_at)
-    ).scalars()
+    ).scalars() if ids else []
     return [PublishedTable(p.name, tuple(PublishedCell(coords_from_key(c.coords), c.true_count, c.value)
                                          for c in p.cells)) for p in pubs]
 
@@ -115,11 +120,25 @@ def _lock_population(session: Session, population: str) -> None:
                     .values(publications=PublicationLock.publications + 1))
 
 
+def _check_population(session: Session, population: str, new_population: bool) -> None:
+    """A population label the register has never seen compares the table with nothing and gives its cells
+    fresh noise: "Oslo residents 2026" against "Oslo residents, 1 January 2026" must be a decision, not a typo."""
+    known = {population_key(p): p for p in session.execute(select(Publication.population).distinct()).scalars()}
+    if known and population_key(population) not in known and not new_population:
+        listed = "; ".join(sorted(known.values())[:20])
+        raise PublicationRefused(
+            f"no table of population {population!r} is in the register, which holds: {listed}. Publish under one "
+            "of those, or say --new-population if this table truly counts another population (it is then compared "
+            "with none of theirs)")
+
+
 def publish(session: Session, audit: AuditLog, actor: Actor, table: InputTable, *, name: str, population: str,
-            project: str, profile: PublicationProfile, secret: bytes) -> tuple[CheckResult, Publication]:
+            project: str, profile: PublicationProfile, secret: bytes,
+            new_population: bool = False) -> tuple[CheckResult, Publication]:
     """Check and register in the caller's transaction (the caller commits); refused (nothing written)
-    when the name is taken or the check fails."""
-    _lock_population(session, population)
+    when the name is taken, the population is new to the register and not said to be, or the check fails."""
+    _lock_population(session, population_key(population))
+    _check_population(session, population, new_population)
     if session.execute(select(Publication.id).where(Publication.name == name)).first() is not None:
         raise PublicationRefused(f"a table named {name!r} is already published; publish under a new name")
     result = check_table(session, table, name=name, population=population, profile=profile, secret=secret)
@@ -135,7 +154,8 @@ def publish(session: Session, audit: AuditLog, actor: Actor, table: InputTable, 
     session.add(pub)
     session.flush()
     audit.record(session, actor, "publication.publish", "publication", pub.id,
-                 {"name": name, "population": population, "project": project, "cells": len(result.cells),
+                 {"name": name, "population": population, "new_population": new_population, "project": project,
+                  "cells": len(result.cells),
                   "suppressed": len(result.suppressed), "method": profile.method, "threshold": profile.threshold,
                   "sha256": sha})
     return result, pub

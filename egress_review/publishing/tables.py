@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from egress_review.checks.open_data import Cell, Coords, PublishedCell, canonical
+from egress_review.checks.open_data import Cell, Coords, PublishedCell, canonical, identity
 
 MAX_FILE_BYTES = 50_000_000
 MAX_COUNT = 1_000_000_000  # more people than any population; also keeps counts inside a 32-bit column
@@ -71,9 +71,9 @@ def read_table(path: Path, count_column: str = "count", max_cells: int = 100_000
         if any(not v for v in labels):
             raise PublicationInputError(f"{path}, line {i}: an empty category; write the category or 'Total'")
         coords = canonical(zip(dims, labels, strict=True))
-        if coords in seen:
-            raise PublicationInputError(f"{path}, line {i}: the same cell as line {seen[coords]}")
-        seen[coords] = i
+        if identity(coords) in seen:
+            raise PublicationInputError(f"{path}, line {i}: the same cell as line {seen[identity(coords)]}")
+        seen[identity(coords)] = i
         rows.append((labels, coords, int(raw)))
     return InputTable(dims, count_column, rows)
 

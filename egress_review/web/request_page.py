@@ -129,7 +129,10 @@ def request_page(request_id: str, ctx: Annotated[Ctx, Depends(user_context)], do
         code = code_view(svc.store, req, ctx.app.web.web_preview_max_bytes) if can_read else None
         if code is not None and code.cells:
             _audit_read(ctx, session, req, code.version_id, code.name, "web code view")
-        reexec = notebook_runs.notes(session, svc.store, req, can_read)
+        reexec = notebook_runs.notes(session, svc.store, req, can_read, svc.policy)
+        if any(n.reason for n in reexec.values()) and (nb := notebook_runs.notebook_of(req)) is not None:
+            # the failure text may quote what the notebook printed from the data: a read like any other
+            _audit_read(ctx, session, req, nb[1].id, nb[0].name, "web re-execution reason")
         attached = suggestion_rows(session, req)
         history = _history(session, req)
         releases = _earlier_releases(session, req)

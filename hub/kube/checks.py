@@ -18,8 +18,10 @@ def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
 
 
-def pod_problems(pod: dict[str, Any], *, read_only_mounts: tuple[str, ...] = ("/data",)) -> list[str]:
-    """Every way ``pod`` (an API dict, camelCase) falls short of the sandbox policy; empty when none."""
+def pod_problems(pod: dict[str, Any], *, read_only_mounts: tuple[str, ...] = ("/data",),
+                 claims: set[str] | None = None) -> list[str]:
+    """Every way ``pod`` (an API dict, camelCase) falls short of the sandbox policy; empty when none.
+    ``claims``: the only volume claims the sandbox may mount (its spec's), when known."""
     problems: list[str] = []
     spec = pod.get("spec") or {}
     psc = spec.get("securityContext") or {}
@@ -37,6 +39,10 @@ def pod_problems(pod: dict[str, Any], *, read_only_mounts: tuple[str, ...] = ("/
         kinds = set(vol) - {"name"}
         if not kinds <= ALLOWED_VOLUME_TYPES:
             problems.append(f"volume {name}: type {sorted(kinds - ALLOWED_VOLUME_TYPES)} (only claims and emptyDir)")
+        # another project's extracts, the egress quarantine, the hub's database: claims in the same namespace
+        claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+        if claims is not None and "persistentVolumeClaim" in vol and claim not in claims:
+            problems.append(f"volume {name}: claim {claim!r} is not one of the sandbox's ({', '.join(sorted(claims))})")
     for c in _containers(spec):
         name = c.get("name", "?")
         csc = c.get("securityContext") or {}
@@ -78,3 +84,11 @@ def network_policy_problems(actual: dict[str, Any] | None, expected: dict[str, A
     if actual.get("spec") != expected["spec"]:
         return [f"NetworkPolicy {expected['metadata']['name']} differs from the policy: {actual.get('spec')}"]
     return []
+
+
+def peer_selector_problems(pod_labels: dict[str, str], selectors: dict[str, dict[str, str]]) -> list[str]:
+    """A notebook pod that a peer's selector matches would be that peer to every notebook's NetworkPolicy
+    (the hub's ``app: jupyterhub`` is also on every notebook pod KubeSpawner makes): notebooks of any
+    project could then open its Jupyter port."""
+    return [f"pod: its labels match the {peer} selector {sel}: every notebook could reach it as the {peer}"
+            for peer, sel in selectors.items() if sel and all(pod_labels.get(k) == v for k, v in sel.items())]

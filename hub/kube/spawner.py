@@ -12,7 +12,8 @@ Not rendered here, unlike Docker: the PID limit (a kubelet setting, ``podPidsLim
 inside the pod (an unsafe sysctl; the NetworkPolicy covers both address families).
 The project token is bound to ``pod_network`` (the cluster's pod range), not to one project's subnet:
 pods of all projects share that range, so the binding keeps a copied token useless outside the
-cluster, and the NetworkPolicy is what keeps a pod to its own project.
+cluster, and the NetworkPolicy is what keeps a pod to its own project. The ingress controller is a pod
+in that range too: the egress service refuses a bound token on a relayed request (``egress_review.peer.relayed``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kubespawner import KubeSpawner
 from kubespawner.clients import shared_client
 from traitlets import Dict, Unicode, default
 
-from hub.kube.checks import network_policy_problems, pod_problems
+from hub.kube.checks import network_policy_problems, peer_selector_problems, pod_problems
 from hub.kube.objects import claim_name, label_value, pod_settings, project_network_policy, workspace_writer
 from hub.sandbox import DATA_MOUNT, ProjectSandboxMixin, SandboxSpec, refuse, sandbox_spec
 
@@ -40,7 +41,7 @@ def to_api_dict(obj: Any) -> Any:
 class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
     pod_network = Unicode(
         "",
-        help="The cluster's pod address range (CIDR); project tokens are accepted only from inside it. Empty: unbound tokens.",
+        help="The cluster's pod address range (CIDR); project tokens are accepted only from inside it. Required: no notebook starts without it.",
     ).tag(config=True)
     hub_selector = Dict(
         {"app.kubernetes.io/name": "sandkasse-hub"},
@@ -103,7 +104,10 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
             setattr(self, trait, value)
         if not self.egress_url:
             raise refuse(500, "ProjectKubeSpawner.egress_url is not set: notebooks reach the egress service by its address (no DNS in the sandbox).")
-        self.environment = self.sandbox_env(slug, self.egress_url, self.pod_network or None)
+        if self.project_token_key and not self.pod_network:
+            # unbound, the token printed in a notebook would open the project's quarantine from anywhere
+            raise refuse(500, "ProjectKubeSpawner.pod_network is not set (SANDKASSE_KUBE_POD_NETWORK): the project token must be bound to the cluster's pod range.")
+        self.environment = self.sandbox_env(slug, self.egress_url, self.pod_network)
         return spec
 
     async def add_welcome_notebook(self, slug: str, spec: SandboxSpec) -> None:
@@ -117,7 +121,11 @@ class ProjectKubeSpawner(ProjectSandboxMixin, KubeSpawner):
 
     async def get_pod_manifest(self):
         pod = await super().get_pod_manifest()
-        problems = pod_problems(to_api_dict(pod), read_only_mounts=(DATA_MOUNT,))
+        claims = {m.source for m in self.sandbox(self.project_slug).mounts}
+        manifest = to_api_dict(pod)
+        problems = pod_problems(manifest, read_only_mounts=(DATA_MOUNT,), claims=claims)
+        problems += peer_selector_problems((manifest.get("metadata") or {}).get("labels") or {},
+                                           {"hub": dict(self.hub_selector), "egress": dict(self.egress_selector)})
         if problems:
             self.log.error("refusing to create %s: %s", self.pod_name, "; ".join(problems))
             raise refuse(500, "The notebook pod would break the sandbox policy: " + "; ".join(problems))

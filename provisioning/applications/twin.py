@@ -18,6 +18,8 @@ on both."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
@@ -58,10 +60,27 @@ def _bounded(source: pd.DataFrame, person: str | None, max_rows: int) -> pd.Data
     return source[source.groupby(person, sort=False, observed=True).cumcount() < max_rows]
 
 
-def _noisy_weights(counts: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+def twin_noise_key(master: bytes | None = None) -> bytes:
+    """The key the marginals' noise is drawn under, derived from the TRE master key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from sandkasse.keys import load_master_key
+
+    master = master if master is not None else load_master_key()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sandkasse twin marginal noise v1").derive(master)
+
+
+def _noisy_weights(counts: np.ndarray, scale: float, noise: tuple[bytes, str]) -> np.ndarray:
     # numpy's Laplace: the twin never leaves the applicant's sandbox, and the noise only hides each
-    # person's weight in a marginal, on top of the independence of the columns
-    noisy = np.clip(counts + rng.laplace(0.0, scale, counts.size), 0, None) + _FLOOR
+    # person's weight in a marginal, on top of the independence of the columns. The noise is drawn from
+    # an HMAC of (dataset, column, true counts) under the TRE's key, so every twin of the same data gets the
+    # same noisy marginal: twins made again and again (one per application draft) cannot be averaged
+    # back to the true counts, as fresh noise each time would allow.
+    key, where = noise
+    msg = where.encode() + b"\x1f" + np.asarray(counts, dtype=np.float64).tobytes()
+    seed = int.from_bytes(hmac.new(key, msg, hashlib.sha256).digest()[:16], "big")
+    noisy = np.clip(counts + np.random.default_rng(seed).laplace(0.0, scale, counts.size), 0, None) + _FLOOR
     return noisy / noisy.sum()
 
 
@@ -72,7 +91,7 @@ def _dates(lo: date, hi: date) -> tuple[np.datetime64, int]:
 
 def _draw_column(
     name: str, field: pa.Field, meta: DatasetMeta, n: int, rng: np.random.Generator,
-    counted: pd.Series | None, scale: float, people: int,
+    counted: pd.Series | None, scale: float, people: int, noise_key: bytes = b"",
 ) -> pa.Array:
     """``n`` values of one source column with the source's Arrow type."""
     column = meta.column(name)
@@ -92,7 +111,7 @@ def _draw_column(
         p = np.full(len(categories), 1 / len(categories))
         if counted is not None:
             counts = counted.astype("string").value_counts().reindex(categories, fill_value=0).to_numpy(dtype=float)
-            p = _noisy_weights(counts, scale, rng)
+            p = _noisy_weights(counts, scale, (noise_key, f"{meta.name}\x1f{name}"))
         codes = rng.choice(len(categories), n, p=p)
         return pa.DictionaryArray.from_arrays(pa.array(codes, type=kind.index_type), pa.array(categories, type=kind.value_type))
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
@@ -104,7 +123,7 @@ def _draw_column(
             bins = np.linspace(0, days, _BINS + 1)
             seen = (pd.to_datetime(counted).to_numpy().astype("datetime64[D]") - start).astype(int)
             counts, _ = np.histogram(seen, bins=bins)
-            which = rng.choice(_BINS, n, p=_noisy_weights(counts.astype(float), scale, rng))
+            which = rng.choice(_BINS, n, p=_noisy_weights(counts.astype(float), scale, (noise_key, f"{meta.name}\x1f{name}")))
             offsets = np.minimum((bins[which] + rng.random(n) * (bins[which + 1] - bins[which])).astype(int), days - 1)
         # the first rows walk the whole declared period, so every month and age band of it appears
         walk = min(n // 2, max(days // 28, 1))
@@ -117,7 +136,7 @@ def _draw_column(
             p = np.full(values.size, 1 / values.size)
             if counted is not None:
                 counts = pd.Series(counted.to_numpy(dtype=float)).value_counts().reindex(values, fill_value=0).to_numpy(dtype=float)
-                p = _noisy_weights(counts, scale, rng)
+                p = _noisy_weights(counts, scale, (noise_key, f"{meta.name}\x1f{name}"))
             drawn = values[rng.choice(values.size, n, p=p)]
         else:
             lo = float(domain.min) if domain is not None and domain.min is not None else 0.0
@@ -125,7 +144,7 @@ def _draw_column(
             if counted is not None:
                 bins = np.linspace(lo, hi, _BINS + 1)
                 counts, _ = np.histogram(np.clip(counted.to_numpy(dtype=float), lo, hi), bins=bins)
-                which = rng.choice(_BINS, n, p=_noisy_weights(counts.astype(float), scale, rng))
+                which = rng.choice(_BINS, n, p=_noisy_weights(counts.astype(float), scale, (noise_key, f"{meta.name}\x1f{name}")))
                 drawn = bins[which] + rng.random(n) * (bins[which + 1] - bins[which])
             else:
                 drawn = rng.uniform(lo, hi, n)
@@ -138,7 +157,7 @@ def _draw_column(
 
 def twin_source(
     meta: DatasetMeta, columns: list[str], *, rows: int, schema: pa.Schema, source: pd.DataFrame | None = None,
-    seed: int | None = None,
+    seed: int | None = None, noise_key: bytes | None = None,
 ) -> pd.DataFrame:
     """A synthetic frame of the source's ``columns`` with the source's types (as ``pd.read_parquet``
     gives them). ``source`` (the real columns, read inside the TRE) is used only for noisy marginals and
@@ -149,13 +168,19 @@ def twin_source(
     counted_frame = _bounded(source, person, meta.twin.max_rows_per_person) if noisy else None
     noisy_columns = [c for c in columns if meta.column(c) is not None
                      and meta.column(c).role is not ColumnRole.direct_identifier] if noisy else []
-    # Laplace scale: one person moves each histogram by at most max_rows_per_person; epsilon is split over the columns
-    scale = meta.twin.max_rows_per_person * max(len(noisy_columns), 1) / meta.twin.epsilon
+    # Laplace scale: one person moves each histogram by at most max_rows_per_person; epsilon is split over
+    # every column the dataset could give (not the ones asked for): a scale that followed the columns asked
+    # would put the same noise at two scales, and two twins would solve for the true counts
+    eligible = [c for c in meta.columns if c.role is not ColumnRole.direct_identifier]
+    scale = meta.twin.max_rows_per_person * max(len(eligible), len(noisy_columns), 1) / meta.twin.epsilon
+    if noisy and noise_key is None:
+        # a seeded run (tests) is reproducible throughout; otherwise the TRE's key
+        noise_key = hashlib.sha256(f"twin noise {seed}".encode()).digest() if seed is not None else twin_noise_key()
     people = rows if meta.twin.max_rows_per_person == 1 else max(rows // 3, 1)
     arrays = {}
     for name in columns:
         counted = counted_frame[name] if counted_frame is not None and name in noisy_columns else None
-        arrays[name] = _draw_column(name, schema.field(name), meta, rows, rng, counted, scale, people)
+        arrays[name] = _draw_column(name, schema.field(name), meta, rows, rng, counted, scale, people, noise_key or b"")
     table = pa.table(arrays, schema=pa.schema([schema.field(c) for c in columns]))
     return table.to_pandas()
 

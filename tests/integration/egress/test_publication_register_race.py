@@ -43,7 +43,8 @@ def test_simultaneous_differencing_pair_registers_only_one(database_url, tmp_pat
                     barrier.wait(timeout=30)
                     try:
                         publish(s, env.svc.audit, Actor("anne", "admin", "cli"), inputs[name], name=f"{name} {round_}",
-                                population=population, project="", profile=PublicationProfile(), secret=b"k")
+                                population=population, project="", profile=PublicationProfile(), secret=b"k",
+                                new_population=True)
                         s.commit()
                         return "published"
                     except PublicationRefused:

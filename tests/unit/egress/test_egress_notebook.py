@@ -329,3 +329,54 @@ def test_the_request_page_shows_each_outputs_reexecution_outcome(env):
         _login(c, "alice", ["researcher"])  # outside the sandbox: the outcome, not the reason
         page = c.get(f"/requests/{req_id}").text
         assert "Re-executed: does not match" in page and "the re-created b.csv differs" not in page
+    # the reason may quote the data: the checker's read of it is audited, like the code view's
+    with env.svc.sessions() as s:
+        from egress_review.models import EgressAuditEvent
+
+        reads = [(e.actor, json.loads(e.detail).get("via")) for e in s.execute(
+            select(EgressAuditEvent).where(EgressAuditEvent.action == "file.read")).scalars()]
+    assert ("chris", "web re-execution reason") in reads and ("alice", "web re-execution reason") not in reads
+
+
+def test_a_request_that_leaves_the_notebook_out_is_marked_when_the_policy_asks_for_a_rerun(env):
+    """Attack (malicious researcher): the client attaches the notebook, the service only re-runs one if it
+    came; a request sent with ``notebook=False`` (or through the API) must not look like one that needs
+    no re-run. The checkers see, beside each output the replay did not make, that nothing was re-run."""
+    from tests.unit.web.test_web_ui import _login
+
+    env.svc.policy = env.svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+    alice = researcher("alice", "alpha")
+    bare = env.make_request(RequestState.DRAFT)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), bare)
+    with_nb = env.make_request(RequestState.DRAFT)
+    env.store_file(alice, with_nb, "analysis.ipynb", NB, kind=FileKind.SUPPORTING)
+    env.act(lambda s, r: submission.submit(s, env.svc.audit, alice, r), with_nb)
+    with _web_client(env) as c:
+        svc = c.app.state.egress  # the page's own service: its policy asks for re-runs
+        svc.policy = svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=True)})
+        _login(c, "chris", ["output-checker"])
+        assert re.search(r'class="reexecution reexec-absent sev-fail"[^>]*>Not re-executed: no notebook came',
+                         c.get(f"/requests/{bare}").text)
+        assert "Not re-executed" not in c.get(f"/requests/{with_nb}").text
+        svc.policy = svc.policy.model_copy(update={"notebooks": NotebookPolicy(reexecute=False)})
+        assert "Not re-executed" not in c.get(f"/requests/{bare}").text  # no re-run asked for
+
+
+def test_the_rerun_runs_no_code_the_checkers_view_leaves_out():
+    """Attack (malicious researcher): "View code" showed the first 2,000 cells and said nothing of the rest,
+    while the re-run took every code cell, so a cell 2,001 writing the submitted bytes from a literal made
+    "matches" out of code no checker could see. Over the limit, neither shows nor runs. And code that
+    reads otherwise than it runs (bidirectional overrides, zero-width characters) shows its hidden marks."""
+    from egress_review.notebooks.code import MAX_CELLS, NotNotebook
+
+    padded = notebook(*(["pass"] * MAX_CELLS), "open('/tmp/out/t.csv', 'w').write('a,b\\n1,2\\n')  # unseen")
+    with pytest.raises(NotNotebook):
+        cells(padded)
+    with pytest.raises(NotNotebook):
+        code_only(padded)
+    assert len(cells(notebook(*(["pass"] * MAX_CELLS)))) == MAX_CELLS  # up to the limit, all of them
+    trojan = notebook("access = 'user\u202e \u2066# admin only\u2069 \u2066'  # ok\nx\u200b = 1")
+    shown = cells(trojan)[0].source
+    assert "\u202e" not in shown and "\u2066" not in shown and "\u200b" not in shown
+    assert "U+202E" in shown and "U+2066" in shown and "U+200B" in shown
+    assert "\u202e" in json.loads(code_only(trojan))["cells"][0]["source"]  # the run gets the code as written

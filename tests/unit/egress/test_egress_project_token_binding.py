@@ -92,3 +92,24 @@ def test_the_spawner_binds_the_token_to_the_project_network(tmp_path):
     p = verify_project_token(token, TOKEN_KEY.encode())
     assert p.network == SUBNET
     assert peer_in_network(SANDBOX[0], p.network) and not peer_in_network(LAPTOP[0], p.network)
+
+
+def test_on_kubernetes_a_copied_token_is_refused_through_the_ingress(planted):
+    """Attack (curious researcher, Kubernetes): the token is bound to the cluster's pod range, and the
+    ingress controller that relays the internet to the egress service is a pod in that range. Printed in
+    the notebook and pasted on a laptop, the token reached the project's quarantined files through
+    https://egress.../ as if from a sandbox. A relayed request (the proxy's forwarding headers) carries no
+    project token; the notebook pod, calling the egress service directly, still reads."""
+    env, path = planted
+    pod_network = "10.244.0.0/16"
+    token = issue_project_token("alice", "alpha", TOKEN_KEY.encode(), 600, network=pod_network)
+    notebook_pod, ingress_pod = ("10.244.1.5", 41000), ("10.244.3.9", 52000)
+    assert _read(env, notebook_pod, path, token) == 200
+    assert _read(env, ingress_pod, path, token, forwarded=LAPTOP[0]) == 401
+    app = create_app(env.settings)
+    try:
+        with TestClient(app, client=ingress_pod) as client:  # nginx adds X-Real-IP as well
+            r = client.get(path, headers={"Authorization": f"Bearer {token}", "X-Real-IP": LAPTOP[0]})
+            assert r.status_code == 401 and SAFE_CSV.encode() not in r.content
+    finally:
+        app.state.egress.close()

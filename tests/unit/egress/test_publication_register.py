@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from egress_review.audit import Actor
-from egress_review.checks.open_data import Cell, PublishedTable, canonical, find_isolations, protect
+from egress_review.checks.open_data import Cell, PublishedTable, canonical, find_isolations, identity, protect
 from egress_review.checks.publication_policy import PublicationProfile
 from egress_review.models import EgressAuditEvent
 from egress_review.publishing.models import Publication, PublishedCellRow
@@ -333,3 +333,83 @@ def test_cli_follows_the_publication_profile_of_the_policy_file(cli_env, tmp_pat
     (policies / "disclosure.yaml").write_text(text.replace("  threshold: 20 ", "  threshold: many "))
     r = _run("check", str(_csv(tmp_path, "aged-100-by-sub-district")), "--population", POPULATION)
     assert r.exit_code == 2 and "disclosure.yaml is invalid" in r.output
+
+
+def test_another_spelling_of_the_population_or_the_labels_is_still_checked_against_the_register(env, tmp_path):
+    """Attack (careless or curious publisher): the same 90-99 table, under the population written in capitals
+    with extra blanks and with the labels in capitals, must not pass as a table of a new population or of
+    new cells: the difference with the published 90+ table still isolates Grefsen's 8 centenarians, and a
+    republished cell keeps its noise (fresh noise would let republications be averaged)."""
+    _publish(env, tmp_path, "aged-90-plus-by-sub-district")
+    respelt = _tables()["aged-90-99-by-sub-district"].copy()
+    for column in ("district", "sub_district"):
+        respelt[column] = respelt[column].str.upper()
+    respelt.columns = [c.upper() if c != "count" else c for c in respelt.columns]
+    path = tmp_path / "respelt.csv"
+    respelt.to_csv(path, index=False)
+    with env.svc.read_sessions() as s:
+        result = check_table(s, read_table(path), name="new name", population="  " + POPULATION.upper() + " ",
+                             profile=PROFILE, secret=SECRET)
+    assert not result.publishable
+    assert any(i.residual == 8 and i.outer_table == "aged-90-plus-by-sub-district"
+               for i in result.differencing.isolations)
+    # the same cell, spelt otherwise, of the same population spelt otherwise: the same noise
+    one = tmp_path / "one.csv"
+    one.write_text("district,sub_district,age,count\nNordre Aker,Grefsen,90+,131\n")
+    other = tmp_path / "other.csv"
+    other.write_text("DISTRICT,SUB_DISTRICT,AGE,count\nNORDRE AKER,grefsen,90+,131\n")
+    assert identity(canonical({"sub_district": "Kjelsa\u030as"})) == identity(canonical({"SUB_DISTRICT": "KJELSÅS"}))
+    values = {evaluate(read_table(path), [], name="n", population=pop, profile=PROFILE, secret=SECRET).cells[0].value
+              for path, pop in ((one, POPULATION), (other, POPULATION.lower()))}
+    assert len(values) == 1
+
+
+def test_a_population_new_to_the_register_must_be_said_to_be(env, tmp_path):
+    """Attack (careless or curious publisher): the 90-99 table under "Oslo residents, 1 January 2026" instead
+    of the registered label was compared with nothing and published. A label the register has never seen is
+    refused unless the publisher says the population is new (audited); the known labels are listed."""
+    _publish(env, tmp_path, "aged-90-plus-by-sub-district")  # the first population of an empty register
+    table = read_table(_csv(tmp_path, "aged-90-99-by-sub-district"))
+    with env.svc.sessions() as s:
+        with pytest.raises(PublicationRefused, match="--new-population") as refused:
+            publish(s, env.svc.audit, ADMIN, table, name="respelt", population="Oslo residents, 1 January 2026",
+                    project="", profile=PROFILE, secret=SECRET)
+        s.rollback()
+    assert POPULATION in str(refused.value)
+    assert _counts(env) == (1, 62, 1)
+    with env.svc.sessions() as s:  # said to be new: registered, and the audit says so
+        _, pub = publish(s, env.svc.audit, ADMIN, table, name="bergen", population="Bergen residents 2026",
+                         project="", profile=PROFILE, secret=SECRET, new_population=True)
+        s.commit()
+    with env.svc.read_sessions() as s:
+        event = s.execute(select(EgressAuditEvent).where(EgressAuditEvent.object_id == pub.id)).scalar_one()
+    assert '"new_population": true' in event.detail
+
+
+def test_cli_publish_needs_new_population_for_a_label_the_register_has_not_seen(cli_env, tmp_path):
+    assert _run("publish", str(_csv(tmp_path, "aged-90-plus-by-sub-district")), "--population", POPULATION,
+                "--by", "anne").exit_code == 0
+    second = str(_csv(tmp_path, "aged-100-by-sub-district"))
+    r = _run("publish", second, "--population", "Oslo residents 1 Jan 2026", "--by", "anne")
+    assert r.exit_code == 1 and "--new-population" in r.output and "nothing was registered" in r.output
+    r = _run("publish", second, "--population", "Oslo residents 1 Jan 2026", "--by", "anne", "--new-population")
+    assert r.exit_code == 0, r.output
+
+
+def test_three_tables_together_isolate_what_no_pair_of_them_does():
+    """Attack (public reader): "90-94" and "95-99" published in two tables, then "90+" in a third: no pair
+    isolates anyone, but 90+ minus both leaves Grefsen's 8 centenarians. The register's cells are
+    subtracted together, whichever of the three comes last; combinations of old tables alone stay quiet."""
+    def table(name: str, rows: list[tuple[str, str, int]]) -> PublishedTable:
+        cells = [Cell(canonical({"sub_district": s, "age": a}), n) for s, a, n in rows]
+        return PublishedTable(name, tuple(protect(cells, population="p", threshold=20, method="cell_key", secret=SECRET)))
+
+    young = table("90-94", [("Grefsen", "90-94", 40), ("Kjelsås", "90-94", 50)])
+    old = table("95-99", [("Grefsen", "95-99", 25), ("Kjelsås", "95-99", 30)])
+    all_90 = table("90+", [("Grefsen", "90+", 73), ("Kjelsås", "90+", 100)])
+    assert not find_isolations(old, [young], 20).isolations and not find_isolations(all_90, [young], 20).isolations
+    for new, register in ((all_90, [young, old]), (old, [young, all_90]), (young, [all_90, old])):
+        found = find_isolations(new, register, 20).isolations
+        assert [(i.residual, dict(i.outer)["sub_district"]) for i in found] == [(8, "Grefsen")], new.name
+    unrelated = table("other", [("Tåsen", "90+", 50)])
+    assert not find_isolations(unrelated, [young, old, all_90], 20).isolations  # the old trio is not the new table's

@@ -76,6 +76,25 @@ def test_the_project_token_is_bound_to_the_pod_network(tmp_path):
     assert (principal.username, principal.project, principal.network) == ("ingrid", PROJECT, "10.244.0.0/16")
 
 
+def test_without_a_pod_network_no_notebook_starts_with_an_unbound_token(tmp_path):
+    """Attack (curious researcher, careless operator): SANDKASSE_KUBE_POD_NETWORK left empty gave unbound
+    project tokens, which open the project's quarantine from any laptop; the spawner now refuses."""
+    with pytest.raises(web.HTTPError) as refused:
+        render(tmp_path, pod_network="")
+    assert refused.value.status_code == 500 and "pod_network" in refused.value.jupyterhub_message
+
+
+@pytest.mark.parametrize("peer, selector", [("hub", {"app": "jupyterhub"}),
+                                            ("egress", {"app.kubernetes.io/name": "jupyterhub"})])
+def test_a_peer_selector_that_matches_notebook_pods_is_refused(tmp_path, peer, selector):
+    """Attack (careless operator): hub_selector set to z2jh's ``app: jupyterhub`` also selects every notebook
+    pod (KubeSpawner labels them so), and each project's NetworkPolicy then lets every notebook, of any
+    project, open every other notebook's Jupyter port as if it were the hub. The spawner refuses the pod."""
+    with pytest.raises(web.HTTPError) as refused:
+        render(tmp_path, **{f"{peer}_selector": selector})
+    assert refused.value.status_code == 500 and f"match the {peer} selector" in refused.value.jupyterhub_message
+
+
 def test_docker_and_kubernetes_render_the_same_policy(tmp_path):
     """One decision (hub/sandbox.py), two renderings: the same user, capabilities, limits and read-only data."""
     from jupyterhub.traitlets import ByteSpecification
@@ -130,6 +149,13 @@ CONTROLS = {
     "service-account token": (lambda s: s.update(automount_service_account_token=True), "service-account token"),
     "no cluster DNS": (lambda s: s["extra_pod_config"].pop("dnsPolicy"), "resolver"),
     "no host paths": (lambda s: s["volumes"].append({"name": "host", "hostPath": {"path": "/"}}), "only claims and emptyDir"),
+    # Attack (careless operator): a claim of the namespace that is not the sandbox's (the egress quarantine,
+    # another project's extracts) mounted read-only passed every check: only the sandbox's own claims may be
+    "the sandbox's claims only": (lambda s: s["volumes"].append({"name": "q", "persistentVolumeClaim": {
+        "claimName": "sandkasse-egress-data", "readOnly": True}}) or s["volume_mounts"].append(
+        {"name": "q", "mountPath": "/q", "readOnly": True}), "is not one of the sandbox's"),
+    "this project's extracts only": (lambda s: s["volumes"][0]["persistentVolumeClaim"].update(
+        claimName="sandkasse-extracts-another-project"), "is not one of the sandbox's"),
 }
 
 

@@ -119,3 +119,32 @@ def test_an_applications_twins_are_written_for_each_dataset(metas, tmp_path):
     assert list(staff.columns) == ["national_id", "gender", "employed_from"]
     assert str(staff.employed_from.dtype) == "Int64" and staff.employed_from.between(1980, 2025).all()
     assert is_synthetic(tmp_path / "sick-leave.parquet")
+
+
+def test_twins_made_again_and_again_cannot_be_averaged_back_to_the_true_marginals(metas, real, monkeypatch):
+    """Attack (curious applicant): each twin drew fresh Laplace noise, and its scale followed the columns
+    asked for, so an applicant making twin after twin (a draft application each time, one or two columns)
+    could average the noise away, or solve two scales for the true counts of a rare diagnosis group.
+    Every twin of the same data now gets the same noisy marginal, whatever else is asked."""
+    from provisioning.applications import twin as twin_module
+
+    source, _ = real
+    meta = metas["sick-leave"].model_copy(update={"twin": metas["sick-leave"].twin.model_copy(update={"marginals": "noisy"})})
+    monkeypatch.setattr(twin_module, "twin_noise_key", lambda: b"\x07" * 32, raising=False)  # the master key's stand-in
+    seen: list = []
+    real_weights = twin_module._noisy_weights
+
+    def spy(counts, *args):
+        out = real_weights(counts, *args)
+        seen.append((tuple(counts), tuple(out)))
+        return out
+
+    monkeypatch.setattr(twin_module, "_noisy_weights", spy)
+    weights = []
+    for grant in ({"diagnosis_group": "keep"}, {"diagnosis_group": "keep"}, {"diagnosis_group": "keep", "gender": "keep"}):
+        seen.clear()
+        make_twin(meta, grant, reference=START, source=source[list(grant)], rows=200)  # no seed: as in production
+        weights.append(seen[0])
+    assert weights[0][0] == weights[1][0] == weights[2][0]  # the same true counts of diagnosis_group
+    assert weights[0][1] == weights[1][1] == weights[2][1]  # and the same noisy weights every time
+    assert weights[0][1] != tuple(c / sum(weights[0][0]) for c in weights[0][0])  # noisy, not the true shares
