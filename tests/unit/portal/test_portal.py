@@ -19,6 +19,7 @@ from provisioning.applications.policy import ApplicationsPolicy
 from provisioning.models import Project, ProvisioningAuditEvent
 from provisioning.portal.messages import MESSAGES
 from provisioning.portal.settings import PortalSettings
+from provisioning.portal.web import PORTAL_COOKIES
 from sandkasse.db import session_scope
 from sandkasse.keys import encode_key, generate_key
 from sandkasse.settings import Settings
@@ -58,7 +59,7 @@ def login(client: TestClient, username: str) -> WebSession:
     now = time.time()
     s = WebSession(username=username, roles=ROLES[username], access_expires=now + 300, refresh_token="r",
                    refresh_expires=now + 1800, hard_expires=now + 3600, email=EMAILS.get(username, f"{username}@x.example"))
-    client.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode()).seal_session(s))
+    client.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode(), ui=PORTAL_COOKIES).seal_session(s))
     return s
 
 
@@ -163,6 +164,19 @@ def test_pages_carry_the_security_headers_and_login_is_required(portal):
     assert r.headers["x-frame-options"] == "DENY"
     r = portal.get("/login")
     assert r.status_code == 303 and "client_id=sandkasse-portal" in r.headers["location"] and "code_challenge_method=S256" in r.headers["location"]
+
+
+def test_an_egress_ui_session_under_the_same_secret_is_nobody_at_the_portal(portal):
+    """The egress UI seals its session cookie (same name) under the same secret when both use the
+    master key: such a cookie must not log anyone in to the portal, nor a portal cookie to egress."""
+    now = time.time()
+    s = WebSession(username="anne", roles=["admin"], access_expires=now + 300, refresh_token="r",
+                   refresh_expires=now + 1800, hard_expires=now + 3600)
+    portal.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode()).seal_session(s))  # how egress seals it
+    r = portal.get("/applications")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    login(portal, "anne")
+    assert portal.get("/applications").status_code == 200
 
 
 # ------------------------------------------------------------------------------------------- forms
