@@ -59,7 +59,8 @@ def login(client: TestClient, username: str) -> WebSession:
     now = time.time()
     s = WebSession(username=username, roles=ROLES[username], access_expires=now + 300, refresh_token="r",
                    refresh_expires=now + 1800, hard_expires=now + 3600, email=EMAILS.get(username, f"{username}@x.example"))
-    client.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode(), ui=PORTAL_COOKIES).seal_session(s))
+    box = CookieBox(SECRET.encode(), ui=PORTAL_COOKIES)
+    client.cookies.set(box.session_cookie, box.seal_session(s))
     return s
 
 
@@ -172,9 +173,17 @@ def test_an_egress_ui_session_under_the_same_secret_is_nobody_at_the_portal(port
     now = time.time()
     s = WebSession(username="anne", roles=["admin"], access_expires=now + 300, refresh_token="r",
                    refresh_expires=now + 1800, hard_expires=now + 3600)
-    portal.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode()).seal_session(s))  # how egress seals it
-    r = portal.get("/applications")
-    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    egress_sealed = CookieBox(SECRET.encode()).seal_session(s)  # how the egress UI seals it
+    portal_box = CookieBox(SECRET.encode(), ui=PORTAL_COOKIES)
+    for name in (SESSION_COOKIE, portal_box.session_cookie):  # as the browser sends it, and copied over
+        portal.cookies.clear()
+        portal.cookies.set(name, egress_sealed)
+        r = portal.get("/applications")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    # one host, two ports (the demo): cookies ignore ports, so the names differ too
+    assert {portal_box.session_cookie, portal_box.login_cookie}.isdisjoint({SESSION_COOKIE, "sk_login"})
+    assert portal_box.login_cookie in portal.get("/login").headers["set-cookie"]
+    portal.cookies.clear()
     login(portal, "anne")
     assert portal.get("/applications").status_code == 200
 
