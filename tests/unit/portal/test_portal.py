@@ -157,6 +157,36 @@ def test_posts_without_the_sessions_csrf_token_change_nothing(portal):
     assert portal.post("/applications/new", data={**FORM, "csrf": s.csrf}).status_code == 303
 
 
+def test_every_post_route_refuses_a_form_without_the_sessions_csrf_token(portal):
+    """Every POST the portal has (read from the router, so a new one is covered), by a caller who may
+    otherwise do it: without the token, or with another session's, it is refused and nothing changes."""
+    app_id = submitted(portal.factory)
+
+    def snapshot():
+        with session_scope(portal.factory) as s:
+            return (dict(s.execute(select(Application.id, Application.state)).all()),
+                    s.execute(select(func.count()).select_from(ProvisioningAuditEvent)).scalar_one())
+
+    from provisioning.portal.routes import router
+
+    def routes(of):  # included routers (the shared login's) are kept whole by FastAPI
+        for r in of.routes:
+            yield from routes(r.original_router) if hasattr(r, "original_router") else [r]
+
+    posts = [r for r in routes(router) if isinstance(r, APIRoute) and "POST" in r.methods]
+    assert len(posts) >= 8 and "/logout" in {r.path for r in posts}
+    other = login(portal, "anne").csrf
+    before = snapshot()
+    for route in posts:
+        for who in ("alma", "oda"):
+            login(portal, who)
+            for token in ({}, {"csrf": other}):
+                r = portal.post(route.path.format(app_id=app_id),
+                                data={**FORM, **token, "decision": "approve", "comment": "x", "reasons": "x"})
+                assert r.status_code == 403, f"POST {route.path} as {who}: {r.status_code}"
+    assert snapshot() == before
+
+
 def test_pages_carry_the_security_headers_and_login_is_required(portal):
     r = portal.get("/applications")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
