@@ -125,6 +125,16 @@ class KeycloakSync:
                 f"no Keycloak account for project member(s) {', '.join(missing)}; register them with "
                 f"'sandkasse-admin person add' so the sync can create the account, or remove them from the project"
             )
+        # A registered person's name taken by an account that is not theirs (self-registration lets anyone
+        # pick a name: an invited member's, a new DPO's) is never given their roles or projects.
+        squatted = sorted(u for u in members | managed_users
+                          if ids[u] is not None and u in people and not self._is_theirs(ids[u], people[u]))
+        if squatted:
+            raise SyncError(
+                f"the Keycloak account(s) {', '.join(squatted)} exist but are not the registered person's (e-mail "
+                f"not verified, or another address than the registered one): delete them, or verify the address in Keycloak, "
+                f"before they get roles or projects"
+            )
         disabled_members = sorted(u for u in members if u in people and not people[u].enabled)
         report = SyncReport()
         self._ensure_roles()
@@ -197,6 +207,16 @@ class KeycloakSync:
             self.admin.set_user_password(user_id, password, temporary=False)
         report.created.append(username)
         return user_id
+
+    def _is_theirs(self, user_id: str, person: Person) -> bool:
+        """An account the sync (or an admin) made, or whose owner proved the address: its e-mail is
+        verified and is the person's (or the placeholder the sync gives a person without one)."""
+        account = self.admin.get_user(user_id)
+        email = (account.get("email") or "").strip().lower()
+        if not account.get("emailVerified") or not email:
+            return False
+        username = normalise_username(person.username)
+        return not person.email or email in {person.email.strip().lower(), f"{username}@sandkasse.invalid"}
 
     def _set_enabled(self, user_id: str, username: str, enabled: bool, report: SyncReport) -> None:
         if bool(self.admin.get_user(user_id).get("enabled")) != enabled:

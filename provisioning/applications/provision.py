@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from provisioning import catalogue, lifecycle
+from provisioning import api, catalogue, lifecycle
 from provisioning.applications import notices
 from provisioning.applications import permissions as perm
 from provisioning.applications.models import Application
@@ -82,6 +82,9 @@ def provision(session: Session, app_id: str, *, by: str = "system", keycloak=Non
     app = get(session, app_id, lock=True)
     if AppState(app.state) is not AppState.APPROVED:
         raise ProvisioningError(f"application {app.id} is {app.state}; only an approved application is provisioned")
+    if app.amends and api.member_role(session, app.applicant, app.amends) != "lead":
+        # approved while its applicant was removed: applying it would make them the lead again
+        raise ProvisioningError(f"{app.applicant} no longer leads {app.amends}; the amendment is not applied")
     slug = project_slug(session, app)
     members, invited = resolve_members(session, app, by)
     spec = perm.content_of(app).to_project_spec(slug, members).model_copy(

@@ -145,6 +145,9 @@ def submit(session: Session, caller: perm.Caller, app_id: str) -> AppState:
     app = get(session, app_id, lock=True)
     if not perm.may_edit(caller, app):
         raise NotAllowed("only the applicant submits an application, and only a draft or a returned one")
+    if app.amends and not perm.may_amend(session, caller, app.amends):
+        # asked again: a lead removed since drafting must not get back in by the amendment
+        raise NotAllowed(f"only the lead of the active project {app.amends!r} may ask to change its data")
     content = perm.content_of(app)
     problems = {**content.problems(), **catalogue_problems(session, content)}
     if problems:

@@ -23,6 +23,8 @@ from sandkasse.web.session import CookieBox, WebSession
 from sandkasse.web.tokens import AuthError, TokenValidator, realm_roles, username_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# the portal's cookies are sealed under keys of its own (the egress UI's are not valid here, nor these there)
+PORTAL_COOKIES = "portal"
 
 
 class PortalValidator(TokenValidator):
@@ -53,7 +55,7 @@ class PortalApp:
             secret = load_master_key(settings)
         issuer = web.keycloak_issuer or f"{settings.keycloak_url.rstrip('/')}/realms/{settings.keycloak_realm}"
         return cls(
-            settings=settings, web=web, box=CookieBox(secret, web.web_insecure_loopback),
+            settings=settings, web=web, box=CookieBox(secret, web.web_insecure_loopback, ui=PORTAL_COOKIES),
             endpoints=oidc.Endpoints.for_realm(settings.keycloak_url, settings.keycloak_realm, issuer),
             client=oidc.Client(web.portal_client_id, web.portal_client_secret, "SANDKASSE_PORTAL_CLIENT_SECRET"),
             validator=PortalValidator(settings.keycloak_url, settings.keycloak_realm, web.portal_client_id, issuer),

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import FileResponse, Response
 
 from sandkasse.web.pages import STATIC, PageCtx
-from sandkasse.web.session import LOGIN_COOKIE, LOGIN_SECONDS, SESSION_COOKIE
+from sandkasse.web.session import LOGIN_SECONDS
 from sandkasse.web.tokens import AuthError
 
 STATIC_FILES = {"app.css": "text/css"}
@@ -33,14 +33,14 @@ def make_router(route_class: type, context: Callable[..., Any], form_context: Ca
         redirect_uri = ctx.app.web.web_redirect_url or str(request.url_for("ui_auth_callback"))
         start = ctx.begin_login(redirect_uri, safe_next(next))
         response = ctx.redirect(start.url)
-        ctx.app.box.set(request, response, LOGIN_COOKIE, ctx.app.box.seal_login(start.state), LOGIN_SECONDS)
+        ctx.app.box.set(request, response, ctx.app.box.login_cookie, ctx.app.box.seal_login(start.state), LOGIN_SECONDS)
         return response
 
     @router.get("/auth/callback", name="ui_auth_callback")
     def callback(request: Request, ctx: Annotated[PageCtx, Depends(context)], code: str = "", state: str = "",
                  error: str = "") -> Response:
-        login_state = ctx.app.box.open_login(request.cookies.get(LOGIN_COOKIE))
-        ctx.cookies_to_clear.append(LOGIN_COOKIE)
+        login_state = ctx.app.box.open_login(request.cookies.get(ctx.app.box.login_cookie))
+        ctx.cookies_to_clear.append(ctx.app.box.login_cookie)
         if error:
             raise AuthError(f"Keycloak did not log you in: {error}")
         if login_state is None or not state or not secrets.compare_digest(state.encode(), login_state["state"].encode()):
@@ -50,7 +50,7 @@ def make_router(route_class: type, context: Callable[..., Any], form_context: Ca
             raise AuthError(ctx.t("error.no_role"))
         ctx.session, ctx.principal = session, principal
         ctx.new_cookie = ctx.app.box.seal_session(session)
-        ctx.cookies_to_clear = [c for c in ctx.cookies_to_clear if c != SESSION_COOKIE]
+        ctx.cookies_to_clear = [c for c in ctx.cookies_to_clear if c != ctx.app.box.session_cookie]
         if login_state.get("next"):
             return ctx.redirect((ctx.request.scope.get("root_path") or "").rstrip("/") + login_state["next"])
         return ctx.redirect(ctx.landing())
@@ -60,7 +60,7 @@ def make_router(route_class: type, context: Callable[..., Any], form_context: Ca
         assert ctx.session is not None
         ctx.end_login()
         ctx.new_cookie = None
-        ctx.cookies_to_clear.append(SESSION_COOKIE)
+        ctx.cookies_to_clear.append(ctx.app.box.session_cookie)
         return ctx.redirect(ctx.url("ui_home") + "?bye=1")
 
     @router.get("/static/{name}", name="ui_static")

@@ -22,7 +22,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sandkasse.web.messages import LANGUAGES, translate
-from sandkasse.web.session import LANG_COOKIE, SESSION_COOKIE, CookieBox, WebSession, csrf_ok
+from sandkasse.web.session import LANG_COOKIE, CookieBox, WebSession, csrf_ok
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -118,14 +118,14 @@ def restore_session(ctx: PageCtx, box: CookieBox, max_seconds: int,
                     principal_of: Callable[[WebSession], Any]) -> PageCtx:
     """Open the session cookie; a session whose access token has expired is refreshed against
     Keycloak (and dropped when Keycloak no longer agrees or every role was withdrawn)."""
-    raw = ctx.request.cookies.get(SESSION_COOKIE)
+    raw = ctx.request.cookies.get(box.session_cookie)
     session = box.open_session(raw, max_seconds)
     if session is None:
         if raw:
-            ctx.cookies_to_clear.append(SESSION_COOKIE)
+            ctx.cookies_to_clear.append(box.session_cookie)
         return ctx
     if session.expired:
-        ctx.cookies_to_clear.append(SESSION_COOKIE)
+        ctx.cookies_to_clear.append(box.session_cookie)
         return ctx
     if session.needs_refresh:
         from sandkasse.web.tokens import AuthError
@@ -133,10 +133,10 @@ def restore_session(ctx: PageCtx, box: CookieBox, max_seconds: int,
         try:
             session, principal = refresh(session)
         except AuthError:
-            ctx.cookies_to_clear.append(SESSION_COOKIE)
+            ctx.cookies_to_clear.append(box.session_cookie)
             return ctx
         if not principal.roles:  # every role withdrawn in Keycloak: the session ends here
-            ctx.cookies_to_clear.append(SESSION_COOKIE)
+            ctx.cookies_to_clear.append(box.session_cookie)
             return ctx
         ctx.new_cookie = box.seal_session(session)
     ctx.session = session
@@ -170,7 +170,7 @@ def finish(request: Request, response: Response, ctx: PageCtx | None) -> Respons
         response.headers.setdefault(name, value)
     if ctx is not None:
         if ctx.new_cookie:
-            ctx.app.box.set(request, response, SESSION_COOKIE, ctx.new_cookie, ctx.app.web.web_session_max_seconds)
+            ctx.app.box.set(request, response, ctx.app.box.session_cookie, ctx.new_cookie, ctx.app.web.web_session_max_seconds)
         for name in ctx.cookies_to_clear:
             ctx.app.box.clear(request, response, name)
         if "lang" in request.query_params and request.query_params["lang"] in LANGUAGES:

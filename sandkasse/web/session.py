@@ -63,9 +63,15 @@ class WebSession:
 class CookieBox:
     """Seals and opens the UI's cookies (session and the short-lived login state)."""
 
-    def __init__(self, secret: bytes, insecure_loopback: bool = False) -> None:
-        self._session = Fernet(derive_key(secret, b"session"))
-        self._login = Fernet(derive_key(secret, b"login"))
+    def __init__(self, secret: bytes, insecure_loopback: bool = False, ui: str = "") -> None:
+        # ``ui`` binds the cookies to one UI: the portal's and the egress UI's keys differ even when
+        # both derive them from the master key, so a session of one is nobody at the other
+        # (and names them apart: cookies ignore ports, so two UIs on one host would overwrite each other's)
+        suffix = f" {ui}".encode() if ui else b""
+        self._session = Fernet(derive_key(secret, b"session" + suffix))
+        self._login = Fernet(derive_key(secret, b"login" + suffix))
+        prefix = f"sk_{ui}_" if ui else "sk_"
+        self.session_cookie, self.login_cookie = prefix + "session", prefix + "login"
         self.insecure_loopback = insecure_loopback
 
     # -- sealing

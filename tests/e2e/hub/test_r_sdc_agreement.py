@@ -223,3 +223,34 @@ def test_the_r_kernel_is_registered_system_wide_and_read_only(notebook_image, do
     assert specs["ir"]["resource_dir"] == "/usr/share/jupyter/kernels/ir"
     assert specs["ir"]["spec"]["language"] == "R"
     assert out.strip().endswith("read-only")
+
+
+# The R kernel as the notebook server starts it (the resolved "ir" kernelspec's argv), with IRkernel::main()
+# swapped for a probe, in a folder another member could write (/shared).
+_KERNEL_PROBE = r"""
+import subprocess
+from jupyter_client.kernelspec import KernelSpecManager
+argv = KernelSpecManager().get_kernel_spec("ir").argv
+argv = [a if a != "IRkernel::main()" else 'cat("PROBE[", Sys.getenv("PLANTED"), "]\\n", sep = "")' for a in argv]
+argv = argv[: argv.index("--args")] if "--args" in argv else argv
+print(subprocess.run(argv, capture_output=True, text=True, cwd="/shared").stdout)
+"""
+
+
+def test_the_r_kernel_runs_no_startup_file_another_member_planted_in_shared(notebook_image, docker_client, tmp_path):
+    """A notebook opened in /shared starts its kernel there: R would read that folder's .Rprofile and
+    .Renviron and restore its .RData (running its .First), i.e. run another member's code as you.
+    Control removed: the image's kernelspec without --no-restore and without R_PROFILE_USER /
+    R_ENVIRON_USER prints RPROFILE-RAN, FIRST-RAN and PLANTED=yes (checked on the image before the fix)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    run = {"user": "1000:1000", "network_mode": "none", "remove": True,
+           "volumes": {str(shared): {"bind": "/shared", "mode": "rw"}}, "working_dir": "/shared"}
+    docker_client.containers.run(notebook_image, ["Rscript", "--vanilla", "-e",
+                                                  '.First <- function() cat("FIRST-RAN\\n"); save(.First, file = ".RData")'], **run)
+    (shared / ".Rprofile").write_text('cat("RPROFILE-RAN\\n")\n')
+    (shared / ".Renviron").write_text("PLANTED=yes\n")
+    out = docker_client.containers.run(notebook_image, ["python", "-c", _KERNEL_PROBE], **run).decode()
+    assert "PROBE[]" in out, out
+    assert "RPROFILE-RAN" not in out and "FIRST-RAN" not in out, out

@@ -113,3 +113,32 @@ def test_member_without_account_is_refused_before_any_change(kc, catalogue):
             service.activate(s, f"d-{tag}", actor="anne", keycloak=KeycloakSync(admin), build=False)
     with session_scope(catalogue) as s:
         assert service.get_project(s, f"d-{tag}").status.value == "approved"
+
+
+def test_a_self_registered_account_under_a_registered_persons_name_gets_nothing(kc, catalogue):
+    """Self-registration lets anyone pick a user name: one taken before the sync made the account of a
+    person provisioning registered (a member an application invites by e-mail, a new DPO) must get
+    neither the person's roles nor their projects. The account is made here as Keycloak's registration
+    form makes it: the address typed in, not verified."""
+    admin, tag, made = kc
+    carol, slug = f"carol-{tag}", f"s-{tag}"
+    made.append(carol)
+    squat = admin.create_user({"username": carol, "enabled": True, "firstName": "C", "lastName": "Q",
+                               "email": f"{carol}@uni.example", "emailVerified": False}, exist_ok=False)
+    with session_scope(catalogue) as s:
+        service.upsert_person(s, username=carol, email=f"{carol}@uni.example", roles=["researcher", "dpo"])
+    make_project(catalogue, slug, {carol: "lead"}, {})
+    with session_scope(catalogue) as s:
+        service.activate(s, slug, actor="anne", build=False)
+    with pytest.raises(SyncError, match=carol):
+        with session_scope(catalogue) as s:
+            KeycloakSync(admin).sync(s)
+    assert not {"researcher", "dpo"} & realm_roles(admin, carol)
+    assert not [g for g in admin.get_groups({"search": slug}) if g["name"] == f"project-{slug}"]
+
+    # once an admin has checked the account (verified its address), it is the person's
+    admin.update_user(squat, {"emailVerified": True})
+    with session_scope(catalogue) as s:
+        KeycloakSync(admin).sync(s, slugs=[slug])
+    assert group_members(admin, f"project-{slug}") == {carol}
+    assert {"researcher", "dpo"} <= realm_roles(admin, carol)

@@ -19,6 +19,7 @@ from provisioning.applications.policy import ApplicationsPolicy
 from provisioning.models import Project, ProvisioningAuditEvent
 from provisioning.portal.messages import MESSAGES
 from provisioning.portal.settings import PortalSettings
+from provisioning.portal.web import PORTAL_COOKIES
 from sandkasse.db import session_scope
 from sandkasse.keys import encode_key, generate_key
 from sandkasse.settings import Settings
@@ -58,7 +59,8 @@ def login(client: TestClient, username: str) -> WebSession:
     now = time.time()
     s = WebSession(username=username, roles=ROLES[username], access_expires=now + 300, refresh_token="r",
                    refresh_expires=now + 1800, hard_expires=now + 3600, email=EMAILS.get(username, f"{username}@x.example"))
-    client.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode()).seal_session(s))
+    box = CookieBox(SECRET.encode(), ui=PORTAL_COOKIES)
+    client.cookies.set(box.session_cookie, box.seal_session(s))
     return s
 
 
@@ -155,6 +157,36 @@ def test_posts_without_the_sessions_csrf_token_change_nothing(portal):
     assert portal.post("/applications/new", data={**FORM, "csrf": s.csrf}).status_code == 303
 
 
+def test_every_post_route_refuses_a_form_without_the_sessions_csrf_token(portal):
+    """Every POST the portal has (read from the router, so a new one is covered), by a caller who may
+    otherwise do it: without the token, or with another session's, it is refused and nothing changes."""
+    app_id = submitted(portal.factory)
+
+    def snapshot():
+        with session_scope(portal.factory) as s:
+            return (dict(s.execute(select(Application.id, Application.state)).all()),
+                    s.execute(select(func.count()).select_from(ProvisioningAuditEvent)).scalar_one())
+
+    from provisioning.portal.routes import router
+
+    def routes(of):  # included routers (the shared login's) are kept whole by FastAPI
+        for r in of.routes:
+            yield from routes(r.original_router) if hasattr(r, "original_router") else [r]
+
+    posts = [r for r in routes(router) if isinstance(r, APIRoute) and "POST" in r.methods]
+    assert len(posts) >= 8 and "/logout" in {r.path for r in posts}
+    other = login(portal, "anne").csrf
+    before = snapshot()
+    for route in posts:
+        for who in ("alma", "oda"):
+            login(portal, who)
+            for token in ({}, {"csrf": other}):
+                r = portal.post(route.path.format(app_id=app_id),
+                                data={**FORM, **token, "decision": "approve", "comment": "x", "reasons": "x"})
+                assert r.status_code == 403, f"POST {route.path} as {who}: {r.status_code}"
+    assert snapshot() == before
+
+
 def test_pages_carry_the_security_headers_and_login_is_required(portal):
     r = portal.get("/applications")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
@@ -163,6 +195,27 @@ def test_pages_carry_the_security_headers_and_login_is_required(portal):
     assert r.headers["x-frame-options"] == "DENY"
     r = portal.get("/login")
     assert r.status_code == 303 and "client_id=sandkasse-portal" in r.headers["location"] and "code_challenge_method=S256" in r.headers["location"]
+
+
+def test_an_egress_ui_session_under_the_same_secret_is_nobody_at_the_portal(portal):
+    """The egress UI seals its session cookie (same name) under the same secret when both use the
+    master key: such a cookie must not log anyone in to the portal, nor a portal cookie to egress."""
+    now = time.time()
+    s = WebSession(username="anne", roles=["admin"], access_expires=now + 300, refresh_token="r",
+                   refresh_expires=now + 1800, hard_expires=now + 3600)
+    egress_sealed = CookieBox(SECRET.encode()).seal_session(s)  # how the egress UI seals it
+    portal_box = CookieBox(SECRET.encode(), ui=PORTAL_COOKIES)
+    for name in (SESSION_COOKIE, portal_box.session_cookie):  # as the browser sends it, and copied over
+        portal.cookies.clear()
+        portal.cookies.set(name, egress_sealed)
+        r = portal.get("/applications")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    # one host, two ports (the demo): cookies ignore ports, so the names differ too
+    assert {portal_box.session_cookie, portal_box.login_cookie}.isdisjoint({SESSION_COOKIE, "sk_login"})
+    assert portal_box.login_cookie in portal.get("/login").headers["set-cookie"]
+    portal.cookies.clear()
+    login(portal, "anne")
+    assert portal.get("/applications").status_code == 200
 
 
 # ------------------------------------------------------------------------------------------- forms

@@ -269,6 +269,41 @@ def test_an_amendment_changes_the_active_projects_data_and_keeps_its_members(fac
     assert list(pd.read_parquet(var / "projects" / slug / "data" / "sick-leave.parquet").columns) == ["national_id", "days"]
 
 
+def test_a_lead_removed_from_the_project_neither_submits_nor_gets_back_in_by_an_amendment(factory, tmp_path):
+    """An amendment drafted (or submitted) while its applicant led the project: once an admin removed
+    them, submitting it is refused, and an approval of the one already submitted provisions nothing
+    (it would have put the former lead back as lead)."""
+    from provisioning import projects
+    from provisioning.errors import ProvisioningError
+
+    var, key = tmp_path / "var", os.urandom(32)
+    first = approved(factory)
+    with session_scope(factory) as s:
+        provision(s, first, master_key=key, var_dir=var)
+        slug = s.get(Application, first).project_slug
+    wider = {"national_id": ("pseudonymise", "link"), "days": ("keep", "outcome"), "gender": ("keep", "compare"),
+             "diagnosis_group": ("keep", "cause")}
+    with session_scope(factory) as s:
+        draft = workflow.create(s, APPLICANT, content(ask=wider), amends=slug).id
+        pending = workflow.create(s, APPLICANT, content(ask=wider), amends=slug)
+        workflow.submit(s, APPLICANT, pending.id)
+        pending = pending.id
+    with session_scope(factory) as s:
+        projects.add_member(s, slug, "bo", "lead", actor="anne")
+        projects.remove_member(s, slug, "alma", actor="anne", reason="left the project")
+    with session_scope(factory) as s, pytest.raises(workflow.NotAllowed):
+        workflow.submit(s, APPLICANT, draft)
+    assert _state(factory, draft) == "draft"
+    for who in (OWNER, DPO, CONTROLLER):
+        with session_scope(factory) as s:
+            workflow.decide(s, who, pending, "approve")
+    with session_scope(factory) as s, pytest.raises(ProvisioningError):
+        provision(s, pending, master_key=key, var_dir=var)
+    with session_scope(factory) as s:
+        project = s.execute(select(Project).where(Project.slug == slug)).scalar_one()
+        assert {m.username: m.role.value for m in project.members} == {"bo": "lead"}
+
+
 # -------------------------------------------------------------------------------------- notices
 
 

@@ -135,6 +135,20 @@ def test_tampered_foreign_or_expired_sessions_are_not_accepted(env):
         assert c.get("/queue").headers["location"].startswith("/login")
 
 
+def test_a_portal_session_under_the_same_secret_is_nobody_at_the_egress_ui(env):
+    """Both UIs fall back to the master key (or share SANDKASSE_SESSION_SECRET) and name their cookie
+    alike: the portal's session (whose tokens egress refuses) must not open egress pages."""
+    from provisioning.portal.web import PORTAL_COOKIES
+
+    with _client(env) as c:
+        now = time.time()
+        s = WebSession(username="chris", roles=["admin"], access_expires=now + 300, refresh_token="r",
+                       refresh_expires=now + 1800, hard_expires=now + 3600)
+        c.cookies.set(SESSION_COOKIE, CookieBox(SECRET.encode(), ui=PORTAL_COOKIES).seal_session(s))
+        r = c.get("/admin/projects")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
 # ---------------------------------------------------------------------------------- pages and actions
 
 
