@@ -1,0 +1,185 @@
+"""The node agent (hub/node_agent/) on this host's Docker engine, run as a host process: a hub that
+hands its privileged steps to the agent spawns a notebook with no default route behind a complete
+firewall, and the agent refuses containers that are not sandbox notebooks of a sandbox network,
+requests without the token, and volumes that are not workspaces. The containers and the network the
+refusal tests use are the test's own."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.firewall import SandboxFirewall
+from hub.node_agent.client import AgentClient, AgentError
+from hub.policy import security_policy
+from hubtest import RUN
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _has_default_route(container) -> bool:
+    """From the container's own /proc: a line with destination 00000000 is a default route."""
+    out = container.exec_run(["cat", "/proc/net/route"]).output.decode()
+    return any(line.split()[1] == "00000000" for line in out.splitlines()[1:] if line.split())
+
+
+@pytest.fixture(scope="module")
+def agent_paths():
+    folder = Path(tempfile.mkdtemp(prefix="skagent-", dir="/tmp"))  # a unix socket path has 107 bytes at most
+    token_file = folder / "token"
+    token_file.write_text(secrets.token_urlsafe(40))
+    token_file.chmod(0o600)
+    yield folder / "agent.sock", token_file
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def agent_hub(hub_factory, egress_service, agent_paths, notebook_image):
+    """A hub configured for the agent, and the agent itself, admitting that hub's two ports."""
+    sock, token_file = agent_paths
+    hub = hub_factory("null", egress_port=egress_service, extra_env={
+        "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}", "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
+    log_path = sock.parent / "agent.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.node_agent", "--socket", str(sock), "--token-file", str(token_file),
+         "--port", str(hub.api_port), "--port", str(hub.egress_port), "--notebook-image", notebook_image, "--recheck", "2"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    client = AgentClient(f"unix://{sock}", token_file.read_text().strip())
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.health()
+            break
+        except (httpx.HTTPError, AgentError):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise AssertionError(f"node agent did not answer: {log_path.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+    yield hub, client, log_path
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    log.close()
+    SandboxFirewall.from_policy().remove_ports({hub.api_port, hub.egress_port} - {security_policy().network.hub_api_port, security_policy().network.egress_port})
+
+
+def test_notebook_isolated_by_the_agent(agent_hub, provisioner, docker_client):
+    hub, client, log_path = agent_hub
+    slug = provisioner.open_project("agent-a", {"alice": "researcher"})
+    name = hub.start_server("alice", slug)
+    box = docker_client.containers.get(name)
+    assert not _has_default_route(box)
+    # The agent, not the hub, removed it: its log names the container; and it reports the firewall complete.
+    assert f"isolated {box.id[:12]}" in log_path.read_text()
+    health = client.health()
+    assert health["firewall_problems"] == []
+    assert {hub.api_port, hub.egress_port} <= set(health["ports"])
+    net = security_policy().network
+    assert SandboxFirewall(net.chain, net.bridge_prefix, {hub.api_port, hub.egress_port}).problems() == []
+    # The welcome notebook went in through the agent's workspace writer.
+    assert box.exec_run(["test", "-f", "/home/researcher/Welcome.ipynb"]).exit_code == 0
+    hub.stop_server("alice", slug)
+
+
+def test_socket_is_the_hubs_only(agent_paths, agent_hub):
+    sock, _ = agent_paths
+    mode = sock.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    _, client, _ = agent_hub
+    with pytest.raises(AgentError) as err:
+        AgentClient(client.url, "not-the-token" * 4).health()
+    assert err.value.status == 401
+
+
+@pytest.fixture(scope="module")
+def lookalikes(docker_client, base_image):
+    """A sandbox-looking network of the test's own (internal, labelled, bridge with the policy's
+    prefix) and an ordinary one, for containers that are almost, but not quite, sandbox notebooks."""
+    net = security_policy().network
+    project = f"agent-look-{RUN}"
+    made = []
+    sandbox_net = docker_client.networks.create(
+        f"sandkasse-test-agentnet-{RUN}", driver="bridge", internal=True,
+        options={"com.docker.network.bridge.name": f"{net.bridge_prefix}t{RUN}"},
+        labels={"org.sandkasse.project": project, "org.sandkasse.role": "project-network", "org.sandkasse.test": RUN},
+    )  # fmt: skip
+    plain_net = docker_client.networks.create(f"sandkasse-test-agentplain-{RUN}", driver="bridge", labels={"org.sandkasse.test": RUN})
+
+    def box(labels: dict[str, str], network) -> object:
+        c = docker_client.containers.run(
+            base_image, ["sleep", "300"], detach=True, network=network.name, labels={"org.sandkasse.test": RUN, **labels},
+            name=f"sandkasse-test-agentbox-{RUN}-{len(made)}",
+        )
+        made.append(c)
+        return c
+
+    yield project, sandbox_net, plain_net, box
+    for c in made:
+        c.remove(force=True)
+    sandbox_net.remove()
+    plain_net.remove()
+
+
+def _isolate(client: AgentClient, container: str) -> dict:
+    import asyncio
+
+    return asyncio.run(client.isolate(container))
+
+
+def test_agent_isolates_a_notebook_on_its_sandbox_network(agent_hub, lookalikes):
+    _, client, _ = agent_hub
+    project, sandbox_net, _, box = lookalikes
+    c = box({"org.sandkasse.role": "notebook", "org.sandkasse.project": project}, sandbox_net)
+    assert _has_default_route(c)
+    report = _isolate(client, c.name)
+    assert report["container"] == c.id and report["default_routes"] == ""
+    assert not _has_default_route(c)
+
+
+def test_agent_refuses_a_container_without_the_notebook_label(agent_hub, lookalikes):
+    _, client, _ = agent_hub
+    project, sandbox_net, _, box = lookalikes
+    c = box({"org.sandkasse.project": project}, sandbox_net)  # on a sandbox network, but no notebook
+    with pytest.raises(AgentError) as err:
+        _isolate(client, c.id)
+    assert err.value.status == 403 and "not a sandbox notebook" in err.value.detail
+    assert _has_default_route(c)  # untouched
+
+
+def test_agent_refuses_a_notebook_off_a_sandbox_network(agent_hub, lookalikes):
+    _, client, _ = agent_hub
+    project, _, plain_net, box = lookalikes
+    c = box({"org.sandkasse.role": "notebook", "org.sandkasse.project": project}, plain_net)  # labels lie
+    with pytest.raises(AgentError) as err:
+        _isolate(client, c.id)
+    assert err.value.status == 403 and "not the internal sandbox network" in err.value.detail
+    assert _has_default_route(c)
+
+
+def test_agent_refuses_a_volume_that_is_not_a_workspace(agent_hub, docker_client):
+    import asyncio
+
+    _, client, _ = agent_hub
+    vol = docker_client.volumes.create(f"sandkasse-test-agentvol-{RUN}", labels={"org.sandkasse.test": RUN})
+    try:
+        with pytest.raises(AgentError) as err:
+            asyncio.run(client.write_workspace(vol.name, {"x.txt": b"x"}))
+        assert err.value.status == 403
+    finally:
+        vol.remove(force=True)
