@@ -183,3 +183,17 @@ def test_agent_refuses_a_volume_that_is_not_a_workspace(agent_hub, docker_client
         assert err.value.status == 403
     finally:
         vol.remove(force=True)
+
+
+def test_doctor_checks_each_agent(agent_hub, agent_paths, monkeypatch, tmp_path):
+    from sandkasse.doctor import check_node_agents
+    from sandkasse.settings import get_settings
+
+    sock, token_file = agent_paths
+    monkeypatch.setenv("SANDKASSE_HUB_NODE_AGENT_URL", f"unix://{sock}")
+    monkeypatch.setenv("SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE", str(token_file))
+    ok = check_node_agents(get_settings())
+    assert ok.ok and "firewall complete" in ok.detail
+    monkeypatch.setenv("SANDKASSE_HUB_NODE_AGENT_URL", f"unix://{sock},unix://{tmp_path}/no-agent.sock")
+    bad = check_node_agents(get_settings())
+    assert not bad.ok and "no-agent.sock" in bad.detail
