@@ -51,6 +51,7 @@ class SwarmBed:
     nodes: list[Node] = field(default_factory=list)
     extracts: Path | None = None
     node_ids: dict[str, str] = field(default_factory=dict)  # node name -> swarm node id
+    folders: list[Path] = field(default_factory=list)  # removed at stop, also after a failed start
 
     @property
     def manager(self) -> Node:
@@ -70,8 +71,10 @@ class SwarmBed:
             name=f"sandkasse-test-swarm-{self.run}-registry", network=self.network.name, detach=True, labels=labels,
         )  # fmt: skip
         self.extracts = Path(tempfile.mkdtemp(prefix="sksw-x-", dir="/tmp"))
+        self.folders.append(self.extracts)
         for i in range(1 + workers):
             sock_dir = Path(tempfile.mkdtemp(prefix=f"sksw{i}-", dir="/tmp"))  # unix socket paths: 107 bytes at most
+            self.folders.append(sock_dir)
             name = f"sandkasse-test-swarm-{self.run}-{i}"
             api = self.host.api
             host_config = api.create_host_config(
@@ -160,6 +163,5 @@ class SwarmBed:
                 self.network.remove()
             except docker.errors.APIError:
                 pass
-        for path in [n.sock_dir for n in self.nodes] + [self.extracts]:
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
+        for path in self.folders:
+            shutil.rmtree(path, ignore_errors=True)

@@ -136,3 +136,29 @@ def test_the_overlay_carries_its_own_project_across_nodes(bed, two_projects):
         assert net["Driver"] == "overlay" and net["Internal"] and net["Attachable"]
     finally:
         hub.remove(force=True)
+
+
+def test_control_removed_a_non_internal_overlay_gives_the_notebook_a_way_out(bed):
+    """Without ``--internal`` the swarm attaches the task to ``docker_gwbridge``: a default route, and
+    the registry on the nodes' network answers. The internal overlay is what closes it."""
+    mgr = bed.manager.client
+    project = f"swc-{RUN}"
+    opts = overlay_network_options(project, encrypted=ENCRYPTED)
+    opts["internal"] = False
+    net = f"sandkasse-ovl-{project}"
+    mgr.networks.create(net, **opts)
+    spec = sandbox_spec(security_policy(), project=project, user="alice", network=net, extracts=f"{EXTRACTS}/{project}",
+                        workspace=f"sandkasse-ws-alice--{project}", shared=None)  # fmt: skip
+    (bed.extracts / project).mkdir(exist_ok=True)
+    template = task_template(spec, image=bed.image, env={"HOME": "/tmp"}, args=["sleep", "300"], constraints=CONSTRAINTS)
+    mgr.api.create_service(template, name=f"sandkasse-{project}", labels=dict(spec.labels))
+    deadline = time.monotonic() + 150
+    while not (running := [t for t in mgr.api.tasks(filters={"service": f"sandkasse-{project}"}) if t["Status"]["State"] == "running"]):
+        assert time.monotonic() < deadline, "task did not run"
+        time.sleep(0.5)
+    node = bed.node_of(mgr.nodes.get(running[0]["NodeID"]).attrs["Description"]["Hostname"])
+    box = {"node": node, "container": running[0]["Status"]["ContainerStatus"]["ContainerID"]}
+    bed.registry.reload()
+    outside = bed.registry.attrs["NetworkSettings"]["Networks"][bed.network.name]["IPAddress"]
+    got = _probe(box, f"{outside}:5000")
+    assert got["default_route"] is True and got["reach"][f"{outside}:5000"] is True
