@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="port sandboxes may reach on the host (repeatable); default the policy's hub API and egress ports")
     p.add_argument("--notebook-image", default="sandkasse/notebook:latest", help="image the workspace writer runs")
     p.add_argument("--recheck", type=float, default=30.0, help="seconds between firewall re-checks")
+    p.add_argument("--chain", default=net.chain, help="iptables chain (default: the policy's; tests use a throwaway one)")
+    p.add_argument("--bridge-prefix", default=net.bridge_prefix, help="sandbox bridge name prefix (default: the policy's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     ports = set(args.port or policy_ports)
     state = AgentState(
         api=docker.APIClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"), version="auto"),
-        firewall=SandboxFirewall(net.chain, net.bridge_prefix, ports, policy_ports & ports, owner_tag()),
+        firewall=SandboxFirewall(args.chain, args.bridge_prefix, ports, policy_ports & ports, owner_tag()),
         token=token,
         notebook_image=args.notebook_image,
         uid=policy.sandbox.uid,

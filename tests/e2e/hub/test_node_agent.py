@@ -45,38 +45,50 @@ def agent_paths():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def agent_hub(hub_factory, egress_service, agent_paths, notebook_image):
-    """A hub configured for the agent, and the agent itself, admitting that hub's two ports."""
-    sock, token_file = agent_paths
-    hub = hub_factory("null", egress_port=egress_service, extra_env={
-        "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}", "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
-    log_path = sock.parent / "agent.log"
+def start_agent(sock: Path, token_file: Path, ports: set[int], image: str, *extra: str):
+    """The agent as a host process (in production: a privileged container, docs/deploy.md); returns
+    the process, a client and its log once it answers."""
+    log_path = sock.parent / f"agent-{sock.stem}.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.node_agent", "--socket", str(sock), "--token-file", str(token_file),
-         "--port", str(hub.api_port), "--port", str(hub.egress_port), "--notebook-image", notebook_image, "--recheck", "2"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "hub.node_agent", "--socket", str(sock), "--token-file", str(token_file),
+            "--notebook-image", image, *extra]  # fmt: skip
+    for port in sorted(ports):
+        argv += ["--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    log.close()
     client = AgentClient(f"unix://{sock}", token_file.read_text().strip())
     deadline = time.monotonic() + 30
     while True:
         try:
             client.health()
-            break
+            return proc, client, log_path
         except (httpx.HTTPError, AgentError):
             if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
                 raise AssertionError(f"node agent did not answer: {log_path.read_text()[-2000:]}") from None
             time.sleep(0.1)
-    yield hub, client, log_path
+
+
+def stop_agent(proc) -> None:
     proc.terminate()
     try:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
-    log.close()
-    SandboxFirewall.from_policy().remove_ports({hub.api_port, hub.egress_port} - {security_policy().network.hub_api_port, security_policy().network.egress_port})
+
+
+@pytest.fixture(scope="module")
+def agent_hub(hub_factory, egress_service, agent_paths, notebook_image):
+    """A hub configured for the agent, and the agent itself, admitting that hub's two ports."""
+    sock, token_file = agent_paths
+    hub = hub_factory("null", egress_port=egress_service, extra_env={
+        "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}", "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
+    proc, client, log_path = start_agent(sock, token_file, {hub.api_port, hub.egress_port}, notebook_image, "--recheck", "2")
+    yield hub, client, log_path
+    stop_agent(proc)
+    net = security_policy().network
+    SandboxFirewall.from_policy().remove_ports({hub.api_port, hub.egress_port} - {net.hub_api_port, net.egress_port})
 
 
 def test_notebook_isolated_by_the_agent(agent_hub, provisioner, docker_client):
@@ -197,3 +209,58 @@ def test_doctor_checks_each_agent(agent_hub, agent_paths, monkeypatch, tmp_path)
     monkeypatch.setenv("SANDKASSE_HUB_NODE_AGENT_URL", f"unix://{sock},unix://{tmp_path}/no-agent.sock")
     bad = check_node_agents(get_settings())
     assert not bad.ok and "no-agent.sock" in bad.detail
+
+
+# A second agent on a throwaway chain and bridge prefix (nothing matches them; removed afterwards), so
+# its firewall can be damaged without opening anything for the sandboxes of other tests on this host.
+THROWAWAY_CHAIN, THROWAWAY_PREFIX = f"SKTEST-AG{RUN}", "skag-"
+
+
+@pytest.fixture(scope="module")
+def throwaway_agent(hub_factory, egress_service, agent_paths, notebook_image):
+    """A hub whose agent knows another bridge prefix than the policy's: it refuses that hub's notebooks."""
+    sock, token_file = agent_paths
+    sock = sock.with_name("throwaway.sock")
+    hub = hub_factory("null", egress_port=egress_service, extra_env={
+        "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}", "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
+    proc, client, _ = start_agent(sock, token_file, {hub.api_port, hub.egress_port}, notebook_image,
+                                  "--recheck", "1", "--chain", THROWAWAY_CHAIN, "--bridge-prefix", THROWAWAY_PREFIX)  # fmt: skip
+    yield hub, client
+    stop_agent(proc)
+    for binary, hooks in (("iptables", ("INPUT", "DOCKER-USER")), ("ip6tables", ("INPUT", "FORWARD"))):
+        for hook in hooks:
+            listing = subprocess.run([binary, "-w", "10", "-S", hook], capture_output=True, text=True).stdout.splitlines()
+            for line in listing:
+                if line.startswith("-A ") and f"{THROWAWAY_PREFIX}+" in line:
+                    subprocess.run([binary, "-w", "10", "-D", *line.split()[1:]], check=False)
+        subprocess.run([binary, "-w", "10", "-F", THROWAWAY_CHAIN], capture_output=True)
+        subprocess.run([binary, "-w", "10", "-X", THROWAWAY_CHAIN], capture_output=True)
+
+
+def test_the_agent_puts_back_a_removed_firewall_rule(throwaway_agent):
+    _, client = throwaway_agent
+    fw = SandboxFirewall(THROWAWAY_CHAIN, THROWAWAY_PREFIX, set(client.health()["ports"]))
+    assert fw.problems() == []
+    subprocess.run(["iptables", "-w", "10", "-D", THROWAWAY_CHAIN, "-j", "DROP"], check=True)
+    assert fw.problems()
+    deadline = time.monotonic() + 15
+    while fw.problems():
+        assert time.monotonic() < deadline, f"the agent did not put the rule back: {fw.problems()}"
+        time.sleep(0.2)
+
+
+def test_the_hub_does_not_start_a_notebook_the_agent_refused(throwaway_agent, provisioner, docker_client):
+    """The hub waits for the agent's report: refused (the notebook's bridge is not one this agent
+    guards), the notebook is stopped and never counts as started."""
+    from hubtest import ServerRefused
+
+    hub, _ = throwaway_agent
+    slug = provisioner.open_project("agent-r", {"alice": "researcher"})
+    with pytest.raises((ServerRefused, AssertionError)):
+        hub.start_server("alice", slug, timeout=60)
+    with hub.api() as api:
+        server = (api.get("/users/alice").json().get("servers") or {}).get(slug)
+    assert not server or not server.get("ready")
+    left = docker_client.containers.list(all=True, filters={"label": [f"org.sandkasse.project={slug}", "org.sandkasse.role=notebook"]})
+    assert left == []
+    assert "node agent answered 403: network" in hub.process.log_path.read_text()  # refused for its network, nothing else
