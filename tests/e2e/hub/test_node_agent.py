@@ -264,3 +264,61 @@ def test_the_hub_does_not_start_a_notebook_the_agent_refused(throwaway_agent, pr
     left = docker_client.containers.list(all=True, filters={"label": [f"org.sandkasse.project={slug}", "org.sandkasse.role=notebook"]})
     assert left == []
     assert "node agent answered 403: network" in hub.process.log_path.read_text()  # refused for its network, nothing else
+
+
+@pytest.fixture(scope="module")
+def hub_image(docker_client) -> str:
+    """Any local build of the hub image (its Debian iptables, nsenter and Python environment); built
+    with the stack's images when there is none. This checkout's code is mounted over it."""
+    for image in docker_client.images.list("sandkasse/hub"):
+        if image.tags:
+            return image.tags[0]
+    from sandkasse.stack.compose import build_stack_images
+
+    return build_stack_images().tags["SANDKASSE_HUB_IMAGE"]
+
+
+def test_the_agent_runs_as_a_container_with_named_capabilities(docker_client, hub_image, agent_paths, lookalikes, agent_hub):
+    """The agent as deployed (docs/deploy.md): a container in the host's network and PID namespaces
+    with NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_PTRACE and CHOWN only (not --privileged), the Docker
+    socket and the socket folder. It installs the firewall and isolates a notebook."""
+    _, token_file = agent_paths
+    hub, _, _ = agent_hub
+    folder = Path(tempfile.mkdtemp(prefix="skagent-c-", dir="/tmp"))
+    shutil.copy(token_file, folder / "token")
+    name = f"sandkasse-test-node-agent-{RUN}"
+    agent = docker_client.containers.run(
+        hub_image,
+        ["-m", "hub.node_agent", "--socket", "/run/sandkasse/agent.sock", "--token-file", "/run/sandkasse/token",
+         "--port", str(hub.api_port), "--port", str(hub.egress_port), "--recheck", "5"],
+        entrypoint=["/opt/venv/bin/python"], name=name, detach=True, user="0",
+        network_mode="host", pid_mode="host", cap_drop=["ALL"], cap_add=["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE", "CHOWN"],
+        security_opt=["no-new-privileges:true"], read_only=True, environment={"PYTHONPATH": "/src"},
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}, str(folder): {"bind": "/run/sandkasse", "mode": "rw"},
+                 str(ROOT): {"bind": "/src", "mode": "ro"}},
+        labels={"org.sandkasse.test": RUN},
+    )  # fmt: skip
+    try:
+        client = AgentClient(f"unix://{folder}/agent.sock", token_file.read_text().strip())
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = client.health()
+                break
+            except (httpx.HTTPError, AgentError):
+                agent.reload()
+                if time.monotonic() > deadline or agent.status == "exited":
+                    raise AssertionError(f"agent container did not answer: {agent.logs(tail=30).decode(errors='replace')}") from None
+                time.sleep(0.2)
+        assert health["firewall_problems"] == []
+        project, sandbox_net, _, box = lookalikes
+        c = box({"org.sandkasse.role": "notebook", "org.sandkasse.project": project}, sandbox_net)
+        assert _has_default_route(c)
+        assert _isolate(client, c.id)["default_routes"] == ""
+        assert not _has_default_route(c)
+        outsider = box({"org.sandkasse.project": project}, sandbox_net)
+        with pytest.raises(AgentError):
+            _isolate(client, outsider.id)
+    finally:
+        agent.remove(force=True)
+        shutil.rmtree(folder, ignore_errors=True)
