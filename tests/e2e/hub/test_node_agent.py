@@ -78,11 +78,16 @@ def stop_agent(proc) -> None:
         proc.wait(5)
 
 
+# The hub without the powers the agent took over: no iptables, no entering another namespace.
+WITHOUT_HOST_POWERS = ("setpriv", "--bounding-set", "-net_admin,-net_raw,-sys_admin,-sys_ptrace,-sys_module", "--")
+
+
 @pytest.fixture(scope="module")
 def agent_hub(hub_factory, egress_service, agent_paths, notebook_image):
-    """A hub configured for the agent, and the agent itself, admitting that hub's two ports."""
+    """A hub configured for the agent and run without NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_PTRACE (it
+    keeps the Docker socket), and the agent itself, admitting that hub's two ports."""
     sock, token_file = agent_paths
-    hub = hub_factory("null", egress_port=egress_service, extra_env={
+    hub = hub_factory("null", egress_port=egress_service, argv_prefix=WITHOUT_HOST_POWERS, extra_env={
         "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}", "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
     proc, client, log_path = start_agent(sock, token_file, {hub.api_port, hub.egress_port}, notebook_image, "--recheck", "2")
     yield hub, client, log_path
@@ -107,6 +112,26 @@ def test_notebook_isolated_by_the_agent(agent_hub, provisioner, docker_client):
     # The welcome notebook went in through the agent's workspace writer.
     assert box.exec_run(["test", "-f", "/home/researcher/Welcome.ipynb"]).exit_code == 0
     hub.stop_server("alice", slug)
+
+
+def test_hub_process_holds_no_host_powers(agent_hub):
+    hub, _, _ = agent_hub
+    caps = int(next(ln for ln in Path(f"/proc/{hub.process.proc.pid}/status").read_text().splitlines() if ln.startswith("CapEff:")).split()[1], 16)
+    for bit in (12, 13, 21, 19):  # NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_PTRACE
+        assert not caps & (1 << bit)
+
+
+def test_control_removed_without_the_agent_that_hub_cannot_start_a_notebook(hub_factory, egress_service, provisioner, docker_client):
+    """The same powerless hub acting itself (no agent) fails to install the firewall and starts
+    nothing: the capabilities are really gone, so the notebook above was isolated by the agent."""
+    from hubtest import ServerRefused
+
+    hub = hub_factory("null", egress_port=egress_service, argv_prefix=WITHOUT_HOST_POWERS)
+    slug = provisioner.open_project("agent-n", {"alice": "researcher"})
+    with pytest.raises((ServerRefused, AssertionError)):
+        hub.start_server("alice", slug, timeout=60)
+    assert "iptables" in hub.process.log_path.read_text()
+    assert docker_client.containers.list(all=True, filters={"label": [f"org.sandkasse.project={slug}", "org.sandkasse.role=notebook"]}) == []
 
 
 def test_socket_is_the_hubs_only(agent_paths, agent_hub):
