@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 
@@ -347,3 +348,58 @@ def test_the_agent_runs_as_a_container_with_named_capabilities(docker_client, hu
     finally:
         agent.remove(force=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def docker_api_filter(docker_client):
+    """The hub's Docker API filter (images/hub/docker-api) on a loopback port, allowing binds only
+    under the projects' extract folders."""
+    from sandkasse.settings import get_settings
+    from sandkasse.stack.compose import build_docker_api_filter_image
+    from sandkasse.stack.process import free_port, wait_until
+
+    image = build_docker_api_filter_image()
+    port = free_port()
+    name = f"sandkasse-test-agent-filter-{RUN}"
+    network = docker_client.networks.create(name, driver="bridge", labels={"org.sandkasse.test": RUN})
+    container = docker_client.containers.run(
+        image, detach=True, name=name, network=name, labels={"org.sandkasse.test": RUN},
+        environment={"SANDKASSE_DATA_DIR": str(get_settings().var_dir / "projects")},
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        ports={"2375/tcp": ("127.0.0.1", port)}, cap_drop=["ALL"], security_opt=["no-new-privileges:true"],
+        read_only=True, tmpfs={"/run": "", "/tmp": ""},
+    )  # fmt: skip
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", version="1.41", timeout=30)
+    try:
+        wait_until(lambda: client.ping(), timeout=30, what="docker-api filter")
+        yield f"tcp://127.0.0.1:{port}", container
+    finally:
+        client.close()
+        container.remove(force=True)
+        network.remove()
+
+
+def test_a_powerless_hub_behind_the_docker_api_filter_starts_an_isolated_notebook(
+    hub_factory, egress_service, agent_paths, notebook_image, provisioner, docker_client, docker_api_filter
+):
+    """What issue 19 asks of the hub: no host powers and Docker only through the filter (which refuses
+    privileged or host-sharing containers); the agent does the rest."""
+    url, filter_container = docker_api_filter
+    sock, token_file = agent_paths
+    sock = sock.with_name("filtered.sock")
+    hub = hub_factory("null", egress_port=egress_service, argv_prefix=WITHOUT_HOST_POWERS, extra_env={
+        "DOCKER_HOST": url, "SANDKASSE_HUB_NODE_AGENT_URL": f"unix://{sock}",
+        "SANDKASSE_HUB_NODE_AGENT_TOKEN_FILE": str(token_file)})  # fmt: skip
+    proc, _, log_path = start_agent(sock, token_file, {hub.api_port, hub.egress_port}, notebook_image)
+    try:
+        slug = provisioner.open_project("agent-f", {"alice": "researcher"})
+        box = docker_client.containers.get(hub.start_server("alice", slug))
+        assert not _has_default_route(box)
+        assert f"isolated {box.id[:12]}" in log_path.read_text()
+        # The hub's calls went through the filter (its log has the container's creation).
+        assert "/containers/create" in filter_container.logs().decode(errors="replace")
+        hub.stop_server("alice", slug)
+    finally:
+        stop_agent(proc)
+        net = security_policy().network
+        SandboxFirewall.from_policy().remove_ports({hub.api_port, hub.egress_port} - {net.hub_api_port, net.egress_port})
