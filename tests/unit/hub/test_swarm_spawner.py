@@ -112,3 +112,48 @@ def test_hub_configuration_cannot_undo_the_policy():
 
     err, sent = asyncio.run(go())
     assert err.status_code == 500 and "capabilities added" in err.log_message and "create_service" not in sent
+
+
+def _swarm_spawner(**config):
+    from hub.swarm.spawner import ProjectSwarmSpawner
+
+    return ProjectSwarmSpawner(
+        user=SimpleNamespace(name="ingrid", id=7, url="/user/ingrid/", escaped_name="ingrid"),
+        orm_spawner=SimpleNamespace(name=PROJECT, server=None), **config,
+    )
+
+
+@pytest.mark.parametrize("existing_ok", [True, False])
+def test_the_project_overlay_is_made_or_an_impostor_refused(existing_ok):
+    """Made with the policy's options when missing; an existing network of that name that is not an
+    internal, attachable, encrypted sandbox overlay is refused (500), never used."""
+    from docker.errors import NotFound
+
+    calls = []
+    good = {"Driver": "overlay", "Internal": True, "Attachable": True, "Options": {"encrypted": ""},
+            "Labels": {"org.sandkasse.role": "project-network"}, "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}]}}  # fmt: skip
+    impostor = {**good, "Internal": False}
+
+    async def fake_docker(method, *args, **kwargs):
+        calls.append((method, args, kwargs))
+        if method == "inspect_network":
+            if existing_ok and not any(c[0] == "create_network" for c in calls):
+                raise NotFound("no such network")
+            return good if existing_ok else impostor
+        return {}
+
+    async def go():
+        sp = _swarm_spawner()
+        sp.docker = fake_docker
+        await sp.ensure_project_network(PROJECT)
+        return sp
+
+    if existing_ok:
+        sp = asyncio.run(go())
+        created = next(c for c in calls if c[0] == "create_network")
+        assert created[2]["internal"] and created[2]["attachable"] and created[2]["options"] == {"encrypted": "true"}
+        assert sp.network_name == f"sandkasse-ovl-{PROJECT}" and sp.project_subnet == "10.9.0.0/24"
+    else:
+        with pytest.raises(web.HTTPError) as refused:
+            asyncio.run(go())
+        assert refused.value.status_code == 500
