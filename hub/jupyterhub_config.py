@@ -69,6 +69,8 @@ if settings.spawner == "docker":
 if settings.egress_port:
     c.ProjectDockerSpawner.egress_port = settings.egress_port
 c.ProjectDockerSpawner.egress_url = settings.egress_url
+c.ProjectDockerSpawner.node_agent_url = settings.node_agent_url  # privileged steps by the node agent (hub/node_agent/)
+c.ProjectDockerSpawner.node_agent_token_file = settings.node_agent_token_file
 if settings.spawner in ("project-kube", "hub.kube.spawner.ProjectKubeSpawner"):
     from hub.kube.config import configure
 

@@ -110,7 +110,9 @@ async def run(interval: float, once: bool = False) -> None:
     egress_port = HubSettings().egress_port
     ports = {p for p in (hub_port, egress_port) if p}
     # Port rules carry the hub's pid (this service is the hub's child) so they are pruned once it is gone.
-    firewall = SandboxFirewall.from_policy(ports, hub_pid=os.getppid()) if os.geteuid() == 0 else None
+    # With a node agent the agent re-checks the firewall (hub/node_agent/); the hub does not touch iptables.
+    own_firewall = os.geteuid() == 0 and not HubSettings().node_agent_url
+    firewall = SandboxFirewall.from_policy(ports, hub_pid=os.getppid()) if own_firewall else None
     retention = _retention()
     async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"token {token}"}, timeout=30, trust_env=False) as client:
         while True:

@@ -4,6 +4,8 @@ and enters containers' network namespaces to remove their default route."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 import secrets
 import signal
@@ -74,10 +76,13 @@ class HubProcess:
                 self.proc.wait(10)
 
 
-def start_hub(env: dict[str, str] | None = None, *, timeout: float = 90.0, log_path: Path | None = None) -> HubProcess:
+def start_hub(
+    env: dict[str, str] | None = None, *, timeout: float = 90.0, log_path: Path | None = None, argv_prefix: Sequence[str] = ()
+) -> HubProcess:
     """Start JupyterHub in the background with ``env`` (``SANDKASSE_*`` variables) on top of this
     process's environment, and wait until it answers. The returned handle carries an admin service
-    token (``SANDKASSE_HUB_ADMIN_TOKEN``, generated when not given)."""
+    token (``SANDKASSE_HUB_ADMIN_TOKEN``, generated when not given). ``argv_prefix`` runs it under a
+    wrapper (the node agent's tests take capabilities away with ``setpriv``)."""
     extra = dict(env or {})
     extra.setdefault("SANDKASSE_HUB_ADMIN_TOKEN", secrets.token_hex(24))
     full_env = hub_environment(extra)
@@ -86,7 +91,7 @@ def start_hub(env: dict[str, str] | None = None, *, timeout: float = 90.0, log_p
     log_path = log_path or settings.state_dir / "jupyterhub.log"
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+        [*argv_prefix, sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
         cwd=str(settings.state_dir),
         env=full_env,
         stdout=log,

@@ -33,4 +33,6 @@ class HubSettings(BaseSettings):
     lifecycle_interval: int | None = Field(default=None, description="Seconds between lifecycle passes; default policy")
     idle_timeout: int | None = Field(default=None, description="Idle culling timeout; default policy")
     admin_token: str = Field(default="", description="API token of the 'sandkasse-admin' service (demo, tests, benchmarks); empty: no such service")
+    node_agent_url: str = Field(default="", description="unix:///path/to/agent.sock of the node agent (hub/node_agent/); empty: the hub isolates sandboxes itself, as root")
+    node_agent_token_file: str = Field(default="", description="File holding the token shared with the node agent")
     log_level: str = "INFO"

@@ -37,6 +37,7 @@ from traitlets import Float, Int, Unicode, default
 from hub.audit import append_record
 from hub.engine_check import engine_problem
 from hub.firewall import SandboxFirewall, drop_default_route
+from hub.node_agent.hub_side import NodeAgentMixin
 from hub.sandbox import (  # noqa: F401  (names kept importable from here)
     DATA_MOUNT,
     HOME,
@@ -81,7 +82,7 @@ def docker_options(spec: SandboxSpec) -> dict[str, object]:
     }
 
 
-class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
+class ProjectDockerSpawner(ProjectSandboxMixin, NodeAgentMixin, DockerSpawner):
     egress_port = Int(
         help="Port of the egress service on the host; sandboxes reach it at their network's gateway. Default: policy network.egress_port.",
     ).tag(config=True)
@@ -200,6 +201,11 @@ class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
         image = await self.docker("inspect_image", self.image)
         if image_has_r((image.get("Config") or {}).get("Labels")):
             files[WELCOME_R_NOTEBOOK] = render_welcome_r_notebook(project, datasets, data_mount=DATA_MOUNT).encode("utf-8")
+        if (agent := self.node_agent()) is not None:
+            result = await self.agent_write_workspace(agent, self.workspace_volume(slug), files)
+            for name, why in result.get("failed", {}).items():
+                self.log.warning("could not place %s in %s's workspace of %s: %s", name, self.user.name, slug, why)
+            return
         box = self.policy.sandbox
         writer = WorkspaceWriter(self.client, self.image, uid=box.uid, gid=box.gid, mount=HOME)
         result = await asyncio.to_thread(
@@ -258,7 +264,11 @@ class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
             raise refuse(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
         await self.check_engine()
         mark("access check")
-        await asyncio.to_thread(self.ensure_firewall)
+        agent = self.node_agent()
+        if agent is not None:
+            await self.agent_firewall(agent, {self._hub_api_port(), self.egress_port})
+        else:
+            await asyncio.to_thread(self.ensure_firewall)
         gateway = await self.ensure_project_network(slug)
         self.hub_connect_url = f"http://{gateway}:{self._hub_api_port()}"
         mark("network")
@@ -270,7 +280,10 @@ class ProjectDockerSpawner(ProjectSandboxMixin, DockerSpawner):
         mark("container")
         info = await self.docker("inspect_container", self.container_id)
         try:
-            await asyncio.to_thread(drop_default_route, int(info["State"]["Pid"]))
+            if agent is not None:
+                await self.agent_isolate(agent, info["Id"])  # the agent checks the container with the engine
+            else:
+                await asyncio.to_thread(drop_default_route, int(info["State"]["Pid"]))
         except Exception:
             self.log.error("could not isolate %s; stopping it", self.container_name)
             await self.stop(now=True)

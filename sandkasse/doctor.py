@@ -156,6 +156,31 @@ def check_firewall(settings: Settings) -> CheckResult:
     return CheckResult("sandbox firewall", True, f"chain {FIREWALL_CHAIN} complete")
 
 
+def check_node_agents(settings: Settings) -> CheckResult:
+    """Each node agent (SANDKASSE_HUB_NODE_AGENT_URL, comma-separated: one per node) answers and has
+    found its node's firewall complete at its last re-check."""
+    from hub.node_agent.client import AgentClient
+    from hub.settings import HubSettings
+
+    hs = HubSettings()
+    urls = [u.strip() for u in hs.node_agent_url.split(",") if u.strip()]
+    if not urls:
+        return CheckResult("node agents", True, "none configured: the hub isolates sandboxes itself (as root)")
+    bad, good = [], []
+    for url in urls:
+        try:
+            health = AgentClient.from_files(url, hs.node_agent_token_file).health()
+        except Exception as exc:  # unreachable, wrong token, no token file: name it per agent
+            bad.append(f"{url}: {exc}")
+            continue
+        problems = health.get("firewall_problems") or []
+        (bad if problems else good).append(f"{url}: " + ("; ".join(problems) if problems else "firewall complete"))
+    if bad:
+        return CheckResult("node agents", False, " | ".join(bad + good),
+                           "start the agent on that node (python -m hub.node_agent, docs/deploy.md) and check its log")
+    return CheckResult("node agents", True, " | ".join(good))
+
+
 def check_release_signing_key(settings: Settings) -> CheckResult:
     """The egress service refuses to release without its key; say so before a checker finds out."""
     from egress_review.release.signing import KeyState, ReleaseSigner, SigningKeyMissing, key_id, key_state
@@ -210,7 +235,7 @@ def checks() -> list[Callable[[Settings], CheckResult]]:
         for label, path, fix in MIGRATION_SETS
     ]
     return [check_docker, check_engine_bugs, check_base_image, check_notebook_image, check_keycloak, *migration_checks,
-            check_release_signing_key, check_firewall]
+            check_release_signing_key, check_firewall, check_node_agents]
 
 
 def run_checks(settings: Settings | None = None) -> list[CheckResult]:

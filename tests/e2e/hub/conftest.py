@@ -54,7 +54,9 @@ def hub_factory(notebook_image, docker_client, provisioner, project_token_key, h
     and everything they created removed, at the end of the session."""
     hubs: list[Hub] = []
 
-    def start(authenticator: str = "null", egress_port: int | None = None, extra_env: dict[str, str] | None = None) -> Hub:
+    def start(
+        authenticator: str = "null", egress_port: int | None = None, extra_env: dict[str, str] | None = None, argv_prefix: tuple[str, ...] = ()
+    ) -> Hub:
         port, api_port, proxy_api_port = free_port(), free_port(), free_port()
         egress_port = egress_port or free_port()
         env = {
@@ -71,7 +73,7 @@ def hub_factory(notebook_image, docker_client, provisioner, project_token_key, h
             "SANDKASSE_HUB_LIFECYCLE_INTERVAL": "5",
             **(extra_env or {}),
         }
-        hub = Hub(start_hub(env), api_port, egress_port, docker_client)
+        hub = Hub(start_hub(env, argv_prefix=argv_prefix), api_port, egress_port, docker_client)
         hubs.append(hub)
         return hub
 

@@ -1,0 +1,1 @@
+"""Docker Swarm rendering of the sandbox (:mod:`hub.sandbox`): ``ProjectSwarmSpawner``."""

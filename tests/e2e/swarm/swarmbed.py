@@ -1,0 +1,167 @@
+"""A Docker Swarm of three engines, each in a container of the host's engine, for the multi-node tests.
+
+The host's own engine is never put into swarm mode: other tests run on it at the same time, and
+``swarm init`` adds networks (``ingress``, ``docker_gwbridge``) whose address pools would collide with
+theirs. So the manager is an engine in a container too. Each node runs Debian's ``dockerd`` from a
+variant of the local base image (``sandkasse.stack.base_image``, packages below), with every
+capability but ``SYS_RESOURCE`` (which the host's engine does not hold, so ``--privileged`` fails
+here), the host's cgroups, ``vfs`` storage (overlay on overlay is refused) and
+``--no-new-privileges`` (a swarm service cannot ask for it on a 20.10 engine). Images reach the
+workers through Debian's ``docker-registry`` in a container of its own on the test bed's network.
+Everything is the test's own and removed at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from sandkasse.stack.base_image import ensure_base_image
+
+NODE_PACKAGES = ["docker.io", "iptables", "iproute2", "docker-registry", "procps"]
+REGISTRY_CONFIG = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/registry\nhttp:\n  addr: :5000\n"
+EXTRACTS = "/srv/sandkasse-extracts"  # the read-only export every node mounts (NFS/CephFS on a real swarm)
+
+
+@dataclass
+class Node:
+    name: str
+    container: object
+    sock_dir: Path
+    address: str = ""
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=f"unix://{self.sock_dir}/docker.sock", timeout=120)
+
+
+@dataclass
+class SwarmBed:
+    run: str
+    host: docker.DockerClient
+    network: object = None
+    registry: object = None
+    registry_host: str = ""
+    nodes: list[Node] = field(default_factory=list)
+    extracts: Path | None = None
+    node_ids: dict[str, str] = field(default_factory=dict)  # node name -> swarm node id
+    folders: list[Path] = field(default_factory=list)  # removed at stop, also after a failed start
+
+    @property
+    def manager(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def workers(self) -> list[Node]:
+        return self.nodes[1:]
+
+    def start(self, workers: int = 2) -> None:
+        image = ensure_base_image(include=NODE_PACKAGES)
+        labels = {"org.sandkasse.test": self.run}
+        self.network = self.host.networks.create(f"sandkasse-test-swarm-{self.run}", driver="bridge", labels=labels)
+        self.registry_host = f"sandkasse-test-swarm-{self.run}-registry:5000"
+        self.registry = self.host.containers.run(
+            image, ["sh", "-c", f"printf '{REGISTRY_CONFIG}' >/tmp/registry.yml && exec docker-registry serve /tmp/registry.yml"],
+            name=f"sandkasse-test-swarm-{self.run}-registry", network=self.network.name, detach=True, labels=labels,
+        )  # fmt: skip
+        self.extracts = Path(tempfile.mkdtemp(prefix="sksw-x-", dir="/tmp"))
+        self.folders.append(self.extracts)
+        for i in range(1 + workers):
+            sock_dir = Path(tempfile.mkdtemp(prefix=f"sksw{i}-", dir="/tmp"))  # unix socket paths: 107 bytes at most
+            self.folders.append(sock_dir)
+            name = f"sandkasse-test-swarm-{self.run}-{i}"
+            api = self.host.api
+            host_config = api.create_host_config(
+                network_mode=self.network.name, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+                security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+                binds={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                       str(sock_dir): {"bind": "/run/skd", "mode": "rw"},
+                       str(self.extracts): {"bind": EXTRACTS, "mode": "ro"}},
+                tmpfs={"/run": "", "/tmp": ""},
+            )  # fmt: skip
+            # `--security-opt systempaths=unconfined` in the API's words (docker-py has no argument):
+            # the inner engine writes /proc/sys (forwarding, bridge settings).
+            host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
+            cid = api.create_container(
+                image, ["dockerd", "-H", "unix:///run/skd/docker.sock", "--no-new-privileges", "--insecure-registry", self.registry_host],
+                name=name, hostname=name, labels=labels, host_config=host_config,
+            )["Id"]  # fmt: skip
+            api.start(cid)
+            c = self.host.containers.get(cid)
+            self.nodes.append(Node(name, c, sock_dir))
+        for node in self.nodes:
+            self._wait_engine(node)
+            node.container.reload()
+            node.address = node.container.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"]
+        mgr = self.manager.client
+        mgr.swarm.init(advertise_addr=self.manager.address, listen_addr=f"{self.manager.address}:2377")
+        token = mgr.swarm.attrs["JoinTokens"]["Worker"]
+        for node in self.workers:
+            node.client.swarm.join(remote_addrs=[f"{self.manager.address}:2377"], join_token=token, advertise_addr=node.address)
+        deadline = time.monotonic() + 60
+        while len([n for n in mgr.nodes.list() if n.attrs["Status"]["State"] == "ready"]) < len(self.nodes):
+            if time.monotonic() > deadline:
+                raise AssertionError("workers did not become ready")
+            time.sleep(0.5)
+        for n in mgr.nodes.list():
+            self.node_ids[n.attrs["Description"]["Hostname"]] = n.id
+            if n.attrs["Spec"]["Role"] == "worker":
+                spec = dict(n.attrs["Spec"])
+                spec["Labels"] = {**spec.get("Labels", {}), "org.sandkasse.notebooks": "true"}
+                n.update(spec)
+
+    def _wait_engine(self, node: Node, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if node.client.ping():
+                    return
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                logs = node.container.logs(tail=20).decode(errors="replace")
+                raise AssertionError(f"engine {node.name} did not start: {logs}")
+            time.sleep(0.3)
+
+    def distribute(self, tag: str) -> str:
+        """``tag`` from the host's engine into the manager and pushed to the registry; returns the name
+        the workers pull it by."""
+        data = self.host.images.get(tag).save(named=True)
+        mgr = self.manager.client
+        loaded = mgr.images.load(b"".join(data))[0]
+        target = f"{self.registry_host}/sandkasse/test-notebook"
+        loaded.tag(target, "latest")
+        for line in mgr.images.push(target, "latest", stream=True, decode=True):
+            if "error" in line:
+                raise AssertionError(f"push to the test registry failed: {line['error']}")
+        return f"{target}:latest"
+
+    def node_of(self, hostname: str) -> Node:
+        return next(n for n in self.nodes if n.name == hostname)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            try:
+                for svc in node.client.services.list() if node is self.manager else []:
+                    svc.remove()
+            except Exception:
+                pass
+        for c in [n.container for n in self.nodes] + [self.registry]:
+            if c is not None:
+                try:
+                    c.remove(force=True, v=True)
+                except docker.errors.APIError:
+                    pass
+        if self.network is not None:
+            try:
+                self.network.remove()
+            except docker.errors.APIError:
+                pass
+        for path in self.folders:
+            shutil.rmtree(path, ignore_errors=True)
