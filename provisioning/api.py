@@ -10,6 +10,7 @@ CONTRACT (filled in by the provisioning work; signatures are stable, bodies may 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +178,47 @@ def extract_dir(slug: str) -> Path:
     return get_settings().var_dir / "projects" / check_slug(slug) / "data"
 
 
+# -- the synthetic twin as a workspace: an application's applicant develops on it before approval ----------
+
+TWIN_SLUG = re.compile(r"^app-([0-9a-f]{32})$")  # "app-<application id>"; never a project's slug
+
+
+def twin_application(slug: str) -> str | None:
+    """The application whose synthetic twin the workspace ``slug`` opens, or None for a project."""
+    found = TWIN_SLUG.match(slug or "")
+    return found.group(1) if found else None
+
+
+def can_use_twin(session: Session, username: str, slug: str) -> bool:
+    """True only for the applicant of a submitted (not refused, not withdrawn) application."""
+    from provisioning.applications.models import Application
+    from provisioning.applications.permissions import may_use_twin
+
+    app_id = twin_application(slug)
+    app = session.get(Application, app_id) if app_id else None
+    return app is not None and may_use_twin(username, app)
+
+
+def twin_workspaces(session: Session, username: str) -> list[tuple[str, str]]:
+    """(workspace slug, application title) of every twin ``username`` may open."""
+    from provisioning.applications.models import Application
+    from provisioning.applications.permissions import may_use_twin
+
+    rows = session.execute(select(Application).where(Application.applicant == normalise_username(username))
+                           .order_by(Application.created_at)).scalars()
+    return [(f"app-{a.id}", a.title) for a in rows if may_use_twin(username, a)]
+
+
+def data_dir(slug: str) -> Path:
+    """What a sandbox mounts read-only at /data: a project's extracts, or an application's synthetic twin."""
+    app_id = twin_application(slug)
+    if app_id is None:
+        return extract_dir(slug)
+    from provisioning.applications.prepared import twin_dir
+
+    return twin_dir(get_settings().var_dir, app_id)
+
+
 @lru_cache(maxsize=16)
 def _column_values(source: str, column: str, mtime_ns: int) -> frozenset[str]:
     # pyarrow and pandas load here, not at import: hub and egress import this module and should not
@@ -225,6 +267,10 @@ def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date
     cache: dict[str, ProjectInfo | None] = {}
     out = []
     for username, slug in running:
+        if twin_application(slug) is not None:
+            if not can_use_twin(session, username, slug):
+                out.append((username, slug))
+            continue
         if slug not in cache:
             cache[slug] = get_project(session, slug)
         info = cache[slug]
