@@ -180,11 +180,11 @@ def extract_dir(slug: str) -> Path:
 
 # -- the synthetic twin as a workspace: an application's applicant develops on it before approval ----------
 
-TWIN_SLUG = re.compile(r"^app-([0-9a-f]{32})$")  # "app-<application id>"; never a project's slug
+TWIN_SLUG = re.compile(r"^app-([0-9a-f]{20})$")  # "app-" and the application id's start; never a project's slug
 
 
 def twin_application(slug: str) -> str | None:
-    """The application whose synthetic twin the workspace ``slug`` opens, or None for a project."""
+    """The application id prefix of the synthetic twin the workspace ``slug`` opens, or None for a project."""
     found = TWIN_SLUG.match(slug or "")
     return found.group(1) if found else None
 
@@ -194,9 +194,11 @@ def can_use_twin(session: Session, username: str, slug: str) -> bool:
     from provisioning.applications.models import Application
     from provisioning.applications.permissions import may_use_twin
 
-    app_id = twin_application(slug)
-    app = session.get(Application, app_id) if app_id else None
-    return app is not None and may_use_twin(username, app)
+    prefix = twin_application(slug)
+    if prefix is None:
+        return False
+    found = session.execute(select(Application).where(Application.id.startswith(prefix)).limit(2)).scalars().all()
+    return len(found) == 1 and may_use_twin(username, found[0])  # an ambiguous prefix opens nothing
 
 
 def twin_workspaces(session: Session, username: str) -> list[tuple[str, str]]:
@@ -206,17 +208,16 @@ def twin_workspaces(session: Session, username: str) -> list[tuple[str, str]]:
 
     rows = session.execute(select(Application).where(Application.applicant == normalise_username(username))
                            .order_by(Application.created_at)).scalars()
-    return [(f"app-{a.id}", a.title) for a in rows if may_use_twin(username, a)]
+    from provisioning.applications.prepared import workspace_of
+
+    return [(workspace_of(a.id), a.title) for a in rows if may_use_twin(username, a)]
 
 
 def data_dir(slug: str) -> Path:
     """What a sandbox mounts read-only at /data: a project's extracts, or an application's synthetic twin."""
-    app_id = twin_application(slug)
-    if app_id is None:
+    if twin_application(slug) is None:
         return extract_dir(slug)
-    from provisioning.applications.prepared import twin_dir
-
-    return twin_dir(get_settings().var_dir, app_id)
+    return get_settings().var_dir / "twins" / slug
 
 
 @lru_cache(maxsize=16)

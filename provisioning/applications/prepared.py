@@ -2,9 +2,8 @@
 the automatic pre-assessment (computed on the real source data, kept as aggregate figures only), the DPIA
 draft made from it on demand, and the synthetic twin the applicant's sandbox opens.
 
-Everything lives in the application's folder ``<var_dir>/applications/<id>/``: ``assessment.json`` (a cache,
-rewritten on each (re)submission and recomputed when missing) and ``twin/`` (the twin's files, read-only,
-swapped in whole). The folder's root is given by the session (:data:`VAR_DIR_KEY` in ``session.info``, set
+``<var_dir>/applications/<id>/assessment.json`` is a cache, rewritten on each (re)submission and recomputed
+when missing; ``<var_dir>/twins/app-<id[:20]>/`` holds the twin's files, read-only, swapped in whole. The folder's root is given by the session (:data:`VAR_DIR_KEY` in ``session.info``, set
 by the portal); a session without it prepares nothing, so the workflow's own tests stay pure."""
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 VAR_DIR_KEY = "sandkasse.applications.var_dir"
 ASSESSMENT_FILE = "assessment.json"
-TWIN_DIR = "twin"
 _FILE_MODE = 0o444
 
 
@@ -40,8 +38,18 @@ def application_dir(var_dir: Path, app_id: str) -> Path:
     return Path(var_dir) / "applications" / app_id
 
 
+# JupyterHub names a server with at most 30 characters: the workspace takes 80 bits of the application id
+WORKSPACE_ID_CHARS = 20
+
+
+def workspace_of(app_id: str) -> str:
+    """The twin's workspace name (the hub's server name): ``app-`` and the id's first 20 hex digits."""
+    return f"app-{app_id[:WORKSPACE_ID_CHARS]}"
+
+
 def twin_dir(var_dir: Path, app_id: str) -> Path:
-    return application_dir(var_dir, app_id) / TWIN_DIR
+    """Kept under the workspace's name, so the hub finds it without asking for the application."""
+    return Path(var_dir) / "twins" / workspace_of(application_dir(var_dir, app_id).name)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from hub.projects import ProjectDirectory
 from hub.sandbox import ProjectSandboxMixin
 from provisioning import api
 from provisioning.applications import workflow
+from provisioning.applications.prepared import workspace_of
 from provisioning.errors import ProvisioningError
 from provisioning.projects import create_project
 from sandkasse.db import session_scope
@@ -32,9 +33,9 @@ def _mixin(user: str = "alma") -> ProjectSandboxMixin:
 
 def test_a_twin_sandbox_gets_no_egress_token_and_is_labelled_synthetic():
     """Control: the twin branch of ProjectSandboxMixin.sandbox_env (removing it hands out a project token)."""
-    twin = _mixin().sandbox_env("app-" + "0" * 32, "http://10.0.0.1:8190", "10.9.0.0/24")
+    twin = _mixin().sandbox_env("app-" + "0" * 20, "http://10.0.0.1:8190", "10.9.0.0/24")
     assert "SANDKASSE_EGRESS_TOKEN" not in twin and twin["SANDKASSE_SYNTHETIC"] == "1"
-    assert twin["SANDKASSE_PROJECT"] == "app-" + "0" * 32
+    assert twin["SANDKASSE_PROJECT"] == "app-" + "0" * 20
     real = _mixin().sandbox_env("sick-leave-2026", "http://10.0.0.1:8190", "10.9.0.0/24")
     assert real["SANDKASSE_EGRESS_TOKEN"] and "SANDKASSE_SYNTHETIC" not in real
 
@@ -46,14 +47,15 @@ def test_only_the_applicant_opens_the_twin_of_a_submitted_application(tmp_path):
     app_id = submitted(factory)
     with session_scope(factory) as s:
         draft = workflow.create(s, APPLICANT, content(title="A draft")).id
-    slug, draft_slug = f"app-{app_id}", f"app-{draft}"
+    slug, draft_slug = workspace_of(app_id), workspace_of(draft)
+    assert len(slug) <= 30  # JupyterHub's limit on a server's name
     directory = ProjectDirectory(url)
     assert asyncio.run(directory.refusal("alma", slug)) is None
     assert "synthetic twin" in asyncio.run(directory.refusal("berit", slug))
     assert asyncio.run(directory.refusal("alma", draft_slug))  # a draft has no twin to open
-    assert asyncio.run(directory.refusal("alma", "app-" + "f" * 32))
+    assert asyncio.run(directory.refusal("alma", "app-" + "f" * 20))
     assert asyncio.run(directory.twins("alma")) == [(slug, "Sick leave by gender")]
-    assert str(api.data_dir(slug)).endswith(f"applications/{app_id}/twin")
+    assert str(api.data_dir(slug)).endswith(f"twins/{slug}")
     assert api.data_dir("sick-leave-2026") == api.extract_dir("sick-leave-2026")
     assert asyncio.run(directory.stoppable([("alma", slug), ("berit", slug)])) == [("berit", slug)]
     with session_scope(factory) as s:
