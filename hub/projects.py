@@ -40,8 +40,12 @@ class ProjectDirectory:
     async def datasets(self, slug: str) -> list[api.ProjectDatasetInfo]:
         return await self.run(api.project_datasets, slug)
 
-    async def twins(self, username: str) -> list[tuple[str, str]]:
+    async def twins(self, username: str) -> list[api.TwinWorkspaceInfo]:
         return await self.run(api.twin_workspaces, username)
+
+    def twin_workspaces(self, username: str) -> list[api.TwinWorkspaceInfo]:
+        """The synthetic twins of ``username``'s submitted applications (blocking; for the hub's pages)."""
+        return self._call(api.twin_workspaces, username)
 
     async def stoppable(self, running: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return await self.run(api.stoppable_servers, running)

@@ -201,16 +201,29 @@ def can_use_twin(session: Session, username: str, slug: str) -> bool:
     return len(found) == 1 and may_use_twin(username, found[0])  # an ambiguous prefix opens nothing
 
 
-def twin_workspaces(session: Session, username: str) -> list[tuple[str, str]]:
-    """(workspace slug, application title) of every twin ``username`` may open."""
+class TwinWorkspaceInfo(BaseModel):
+    slug: str  # the hub's server name, "app-<id[:20]>"
+    title: str  # the application's
+    start_date: date  # the period the application asks for
+    end_date: date
+
+
+def twin_workspaces(session: Session, username: str) -> list[TwinWorkspaceInfo]:
+    """The twins ``username`` may open: one per submitted application of theirs."""
     from provisioning.applications.models import Application
-    from provisioning.applications.permissions import may_use_twin
+    from provisioning.applications.permissions import content_of, may_use_twin
 
     rows = session.execute(select(Application).where(Application.applicant == normalise_username(username))
                            .order_by(Application.created_at)).scalars()
     from provisioning.applications.prepared import workspace_of
 
-    return [(workspace_of(a.id), a.title) for a in rows if may_use_twin(username, a)]
+    out = []
+    for a in rows:
+        if may_use_twin(username, a):
+            asked = content_of(a)
+            out.append(TwinWorkspaceInfo(slug=workspace_of(a.id), title=a.title, start_date=asked.start_date or date.today(),
+                                         end_date=asked.end_date or date.today()))
+    return out
 
 
 def data_dir(slug: str) -> Path:

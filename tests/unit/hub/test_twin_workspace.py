@@ -54,7 +54,7 @@ def test_only_the_applicant_opens_the_twin_of_a_submitted_application(tmp_path):
     assert "synthetic twin" in asyncio.run(directory.refusal("berit", slug))
     assert asyncio.run(directory.refusal("alma", draft_slug))  # a draft has no twin to open
     assert asyncio.run(directory.refusal("alma", "app-" + "f" * 20))
-    assert asyncio.run(directory.twins("alma")) == [(slug, "Sick leave by gender")]
+    assert [(t.slug, t.title) for t in asyncio.run(directory.twins("alma"))] == [(slug, "Sick leave by gender")]
     assert str(api.data_dir(slug)).endswith(f"twins/{slug}")
     assert api.data_dir("sick-leave-2026") == api.extract_dir("sick-leave-2026")
     assert asyncio.run(directory.stoppable([("alma", slug), ("berit", slug)])) == [("berit", slug)]
@@ -64,3 +64,16 @@ def test_only_the_applicant_opens_the_twin_of_a_submitted_application(tmp_path):
     assert asyncio.run(directory.refusal("alma", slug))
     with session_scope(factory) as s, pytest.raises(ProvisioningError, match="reserved"):
         create_project(s, slug=slug, title="x", start_date=date(2026, 1, 1), end_date=date(2026, 12, 31))
+
+
+def test_the_spawn_page_lists_the_applicants_twins(tmp_path):
+    from hub.project_pages import ProjectList
+
+    url = f"sqlite:///{tmp_path / 'apps.db'}"
+    factory = make_factory(tmp_path, make_data(tmp_path / "synth"), url)
+    app_id = submitted(factory)
+    user = SimpleNamespace(name="alma", spawners={}, server_url=lambda name: f"/user/alma/{name}/")
+    rows = ProjectList(user, ProjectDirectory(url)).rows
+    assert [(r.slug, r.state, r.reason) for r in rows] == [(workspace_of(app_id), "stopped", None)]
+    assert rows[0].title.startswith("Synthetic twin") and rows[0].open_url == f"/user/alma/{workspace_of(app_id)}/"
+    assert ProjectList(SimpleNamespace(name="berit", spawners={}, server_url=str), ProjectDirectory(url)).rows == []
