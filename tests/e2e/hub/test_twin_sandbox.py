@@ -15,7 +15,7 @@ from hubtest import RUN
 from provisioning import api as papi
 from provisioning.applications import permissions as perm
 from provisioning.applications import workflow
-from provisioning.applications.prepared import VAR_DIR_KEY, workspace_of
+from provisioning.applications.prepared import VAR_DIR_KEY, application_dir, workspace_of
 from provisioning.applications.provision import provision
 from sandkasse.db import session_scope
 from sandkasse.keys import generate_key
@@ -86,3 +86,4 @@ def test_the_applicant_develops_on_the_twin_and_the_same_code_runs_on_the_approv
         hub.stop_server(applicant.username, slug)
     finally:
         shutil.rmtree(twin, ignore_errors=True)
+        shutil.rmtree(application_dir(get_settings().var_dir, app_id), ignore_errors=True)
