@@ -140,6 +140,7 @@ def application(ctx: Annotated[Ctx, Depends(user_context)], app_id: str) -> Resp
             "deciding": deciding.value if deciding else None, "to_decide": perm.datasets_to_decide(s, caller, app),
             "pending": perm.pending_datasets(app) if AppState(app.state) is AppState.SUBMITTED else [],
             "may_provision": perm.may_provision(s, caller, app),
+            "twin": _twin_link(ctx, app) if caller.has(perm.APPLICANT) and perm.may_use_twin(caller.username, app) else None,
             # the pre-assessment is for the decision-makers (aggregate figures only)
             "assessment": hooks.assessment_of(s, app) if perm.may_read_assessment(s, caller, app) else None,
             "show_assessment": perm.may_read_assessment(s, caller, app),
@@ -176,6 +177,15 @@ def _dpia(ctx: Ctx, app_id: str, fmt: str) -> Response:
     if fmt == "md":
         return Response(markdown.encode(), media_type="text/markdown; charset=utf-8", headers=headers)
     return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+def _twin_link(ctx: Ctx, app: Application) -> dict[str, str]:
+    """Where the applicant opens the synthetic twin: the hub server named after the application."""
+    from provisioning.applications.prepared import workspace_of
+
+    name = workspace_of(app.id)
+    hub = (ctx.app.web.hub_public_url or "").rstrip("/")
+    return {"name": name, "url": f"{hub}/hub/spawn/{ctx.caller.username}/{name}" if hub else ""}
 
 
 @router.post("/applications/{app_id}/submit", name="ui_submit")

@@ -239,8 +239,9 @@ def test_the_pre_assessment_and_the_dpia_draft_are_for_decision_makers_who_are_n
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown") and FORM["title"] in md.text
     pdf = portal.get(f"/applications/{app_id}/dpia.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    login(portal, "alma")  # the applicant: no figures, no draft
-    assert 'id="assessment"' not in portal.get(f"/applications/{app_id}").text
+    login(portal, "alma")  # the applicant: no figures, no draft, but the twin
+    page = portal.get(f"/applications/{app_id}").text
+    assert 'id="assessment"' not in page and 'id="twin"' in page and f"app-{app_id[:20]}" in page
     for fmt in ("md", "pdf"):
         assert portal.get(f"/applications/{app_id}/dpia.{fmt}").status_code == 403
     # a DPO who is named a member of the application is a party: no draft either
