@@ -3,11 +3,12 @@ the automatic pre-assessment (computed on the real source data, kept as aggregat
 draft made from it on demand, and the synthetic twin the applicant's sandbox opens.
 
 ``<var_dir>/applications/<id>/assessment.json`` is a cache, rewritten on each (re)submission and recomputed
-when missing; ``<var_dir>/twins/app-<id[:20]>/`` holds the twin's files, read-only, swapped in whole. The folder's root is given by the session (:data:`VAR_DIR_KEY` in ``session.info``, set
+(with the twin) when missing or when the application changed since (a dataset owner's other transformation); ``<var_dir>/twins/app-<id[:20]>/`` holds the twin's files, read-only, swapped in whole. The folder's root is given by the session (:data:`VAR_DIR_KEY` in ``session.info``, set
 by the portal); a session without it prepares nothing, so the workflow's own tests stay pure."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -72,6 +73,10 @@ def _catalogue(session: Session, *, code_lists: bool) -> dict[str, Any]:
     return {m.name: m for m in load_catalogue(session, code_lists=code_lists)}
 
 
+def _content_hash(app: Any) -> str:
+    return hashlib.sha256(app.content.encode()).hexdigest()
+
+
 def compute(session: Session, app: Any) -> dict[str, Any]:
     """The pre-assessment of ``app`` as stored: ``{"assessment": ..., "error": ...}``. A failure (a source file
     missing, say) is kept as its type and message only: never a value from the data."""
@@ -81,10 +86,10 @@ def compute(session: Session, app: Any) -> dict[str, Any]:
     now = datetime.now(timezone.utc).isoformat()
     try:
         found = pre_assess_from_catalogue(session, perm.content_of(app))
-        return {"assessment": found.model_dump(mode="json"), "error": "", "computed_at": now}
+        return {"assessment": found.model_dump(mode="json"), "error": "", "computed_at": now, "content": _content_hash(app)}
     except Exception as exc:  # noqa: BLE001 - the submission stands; the DPO sees why the figures are missing
         log.warning("pre-assessment of application %s failed: %s", app.id, exc)
-        return {"assessment": None, "error": type(exc).__name__, "computed_at": now}
+        return {"assessment": None, "error": type(exc).__name__, "computed_at": now, "content": _content_hash(app)}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -134,12 +139,16 @@ def _stored(session: Session, app: Any) -> dict[str, Any] | None:
     if var_dir is None:
         return None
     path = application_dir(var_dir, app.id) / ASSESSMENT_FILE
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if stored is not None and stored.get("content") == _content_hash(app):
+        return stored
     if app.submitted_at is None:
-        return None
-    stored = compute(session, app)  # submitted before the figures were wired in (or the cache was removed)
+        return stored
+    # submitted before the figures were wired in, or changed since (a dataset owner approved another
+    # transformation): the figures and the twin follow what is now asked
+    stored = compute(session, app)
     _write_json(path, stored)
+    build_twin(session, app, var_dir)
     return stored
 
 

@@ -281,6 +281,26 @@ def test_submitting_builds_a_synthetic_twin_shaped_like_the_approved_extract(por
     assert extract_dir is not None
 
 
+def test_the_figures_and_the_twin_follow_a_dataset_owners_changed_transformation(portal):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from provisioning.applications.prepared import ASSESSMENT_FILE, application_dir, twin_dir
+
+    var_dir = portal.app.state.portal.settings.var_dir
+    app_id = _walk(portal, FORM)
+    assert "gender" in pq.read_schema(twin_dir(var_dir, app_id) / "sick-leave.parquet").names
+    s = login(portal, "oda")
+    r = portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve", "x.sick-leave.gender": "drop"})
+    assert r.status_code == 303
+    login(portal, "dora")
+    assert portal.get(f"/applications/{app_id}").status_code == 200
+    stored = json.loads((application_dir(var_dir, app_id) / ASSESSMENT_FILE).read_text())
+    assert stored["assessment"]["datasets"][0]["asked"]["gender"] == "drop"
+    assert "gender" not in pq.read_schema(twin_dir(var_dir, app_id) / "sick-leave.parquet").names
+
+
 def test_the_catalogue_is_searchable_and_exported_as_dcat_ap_no_without_login(portal):
     import rdflib
 
