@@ -3,7 +3,8 @@
 The authorization code flow of oauthenticator's ``GenericOAuthenticator``, with the realm's endpoints
 filled in from ``SANDKASSE_KEYCLOAK_URL`` / ``SANDKASSE_KEYCLOAK_REALM``. Realm roles are read from the
 access token (verified against the realm's published keys), groups from the token or userinfo
-``groups`` claim. Only users with the ``researcher`` role, or admins, are let in.
+``groups`` claim. Only users with the ``researcher`` role, admins, and applicants (who may open nothing but
+the synthetic twins of their own submitted applications) are let in.
 
 Admins are not hub admins: a hub admin may open every researcher's notebook (``access:servers``) and
 read their Keycloak tokens (``admin:auth_state``). A Keycloak admin joins the hub group
@@ -51,6 +52,9 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         "the public one), so the default is the realm at keycloak_public_url, else at keycloak_url."
     ).tag(config=True)
     researcher_role = Unicode("researcher", help="Realm role that admits a user to the hub.").tag(config=True)
+    applicant_role = Unicode(
+        "applicant", help="Realm role that admits a user to the synthetic twins of their own applications only.",
+    ).tag(config=True)
     admin_role = Unicode("admin", help="Realm role that admits a user as hub operator (not hub admin).").tag(config=True)
 
     _jwks: dict[str, jwt.PyJWKClient] = {}
@@ -151,7 +155,8 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         if auth_model is None:
             return True
         roles = set(((auth_model.get("auth_state") or {}).get("sandkasse") or {}).get("roles") or [])
-        if roles & {self.researcher_role, self.admin_role}:
+        # an applicant gets in too, but the spawner opens nothing for them but their submitted applications' twins
+        if roles & {self.researcher_role, self.admin_role, self.applicant_role}:
             return True
         self.log.warning("login refused for %s: no %s or %s realm role", username, self.researcher_role, self.admin_role)
         return False

@@ -53,6 +53,19 @@ def project_rows(user: Any, projects: list, today: date | None = None) -> list[P
     return rows
 
 
+def twin_rows(user: Any, twins: list) -> list[ProjectRow]:
+    """A row per synthetic twin (``TwinWorkspaceInfo``) of the user's submitted applications: a sandbox
+    on synthetic data, no export."""
+    rows = []
+    for t in twins:
+        spawner = user.spawners.get(t.slug)
+        state = ("running" if spawner.ready else "stopping" if spawner.pending == "stop" else "starting" if spawner.active
+                 else "stopped") if spawner is not None else "stopped"
+        rows.append(ProjectRow(t.slug, f"Synthetic twin of your application: {t.title}", t.start_date, t.end_date, state,
+                               None, user.server_url(t.slug)))
+    return rows
+
+
 class ProjectList:
     """The rows for one page view, read from provisioning only when a template iterates them (JupyterHub
     evaluates template variables for every page)."""
@@ -65,7 +78,8 @@ class ProjectList:
     @cached_property
     def rows(self) -> list[ProjectRow]:
         try:
-            return project_rows(self.user, self.directory.member_projects(self.user.name))
+            return (project_rows(self.user, self.directory.member_projects(self.user.name))
+                    + twin_rows(self.user, self.directory.twin_workspaces(self.user.name)))
         except Exception:  # noqa: BLE001 - the page says so instead of failing
             self.error = ("The project directory cannot be reached just now, so no notebook can be started. "
                           "Please try again shortly.")

@@ -40,6 +40,13 @@ class ProjectDirectory:
     async def datasets(self, slug: str) -> list[api.ProjectDatasetInfo]:
         return await self.run(api.project_datasets, slug)
 
+    async def twins(self, username: str) -> list[api.TwinWorkspaceInfo]:
+        return await self.run(api.twin_workspaces, username)
+
+    def twin_workspaces(self, username: str) -> list[api.TwinWorkspaceInfo]:
+        """The synthetic twins of ``username``'s submitted applications (blocking; for the hub's pages)."""
+        return self._call(api.twin_workspaces, username)
+
     async def stoppable(self, running: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return await self.run(api.stoppable_servers, running)
 
@@ -49,6 +56,10 @@ class ProjectDirectory:
 
     async def refusal(self, username: str, slug: str) -> str | None:
         """None when ``username`` may work in ``slug`` today, else the reason in plain words."""
+        if api.twin_application(slug) is not None:  # an application's synthetic twin, not a project
+            if await self.run(api.can_use_twin, username, slug):
+                return None
+            return f"'{slug}' is the synthetic twin of an application you have not submitted (or that was closed)."
         if await self.run(api.can_access_project, username, slug):
             return None
         return why_not(await self.project(slug), username, slug) or f"Project '{slug}' is not open to you today."

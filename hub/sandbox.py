@@ -202,6 +202,12 @@ class ProjectSandboxMixin(LoggingConfigurable):
         """The policy's environment plus the egress credential: a project token bound to (user,
         project) and to ``network``, the only addresses it is accepted from."""
         env = sandbox_environment(self.policy, project=slug, user=self.user.name, egress_url=egress_url)
+        from provisioning.api import twin_application
+
+        if twin_application(slug) is not None:
+            # an application's synthetic twin: nothing in it may leave, so no egress credential at all
+            env["SANDKASSE_SYNTHETIC"] = "1"
+            return env
         if self.project_token_key:
             from egress_review.identity.project_token import issue_project_token
 

@@ -195,6 +195,8 @@ class ProjectDockerSpawner(ProjectSandboxMixin, NodeAgentMixin, DockerSpawner):
         """Written by a helper container as the researcher (hub.workspace): the hub never opens a path
         in the workspace, where any name may be a link the researcher planted."""
         project = await self.directory.project(slug)
+        if project is None:  # an application's synthetic twin: /data/SYNTHETIC-TWIN.md says what it is
+            return
         datasets = await self.directory.datasets(slug)
         text = render_welcome_notebook(project, datasets, data_mount=DATA_MOUNT)
         files = {WELCOME_NOTEBOOK: text.encode("utf-8")}
@@ -226,10 +228,10 @@ class ProjectDockerSpawner(ProjectSandboxMixin, NodeAgentMixin, DockerSpawner):
         )
 
     def _apply_policy(self, extracts: Path | None = None) -> None:
-        from provisioning.api import extract_dir
+        from provisioning.api import data_dir
 
         slug = self.project_slug
-        options = docker_options(self.sandbox(slug, extracts or extract_dir(slug)))
+        options = docker_options(self.sandbox(slug, extracts or data_dir(slug)))
         self.mem_limit = options["mem_limit"]
         self.cpu_limit = options["cpu_limit"]
         self.volumes = options["volumes"]
@@ -257,9 +259,9 @@ class ProjectDockerSpawner(ProjectSandboxMixin, NodeAgentMixin, DockerSpawner):
             marks.append((phase, time.perf_counter()))
 
         slug = await self._check_project()
-        from provisioning.api import extract_dir
+        from provisioning.api import data_dir
 
-        extracts = extract_dir(slug)
+        extracts = data_dir(slug)  # an application's synthetic twin for an "app-<id>" workspace
         if not extracts.is_dir():
             raise refuse(409, f"Project '{slug}' has no data extract yet; the data controller must create it first.")
         await self.check_engine()

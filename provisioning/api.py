@@ -10,6 +10,7 @@ CONTRACT (filled in by the provisioning work; signatures are stable, bodies may 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +178,61 @@ def extract_dir(slug: str) -> Path:
     return get_settings().var_dir / "projects" / check_slug(slug) / "data"
 
 
+# -- the synthetic twin as a workspace: an application's applicant develops on it before approval ----------
+
+TWIN_SLUG = re.compile(r"^app-([0-9a-f]{20})$")  # "app-" and the application id's start; never a project's slug
+
+
+def twin_application(slug: str) -> str | None:
+    """The application id prefix of the synthetic twin the workspace ``slug`` opens, or None for a project."""
+    found = TWIN_SLUG.match(slug or "")
+    return found.group(1) if found else None
+
+
+def can_use_twin(session: Session, username: str, slug: str) -> bool:
+    """True only for the applicant of a submitted (not refused, not withdrawn) application."""
+    from provisioning.applications.models import Application
+    from provisioning.applications.permissions import may_use_twin
+
+    prefix = twin_application(slug)
+    if prefix is None:
+        return False
+    found = session.execute(select(Application).where(Application.id.startswith(prefix)).limit(2)).scalars().all()
+    return len(found) == 1 and may_use_twin(username, found[0])  # an ambiguous prefix opens nothing
+
+
+class TwinWorkspaceInfo(BaseModel):
+    slug: str  # the hub's server name, "app-<id[:20]>"
+    title: str  # the application's
+    start_date: date  # the period the application asks for
+    end_date: date
+
+
+def twin_workspaces(session: Session, username: str) -> list[TwinWorkspaceInfo]:
+    """The twins ``username`` may open: one per submitted application of theirs."""
+    from provisioning.applications.models import Application
+    from provisioning.applications.permissions import content_of, may_use_twin
+
+    rows = session.execute(select(Application).where(Application.applicant == normalise_username(username))
+                           .order_by(Application.created_at)).scalars()
+    from provisioning.applications.prepared import workspace_of
+
+    out = []
+    for a in rows:
+        if may_use_twin(username, a):
+            asked = content_of(a)
+            out.append(TwinWorkspaceInfo(slug=workspace_of(a.id), title=a.title, start_date=asked.start_date or date.today(),
+                                         end_date=asked.end_date or date.today()))
+    return out
+
+
+def data_dir(slug: str) -> Path:
+    """What a sandbox mounts read-only at /data: a project's extracts, or an application's synthetic twin."""
+    if twin_application(slug) is None:
+        return extract_dir(slug)
+    return get_settings().var_dir / "twins" / slug
+
+
 @lru_cache(maxsize=16)
 def _column_values(source: str, column: str, mtime_ns: int) -> frozenset[str]:
     # pyarrow and pandas load here, not at import: hub and egress import this module and should not
@@ -225,6 +281,10 @@ def stoppable_servers(session: Session, running: list[tuple[str, str]], on: date
     cache: dict[str, ProjectInfo | None] = {}
     out = []
     for username, slug in running:
+        if twin_application(slug) is not None:
+            if not can_use_twin(session, username, slug):
+                out.append((username, slug))
+            continue
         if slug not in cache:
             cache[slug] = get_project(session, slug)
         info = cache[slug]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from provisioning import catalogue, lifecycle
 from provisioning.applications.demo_seed import PEOPLE as APPLICATION_PEOPLE
 from provisioning.applications.demo_seed import seed_applications
+from provisioning.applications.prepared import VAR_DIR_KEY
 from provisioning.db import session_factory as make_factory
 from provisioning.declarative import ProjectSpec, apply_spec, load_spec
 from provisioning.extracts import build_project_extracts
@@ -132,6 +133,7 @@ def seed_demo(
                 classification="personal", legal_basis="GDPR art. 6(1)(e)", actor=ADMIN, reason="demo",
             )
     with session_scope(factory) as s:  # one application waiting for each role of the portal
+        s.info[VAR_DIR_KEY] = str(var_dir)  # each submission gets its pre-assessment and synthetic twin
         seed_applications(s, today, ADMIN)
 
     overrides: list[str] = []

@@ -61,6 +61,8 @@ def create_project(
 ) -> Project:
     """A new project in status draft."""
     check_slug(slug)
+    if re.match(r"^app-[0-9a-f]{20}$", slug):  # reserved: the synthetic twin workspaces (provisioning.api.data_dir)
+        raise ProvisioningError(f"project slug {slug!r} is reserved for an application's synthetic twin")
     _check_dates(start_date, end_date)
     if not title.strip():
         raise ProvisioningError("a project needs a title")

@@ -218,6 +218,7 @@ def start_portal_step(ctx: DemoContext) -> list[Where]:
         "SANDKASSE_PORTAL_CLIENT_SECRET": kc.client_secret("sandkasse-portal"),
         "SANDKASSE_SESSION_SECRET": _demo_secret(ctx, "portal-session-secret", lambda: secrets.token_urlsafe(48)),
         "SANDKASSE_WEB_INSECURE_LOOPBACK": "true",  # plain HTTP on loopback only, as the egress UI
+        "SANDKASSE_HUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",  # the applicant's link to the synthetic twin
         # an approved application's project gets its Keycloak group and accounts at once
         "SANDKASSE_KEYCLOAK_ADMIN_USER": "sandkasse-admin",
         "SANDKASSE_KEYCLOAK_ADMIN_PASSWORD": kc.admin_password,

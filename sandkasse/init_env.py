@@ -50,6 +50,7 @@ ENTRIES: list[EnvEntry] = [
     EnvEntry("SANDKASSE_PUBLIC_HOST", lambda: "localhost", "host name in the browser (TLS certificate, redirect URIs)", False),
     EnvEntry("SANDKASSE_HTTPS_PORT", lambda: "8443", "port the proxy publishes for HTTPS", False),
     EnvEntry("SANDKASSE_EGRESS_HTTPS_PORT", lambda: "8444", "port the proxy publishes the egress review UI on (its own origin)", False),
+    EnvEntry("SANDKASSE_PORTAL_HTTPS_PORT", lambda: "8445", "port the proxy publishes the application portal on (its own origin)", False),
     EnvEntry("SANDKASSE_BIND_ADDRESS", lambda: "127.0.0.1", "address the proxy publishes on; 0.0.0.0 to serve the network", False),
     EnvEntry("SANDKASSE_DEMO", lambda: "1", "1: seed the demo users and projects on start; 0 in production", False),
     EnvEntry("SANDKASSE_DATA_DIR", lambda: "/var/lib/sandkasse", "host folder: extracts, quarantine, releases, signing keys", False),
@@ -59,6 +60,7 @@ ENTRIES: list[EnvEntry] = [
     EnvEntry("SANDKASSE_HUB_PROXY_API_PORT", lambda: "8001", "configurable-http-proxy's REST API (loopback)", False),
     EnvEntry("SANDKASSE_HUB_API_PORT", lambda: "8081", "hub API that notebook servers call", False),
     EnvEntry("SANDKASSE_EGRESS_PORT", lambda: "8090", "egress service (notebooks submit here; the proxy serves it on SANDKASSE_EGRESS_HTTPS_PORT)", False),
+    EnvEntry("SANDKASSE_PORTAL_PORT", lambda: "8095", "application portal (loopback; the proxy serves it on SANDKASSE_PORTAL_HTTPS_PORT)", False),
     EnvEntry("SANDKASSE_KEYCLOAK_PORT", lambda: "8180", "Keycloak (loopback; the proxy serves /auth/)", False),
     EnvEntry("SANDKASSE_POSTGRES_PORT", lambda: "15432", "PostgreSQL (loopback)", False),
     # Database (PostgreSQL): one superuser for maintenance, one role per application database.
@@ -73,12 +75,14 @@ ENTRIES: list[EnvEntry] = [
     # OAuth clients in the Keycloak realm `sandkasse`; `init` in the stack sets them in Keycloak.
     EnvEntry("SANDKASSE_HUB_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-hub`"),
     EnvEntry("SANDKASSE_EGRESS_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-egress`"),
+    EnvEntry("SANDKASSE_PORTAL_CLIENT_SECRET", _token(), "OAuth client secret of `sandkasse-portal`"),
     # JupyterHub.
     EnvEntry("JUPYTERHUB_CRYPT_KEY", _crypt_keys, "encrypts auth state (the users' tokens) in the hub database"),
     EnvEntry("JUPYTERHUB_COOKIE_SECRET", _hex(32), "signs the hub's cookies"),
     EnvEntry("CONFIGPROXY_AUTH_TOKEN", _hex(32), "the hub's token for its routing proxy"),
     # The egress service's browser session.
     EnvEntry("SANDKASSE_SESSION_SECRET", _token(), "signs the egress review UI's session cookie"),
+    EnvEntry("SANDKASSE_PORTAL_SESSION_SECRET", _token(), "signs the application portal's session cookie (not the egress UI's)"),
     # Keycloak's bootstrap administrator (master realm).
     EnvEntry("KEYCLOAK_ADMIN_PASSWORD", _token(), "Keycloak bootstrap admin `admin` (master realm)"),
     # Demo users (only used when SANDKASSE_DEMO=1).

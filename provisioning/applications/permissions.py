@@ -121,6 +121,24 @@ def may_read_internal(session: Session, caller: Caller, app: Application) -> boo
     return _decider_roles(caller) and may_read(session, caller, app) and not is_party(session, caller, app)
 
 
+def may_read_assessment(session: Session, caller: Caller, app: Application) -> bool:
+    """The pre-assessment and the DPIA draft: figures computed on the real data, for the decision-makers
+    who are not a party to the application (the DPO completes the draft; the applicant is not yet
+    approved to see anything of the data)."""
+    return AppState(app.state) is not AppState.DRAFT and may_read_internal(session, caller, app)
+
+
+# the states in which the applicant develops on the synthetic twin: submitted and not refused or abandoned
+TWIN_STATES = frozenset({AppState.SUBMITTED, AppState.DPO_ASSESSMENT, AppState.CONTROLLER_APPROVAL, AppState.RETURNED,
+                         AppState.APPROVED, AppState.PROVISIONED})
+
+
+def may_use_twin(username: str, app: Application) -> bool:
+    """A notebook on the application's synthetic twin: its applicant only, once submitted (the named
+    members get accounts on approval, and then work on the real extract)."""
+    return normalise_username(username) == normalise_username(app.applicant) and AppState(app.state) in TWIN_STATES
+
+
 def datasets_to_decide(session: Session, caller: Caller, app: Application) -> list[str]:
     """The datasets of this application whose part the caller decides now (as their owner)."""
     if AppState(app.state) is not AppState.SUBMITTED or not caller.has(DATASET_OWNER) or is_party(session, caller, app):

@@ -38,8 +38,11 @@ def reference(app: Application) -> str:
 def project_slug(session: Session, app: Application) -> str:
     if app.amends:
         return app.amends
-    base = re.sub(r"[^a-z0-9]+", "-", app.title.lower()).strip("-")[:48].strip("-") or "project"
-    return check_slug(f"{base}-{app.id[:6]}")
+    base = re.sub(r"[^a-z0-9]+", "-", app.title.lower()).strip("-")
+    if not base[:1].isalpha():
+        base = f"p-{base}"  # JupyterHub's server names start with a letter
+    # JupyterHub's server names (the project's slug) have at most 30 characters
+    return check_slug(f"{base[:23].strip('-')}-{app.id[:6]}")
 
 
 def _username_for(session: Session, email: str) -> str:

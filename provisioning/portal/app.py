@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
-from provisioning.applications import notices
+from provisioning.applications import notices, prepared
 from provisioning.applications.policy import ApplicationsPolicy
 from provisioning.applications.policy import current as current_policy
 from provisioning.applications.sender import send_due
@@ -37,7 +37,10 @@ def create_app(settings: Settings | None = None, web: PortalSettings | None = No
     engine = make_engine(settings.effective_database_url)
     migrate(engine=engine)
     # the policy rides on every session, so each transition writes its notices in its own transaction
-    sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False, info={notices.SESSION_KEY: policy})
+    sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False, info={
+        notices.SESSION_KEY: policy,
+        prepared.VAR_DIR_KEY: str(settings.var_dir),  # where the pre-assessment and the twin are kept
+    })
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

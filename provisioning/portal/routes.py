@@ -140,13 +140,52 @@ def application(ctx: Annotated[Ctx, Depends(user_context)], app_id: str) -> Resp
             "deciding": deciding.value if deciding else None, "to_decide": perm.datasets_to_decide(s, caller, app),
             "pending": perm.pending_datasets(app) if AppState(app.state) is AppState.SUBMITTED else [],
             "may_provision": perm.may_provision(s, caller, app),
+            "twin": _twin_link(ctx, app) if caller.has(perm.APPLICANT) and perm.may_use_twin(caller.username, app) else None,
             # the pre-assessment is for the decision-makers (aggregate figures only)
-            "assessment": hooks.assessment_of(s, app) if internal else None, "show_assessment": internal,
+            "assessment": hooks.assessment_of(s, app) if perm.may_read_assessment(s, caller, app) else None,
+            "show_assessment": perm.may_read_assessment(s, caller, app),
             "waiting_for": DECIDER[AppState(app.state)], "transformations": forms.TRANSFORMATIONS,
         }
         s.expunge_all()
     return ctx.render("application.html", **page, not_computed=hooks.NOT_COMPUTED,
                       done=ctx.request.query_params.get("done", ""))
+
+
+@router.get("/applications/{app_id}/dpia.md", name="ui_dpia_md")
+def dpia_md(ctx: Annotated[Ctx, Depends(user_context)], app_id: str) -> Response:
+    return _dpia(ctx, app_id, "md")
+
+
+@router.get("/applications/{app_id}/dpia.pdf", name="ui_dpia_pdf")
+def dpia_pdf(ctx: Annotated[Ctx, Depends(user_context)], app_id: str) -> Response:
+    return _dpia(ctx, app_id, "pdf")
+
+
+def _dpia(ctx: Ctx, app_id: str, fmt: str) -> Response:
+    """The DPIA draft for the DPO to complete: decision-makers who are not a party only."""
+    from provisioning.applications.prepared import dpia_draft
+
+    with session_scope(ctx.app.sessions) as s:
+        app = _readable(s, ctx, app_id)
+        _need(perm.may_read_assessment(s, ctx.caller, app), ctx.t("error.no_assessment"))
+        made = dpia_draft(s, app)
+    if made is None:
+        raise NotFound("the pre-assessment is not computed yet")
+    markdown, pdf = made
+    name = f"dpia-draft-{app_id}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if fmt == "md":
+        return Response(markdown.encode(), media_type="text/markdown; charset=utf-8", headers=headers)
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+def _twin_link(ctx: Ctx, app: Application) -> dict[str, str]:
+    """Where the applicant opens the synthetic twin: the hub server named after the application."""
+    from provisioning.applications.prepared import workspace_of
+
+    name = workspace_of(app.id)
+    hub = (ctx.app.web.hub_public_url or "").rstrip("/")
+    return {"name": name, "url": f"{hub}/hub/spawn/{ctx.caller.username}/{name}" if hub else ""}
 
 
 @router.post("/applications/{app_id}/submit", name="ui_submit")
@@ -234,6 +273,47 @@ def _keycloak(ctx: Ctx):  # noqa: ANN202 - KeycloakSync | None
     except Exception as exc:  # no admin credentials configured: the group follows at the next sync
         log.warning("no Keycloak sync for the new project: %s", exc)
         return None
+
+
+# -- the catalogue: public, as its DCAT-AP-NO export is -------------------------------------------------
+
+
+@router.get("/catalogue", name="ui_catalogue")
+def catalogue_page(ctx: Annotated[Ctx, Depends(context)], q: str = "") -> Response:
+    from provisioning.catalogue_meta import load_catalogue, search
+
+    with session_scope(ctx.app.sessions) as s:
+        found = search(load_catalogue(s, code_lists=False), q)
+    return ctx.render("catalogue.html", datasets=found, q=q)
+
+
+@router.get("/catalogue/{name}", name="ui_dataset")
+def dataset_page(ctx: Annotated[Ctx, Depends(context)], name: str) -> Response:
+    from provisioning.catalogue_meta import load_catalogue
+
+    with session_scope(ctx.app.sessions) as s:
+        meta = next((m for m in load_catalogue(s) if m.name == name), None)
+    if meta is None:
+        raise NotFound("no such dataset")
+    return ctx.render("dataset.html", meta=meta, may_apply=ctx.principal is not None and perm.may_apply(ctx.principal))
+
+
+DCAT_TYPES = {"ttl": ("turtle", "text/turtle; charset=utf-8"), "jsonld": ("jsonld", "application/ld+json")}
+
+
+@router.get("/catalogue.{ext}", name="dcat_export")
+def dcat_export(ctx: Annotated[Ctx, Depends(context)], ext: str) -> Response:
+    """DCAT-AP-NO for harvesters (data.norge.no-style): metadata only, never a value of the data."""
+    from provisioning import dcat
+    from provisioning.catalogue_meta import load_catalogue, load_policy_file
+
+    if ext not in DCAT_TYPES:
+        raise NotFound("no such format")
+    fmt, media = DCAT_TYPES[ext]
+    policy = load_policy_file()
+    with session_scope(ctx.app.sessions) as s:
+        body = dcat.export(load_catalogue(s, policy), policy, fmt)
+    return Response(body, media_type=media)
 
 
 router.include_router(shared_login.make_router(WebRoute, context, form_context, not_found=NotFound))

@@ -18,6 +18,8 @@ class PortalSettings(BaseSettings):
     web_insecure_loopback: bool = Field(default=False, description="Demo/test only: no Secure flag on cookies for "
                                         "plain-HTTP requests to a loopback host")
     web_session_max_seconds: int = Field(default=36000, gt=0)
+    hub_public_url: str | None = Field(default=None, description="The hub's public URL (SANDKASSE_HUB_PUBLIC_URL): the "
+                                       "applicant's link to the synthetic twin's notebook")
     portal_provision: bool = Field(default=True, description="Provision the project as soon as the controller approves")
     portal_keycloak_sync: bool = Field(default=True, description="Sync the new project's Keycloak group when the "
                                        "Keycloak admin credentials are configured")

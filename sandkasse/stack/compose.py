@@ -60,7 +60,7 @@ SERVICE_PACKAGES = [
 UP_TIMEOUT = 600.0
 HEALTH_TIMEOUT = 300.0
 # Services that run for good (the one-shot `init` is checked by its exit code instead).
-LONG_RUNNING = ["postgres", "keycloak", "egress", "hub", "proxy"]
+LONG_RUNNING = ["postgres", "keycloak", "egress", "portal", "hub", "proxy"]
 
 
 @dataclass
@@ -165,6 +165,12 @@ class ComposeStack:
         """The egress review UI's own origin (issue 15.2): same host, its own port."""
         s = self.settings
         return f"https://{s.get('SANDKASSE_PUBLIC_HOST', 'localhost')}:{s.get('SANDKASSE_EGRESS_HTTPS_PORT', '8444')}"
+
+    @property
+    def portal_url(self) -> str:
+        """The application portal's own origin (issue 20): same host, its own port."""
+        s = self.settings
+        return f"https://{s.get('SANDKASSE_PUBLIC_HOST', 'localhost')}:{s.get('SANDKASSE_PORTAL_HTTPS_PORT', '8445')}"
 
     def environment(self) -> dict[str, str]:
         # The process environment wins over .env in docker-compose; only what we set on purpose
@@ -272,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_tags(build_stack_images())
         elif args.command == "up":
             stack.up()
-            print(f"Sandkasse is up: {stack.public_url}/  (egress review: {stack.egress_url}/, Keycloak admin: {stack.public_url}/auth/admin/)")
+            print(f"Sandkasse is up: {stack.public_url}/  (egress review: {stack.egress_url}/, application portal: {stack.portal_url}/, Keycloak admin: {stack.public_url}/auth/admin/)")
             for service, state in sorted(stack.health().items()):
                 print(f"  {service:12s} {state}")
         elif args.command == "down":

@@ -2,7 +2,7 @@
 
 * ``migrate``: provisioning's and the egress service's Alembic migrations, up to head (also run by
   the egress service itself on every start, so an upgraded image migrates before it serves);
-* ``keycloak``: the OAuth client secrets of ``sandkasse-hub`` and ``sandkasse-egress`` and their
+* ``keycloak``: the OAuth client secrets of ``sandkasse-hub``, ``sandkasse-egress`` and ``sandkasse-portal`` and their
   redirect URIs set in Keycloak from the environment (the realm file in the repository carries no
   secrets; Keycloak imports it once, and this step runs on every start, so a secret rotated in
   ``.env`` reaches Keycloak with the next ``up``);
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 REALM = "sandkasse"
 HUB_CLIENT = "sandkasse-hub"
 EGRESS_CLIENT = "sandkasse-egress"
+PORTAL_CLIENT = "sandkasse-portal"
 KEYCLOAK_RETRIES = 30
 
 
@@ -50,11 +51,18 @@ def egress_public_url(public_url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{os.environ.get('SANDKASSE_EGRESS_HTTPS_PORT') or '8444'}"
 
 
+def portal_public_url(public_url: str) -> str:
+    """The application portal's own origin: the hub's host on ``SANDKASSE_PORTAL_HTTPS_PORT`` (default 8445)."""
+    parts = urlsplit(public_url.rstrip("/"))
+    return f"{parts.scheme}://{parts.hostname}:{os.environ.get('SANDKASSE_PORTAL_HTTPS_PORT') or '8445'}"
+
+
 def client_settings(public_url: str) -> dict[str, dict[str, object]]:
     """What each OAuth client must look like in Keycloak for the stack at ``public_url``."""
     base = public_url.rstrip("/")
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(base))
     egress = egress_public_url(base)
+    portal = portal_public_url(base)
     return {
         HUB_CLIENT: {
             "secret": _env("SANDKASSE_HUB_CLIENT_SECRET"),
@@ -71,6 +79,14 @@ def client_settings(public_url: str) -> dict[str, dict[str, object]]:
             "rootUrl": egress,
             "baseUrl": "/",
             "attributes": {"post.logout.redirect.uris": f"{egress}/*"},
+        },
+        PORTAL_CLIENT: {
+            "secret": _env("SANDKASSE_PORTAL_CLIENT_SECRET"),
+            "redirectUris": [f"{portal}/auth/callback"],
+            "webOrigins": [portal],
+            "rootUrl": portal,
+            "baseUrl": "/",
+            "attributes": {"post.logout.redirect.uris": f"{portal}/*"},
         },
     }
 
@@ -98,7 +114,7 @@ def configure_keycloak() -> None:
         admin.update_client(internal, {**current, **wanted, "attributes": attributes, "publicClient": False})
         if admin.get_client_secrets(internal).get("value") != wanted["secret"]:
             raise SystemExit(f"compose init: Keycloak did not keep the secret of {client_id}")
-    print(f"compose init: Keycloak clients {HUB_CLIENT}, {EGRESS_CLIENT} configured for {public_url}", flush=True)
+    print(f"compose init: Keycloak clients {HUB_CLIENT}, {EGRESS_CLIENT}, {PORTAL_CLIENT} configured for {public_url}", flush=True)
 
 
 def _keycloak_admin():  # noqa: ANN202 - keycloak.KeycloakAdmin, imported lazily

@@ -7,6 +7,7 @@ applicant and the invited member. Screenshots of each page go to docs/screenshot
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -120,13 +121,15 @@ def _shot(page, name: str) -> None:
 
 
 def _decide(browser, ui: PortalUI, who: str, title: str, shot: str, changes: dict[str, str] | None = None,
-            reasons: str = "") -> None:
+            reasons: str = "", check=None) -> None:  # noqa: ANN001 - check(page) before deciding
     s = _login(browser, ui, who)
     page = s.page
     if shot == "owner":
         _shot(page, "queue")
     page.click(f"#waiting a:text('{title}')")
     page.wait_for_selector("#decide")
+    if check is not None:
+        check(page)
     for field_name, value in (changes or {}).items():
         page.select_option(f"select[name='{field_name}']", value)
     if reasons:
@@ -172,7 +175,16 @@ def test_an_application_walks_from_the_applicant_to_its_project(browser, portal_
 
     _decide(browser, portal_ui, ODA, title, "owner", changes={"x.sick-leave.birth_date": "drop"},
             reasons="Age is not needed for the stated purpose.")
-    _decide(browser, portal_ui, DORA, title, "dpo", reasons="Special-category data under art. 9(2)(j) with safeguards.")
+
+    def sees_the_pre_assessment(page) -> None:  # noqa: ANN001
+        # computed on the source data at submission: diagnosis groups are special-category data
+        assert page.inner_text("#dpia-required") == "A DPIA is required."
+        for label in ("asked", "suggested"):
+            assert re.search(r"k = \d+", page.inner_text(f"#k-{label}-sick-leave")), label
+        assert page.get_attribute("#dpia-pdf", "href").endswith("/dpia.pdf")
+
+    _decide(browser, portal_ui, DORA, title, "dpo", reasons="Special-category data under art. 9(2)(j) with safeguards.",
+            check=sees_the_pre_assessment)
     _decide(browser, portal_ui, CONRAD, title, "controller")
 
     s = _login(browser, portal_ui, ALMA)

@@ -30,7 +30,7 @@ def test_init_writes_every_secret_with_mode_600(tmp_path: Path) -> None:
     for name in (
         "POSTGRES_PASSWORD", "SANDKASSE_DB_PASSWORD", "KEYCLOAK_DB_PASSWORD", "SANDKASSE_MASTER_KEY",
         "SANDKASSE_PROJECT_TOKEN_KEY", "SANDKASSE_HUB_CLIENT_SECRET", "SANDKASSE_EGRESS_CLIENT_SECRET",
-        "JUPYTERHUB_CRYPT_KEY", "JUPYTERHUB_COOKIE_SECRET", "KEYCLOAK_ADMIN_PASSWORD",
+        "SANDKASSE_PORTAL_CLIENT_SECRET", "SANDKASSE_PORTAL_SESSION_SECRET", "JUPYTERHUB_CRYPT_KEY", "JUPYTERHUB_COOKIE_SECRET", "KEYCLOAK_ADMIN_PASSWORD",
     ):  # fmt: skip
         assert name in SECRETS and values.get(name), name
     secrets_ = [values[n] for n in SECRETS]
@@ -74,7 +74,12 @@ def test_keycloak_clients_get_the_secrets_and_the_public_redirects(monkeypatch: 
     monkeypatch.delenv("SANDKASSE_EGRESS_HTTPS_PORT", raising=False)
     monkeypatch.setenv("SANDKASSE_HUB_CLIENT_SECRET", "hub-secret")
     monkeypatch.setenv("SANDKASSE_EGRESS_CLIENT_SECRET", "egress-secret")
+    monkeypatch.delenv("SANDKASSE_PORTAL_HTTPS_PORT", raising=False)
+    monkeypatch.setenv("SANDKASSE_PORTAL_CLIENT_SECRET", "portal-secret")
     wanted = client_settings("https://tre.kommune.no:8443/")
+    # the application portal (issue 20): its own origin too, its callback only
+    assert wanted["sandkasse-portal"]["secret"] == "portal-secret"
+    assert wanted["sandkasse-portal"]["redirectUris"] == ["https://tre.kommune.no:8445/auth/callback"]
     assert wanted["sandkasse-hub"]["secret"] == "hub-secret"
     assert wanted["sandkasse-hub"]["redirectUris"] == ["https://tre.kommune.no:8443/hub/oauth_callback"]
     assert wanted["sandkasse-egress"]["secret"] == "egress-secret"

@@ -153,6 +153,11 @@ def test_researcher_exports_through_the_stack_and_a_restart_keeps_everything(com
     assert browser.get("/egress/api/v1/requests", follow_redirects=True).status_code == 404  # the hub's own 404
     with httpx.Client(base_url=stack.egress_url, verify=str(ca), timeout=60, trust_env=False) as egress_origin:
         assert egress_origin.get("/healthz").status_code == 200
+    # Issue 20: the application portal on its own origin; its DCAT-AP-NO export is public.
+    with httpx.Client(base_url=stack.portal_url, verify=str(ca), timeout=60, trust_env=False) as portal_origin:
+        assert portal_origin.get("/healthz").status_code == 200
+        dcat = portal_origin.get("/catalogue.ttl")
+        assert dcat.status_code == 200 and "dcat:Dataset" in dcat.text
 
     # Inside the sandbox, the researcher's code sends a table to the egress service.
     sandbox = _sandbox(stack, RESEARCHER, PROJECT)

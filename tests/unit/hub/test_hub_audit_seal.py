@@ -75,10 +75,11 @@ def test_the_hub_process_never_gets_the_master_key(tmp_path, monkeypatch):
     assert "SANDKASSE_MASTER_KEY" not in env and "SANDKASSE_MASTER_KEY_FILE" not in env
 
 
-def test_compose_gives_the_master_key_to_init_and_egress_only():
+def test_compose_gives_the_master_key_to_init_egress_and_the_portal_only():
+    """The portal provisions approved applications (project keys wrap under the master key); never the hub."""
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     holders = {name for name, svc in compose["services"].items() if "SANDKASSE_MASTER_KEY" in (svc.get("environment") or {})}
-    assert holders == {"init", "egress"}
+    assert holders == {"init", "egress", "portal"}
     assert "SANDKASSE_HUB_AUDIT_KEY" in compose["services"]["hub"]["environment"]
 
 

@@ -16,7 +16,7 @@ def _model(roles: list[str]) -> dict:
     return {"name": "kari", "admin": None, "auth_state": {"sandkasse": {"roles": roles, "groups": []}}}
 
 
-@pytest.mark.parametrize("roles,allowed", [(["researcher"], True), (["admin"], True), (["output-checker"], False), ([], False)])
+@pytest.mark.parametrize("roles,allowed", [(["researcher"], True), (["admin"], True), (["applicant"], True), (["output-checker"], False), ([], False)])
 def test_only_researchers_and_admins(roles, allowed):
     auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
     assert asyncio.run(auth.check_allowed("kari", _model(roles))) is allowed

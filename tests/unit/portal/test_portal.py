@@ -252,8 +252,9 @@ def test_the_walk_through_the_portal_ends_in_the_project(portal):
         s = login(portal, who)
         page = portal.get(f"/applications/{app_id}")
         assert 'id="decide"' in page.text, who
-        if who == "dora":
-            assert "not computed yet" in page.text  # the pre-assessment's call point
+        if who == "dora":  # the pre-assessment computed on submit: screening, findings, k as asked and suggested
+            assert 'id="dpia-required"' in page.text and 'id="k-asked-sick-leave"' in page.text
+            assert 'id="k-suggested-sick-leave"' in page.text and "not computed yet" not in page.text
         extra = {"x.sick-leave.gender": "drop"} if who == "oda" else {}
         assert portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve", **extra}).status_code == 303
     login(portal, "alma")
@@ -264,6 +265,113 @@ def test_the_walk_through_the_portal_ends_in_the_project(portal):
         project = db.execute(select(Project).where(Project.slug == app.project_slug)).scalar_one()
         assert {c.column_name: c.transformation for c in project.entitlements[0].columns} == {
             "national_id": "pseudonymise", "gender": "drop", "days": "keep"}
+
+
+def _walk(portal, form: dict) -> str:
+    s = login(portal, "alma")
+    r = portal.post("/applications/new", data={**form, "csrf": s.csrf, "action": "submit"})
+    assert r.status_code == 303, r.text
+    return r.headers["location"].split("/")[2].split("?")[0]
+
+
+def test_the_pre_assessment_and_the_dpia_draft_are_for_decision_makers_who_are_not_a_party(portal):
+    """Control: perm.may_read_assessment (the figures are computed on real data; the draft is the DPO's)."""
+    import json
+
+    from provisioning.applications.prepared import ASSESSMENT_FILE, application_dir
+
+    app_id = _walk(portal, FORM)
+    stored = json.loads((application_dir(portal.app.state.portal.settings.var_dir, app_id) / ASSESSMENT_FILE).read_text())
+    k = stored["assessment"]["datasets"][0]["as_asked"]["k"]
+    s = login(portal, "oda")
+    assert portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve"}).status_code == 303
+    login(portal, "dora")
+    page = portal.get(f"/applications/{app_id}").text
+    assert f'<span class="k">{k}</span>' in page  # the figure shown is the stored one
+    md = portal.get(f"/applications/{app_id}/dpia.md")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown") and FORM["title"] in md.text
+    pdf = portal.get(f"/applications/{app_id}/dpia.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    login(portal, "alma")  # the applicant: no figures, no draft, but the twin
+    page = portal.get(f"/applications/{app_id}").text
+    assert 'id="assessment"' not in page and 'id="twin"' in page and f"app-{app_id[:20]}" in page
+    for fmt in ("md", "pdf"):
+        assert portal.get(f"/applications/{app_id}/dpia.{fmt}").status_code == 403
+    # a DPO who is named a member of the application is a party: no draft either
+    party_id = _walk(portal, {**FORM, "members": "bo@uni.example dora@kommune.example"})
+    login(portal, "dora")
+    assert portal.get(f"/applications/{party_id}/dpia.md").status_code == 403
+    assert 'id="assessment"' not in portal.get(f"/applications/{party_id}").text
+
+
+def test_submitting_builds_a_synthetic_twin_shaped_like_the_approved_extract(portal):
+    """Issue 20.5: the twin (built on submit) and the real extract (built on approval, as asked) have the
+    same file names, columns, dtypes and category sets; only the twin is labelled synthetic."""
+    import pandas as pd
+
+    from provisioning.api import extract_dir
+    from provisioning.applications.prepared import twin_dir
+    from provisioning.applications.twin import LABEL, is_synthetic
+
+    var_dir = portal.app.state.portal.settings.var_dir
+    app_id = _walk(portal, {**FORM, "t.sick-leave.diagnosis_group": "keep", "j.sick-leave.diagnosis_group": "cause"})
+    twin = twin_dir(var_dir, app_id)
+    assert (twin / LABEL).is_file() and is_synthetic(twin / "sick-leave.parquet")
+    for who in ("oda", "dora", "conrad"):
+        s = login(portal, who)
+        assert portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve"}).status_code == 303
+    with session_scope(portal.factory) as db:
+        slug = db.get(Application, app_id).project_slug
+    assert slug
+    real_file = var_dir / "projects" / slug / "data" / "sick-leave.parquet"
+    assert real_file.is_file() and not is_synthetic(real_file)
+    fake, real = pd.read_parquet(twin / "sick-leave.parquet"), pd.read_parquet(real_file)
+    assert list(fake.columns) == list(real.columns)
+    assert {c: str(t) for c, t in fake.dtypes.items()} == {c: str(t) for c, t in real.dtypes.items()}
+    for col in fake.columns:
+        if isinstance(real[col].dtype, pd.CategoricalDtype) and col != "national_id":  # pseudonyms differ by design
+            assert set(fake[col].cat.categories) == set(real[col].cat.categories), col
+    assert extract_dir is not None
+
+
+def test_the_figures_and_the_twin_follow_a_dataset_owners_changed_transformation(portal):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from provisioning.applications.prepared import ASSESSMENT_FILE, application_dir, twin_dir
+
+    var_dir = portal.app.state.portal.settings.var_dir
+    app_id = _walk(portal, FORM)
+    assert "gender" in pq.read_schema(twin_dir(var_dir, app_id) / "sick-leave.parquet").names
+    s = login(portal, "oda")
+    r = portal.post(f"/applications/{app_id}/decide", data={"csrf": s.csrf, "decision": "approve", "x.sick-leave.gender": "drop"})
+    assert r.status_code == 303
+    login(portal, "dora")
+    assert portal.get(f"/applications/{app_id}").status_code == 200
+    stored = json.loads((application_dir(var_dir, app_id) / ASSESSMENT_FILE).read_text())
+    assert stored["assessment"]["datasets"][0]["asked"]["gender"] == "drop"
+    assert "gender" not in pq.read_schema(twin_dir(var_dir, app_id) / "sick-leave.parquet").names
+
+
+def test_the_catalogue_is_searchable_and_exported_as_dcat_ap_no_without_login(portal):
+    import rdflib
+
+    page = portal.get("/catalogue", params={"q": "sick"})
+    assert page.status_code == 200 and 'href="/catalogue/sick-leave"' in page.text and 'href="/catalogue/staff"' not in page.text
+    meta = portal.get("/catalogue/sick-leave")
+    assert meta.status_code == 200 and "<code>diagnosis_group</code>" in meta.text and 'id="dataset-rows"' in meta.text
+    assert portal.get("/catalogue/no-such").status_code == 404
+    names = {"sick-leave", "staff"}
+    for ext, fmt in (("ttl", "turtle"), ("jsonld", "json-ld")):
+        r = portal.get(f"/catalogue.{ext}")
+        assert r.status_code == 200
+        g = rdflib.Graph().parse(data=r.text, format=fmt)
+        dcat = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+        datasets = list(g.subjects(rdflib.RDF.type, dcat.Dataset))
+        assert len(datasets) == len(names) and all(any(n in str(d) for d in datasets) for n in names)
+        assert "national_id" not in r.text or "PSEUDO" not in r.text  # metadata only
+    assert portal.get("/catalogue.xml").status_code == 404
 
 
 def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
