@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from provisioning import catalogue, lifecycle
 from provisioning.applications.demo_seed import PEOPLE as APPLICATION_PEOPLE
 from provisioning.applications.demo_seed import seed_applications
-from provisioning.applications.prepared import VAR_DIR_KEY
+from provisioning.applications.prepared import NOISE_KEY, VAR_DIR_KEY
+from provisioning.applications.twin import twin_noise_key
 from provisioning.db import session_factory as make_factory
 from provisioning.declarative import ProjectSpec, apply_spec, load_spec
 from provisioning.extracts import build_project_extracts
@@ -134,6 +135,8 @@ def seed_demo(
             )
     with session_scope(factory) as s:  # one application waiting for each role of the portal
         s.info[VAR_DIR_KEY] = str(var_dir)  # each submission gets its pre-assessment and synthetic twin
+        if master_key is not None:
+            s.info[NOISE_KEY] = twin_noise_key(master_key)
         seed_applications(s, today, ADMIN)
 
     overrides: list[str] = []

@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pandas and friends load only when something is computed
 log = logging.getLogger(__name__)
 
 VAR_DIR_KEY = "sandkasse.applications.var_dir"
+# the key the twins' noisy marginals are drawn under (from the service's master key; see twin.twin_noise_key)
+NOISE_KEY = "sandkasse.applications.twin_noise_key"
 ASSESSMENT_FILE = "assessment.json"
 _FILE_MODE = 0o444
 
@@ -110,7 +112,8 @@ def build_twin(session: Session, app: Any, var_dir: Path) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=".twin."))
     try:
-        write_application_twins(perm.content_of(app), _catalogue(session, code_lists=False), fresh, application=app.id)
+        write_application_twins(perm.content_of(app), _catalogue(session, code_lists=False), fresh, application=app.id,
+                                 noise_key=session.info.get(NOISE_KEY))
         for f in fresh.iterdir():
             f.chmod(_FILE_MODE)
         fresh.chmod(0o755)  # the sandbox's user (not the service's) reads it through a read-only mount

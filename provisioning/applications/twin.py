@@ -188,6 +188,7 @@ def twin_source(
 def make_twin(
     meta: DatasetMeta, grant: Mapping[str, str], *, reference: date, policy: ProvisioningPolicy | None = None,
     rows: int | None = None, source: pd.DataFrame | None = None, seed: int | None = None, key: bytes | None = None,
+    noise_key: bytes | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, str]]]:
     """The twin of the extract ``grant`` (column -> transformation) would give, and its column
     descriptions (name, source, role, transformation), as the extract builder describes the real one.
@@ -201,7 +202,7 @@ def make_twin(
     asked = {c: transformations.normalise(t) for c, t in grant.items()}
     kept = [c for c, t in asked.items() if t != transformations.DROP]
     n = min(rows or meta.rows or 1000, MAX_ROWS)
-    synthetic = twin_source(meta, kept, rows=n, schema=schema, source=source, seed=seed)
+    synthetic = twin_source(meta, kept, rows=n, schema=schema, source=source, seed=seed, noise_key=noise_key)
     key = key or secrets.token_bytes(32)  # pseudonyms of synthetic tokens, never the project's key
     out, described = {}, []
     for name in kept:
@@ -266,7 +267,7 @@ def independent_draws(real: pd.DataFrame, columns: list[str], rows: int, seed: i
 
 def write_application_twins(
     content: ApplicationContent, catalogue: Mapping[str, DatasetMeta], folder: Path, *, application: str = "",
-    policy: ProvisioningPolicy | None = None, seed: int | None = None,
+    policy: ProvisioningPolicy | None = None, seed: int | None = None, noise_key: bytes | None = None,
 ) -> dict[str, list[Path]]:
     """The twin of every dataset an application asks for, written into ``folder`` under the real
     extracts' names (``<dataset>.parquet``/``.csv``). The source is read (inside the TRE) only for the
@@ -282,6 +283,7 @@ def write_application_twins(
         grant = {c: a.transformation for c, a in ask.columns.items() if meta.column(c) is not None}
         kept = [c for c, t in grant.items() if transformations.normalise(t) != transformations.DROP]
         source = read_source(meta.source, kept) if meta.twin.marginals == "noisy" and kept else None
-        frame, _ = make_twin(meta, grant, reference=reference, policy=policy, source=source, seed=seed, key=key)
+        frame, _ = make_twin(meta, grant, reference=reference, policy=policy, source=source, seed=seed, key=key,
+                              noise_key=noise_key)
         out[name] = write_twin(frame, folder, name, application=application, formats=tuple(policy.extracts.formats))
     return out

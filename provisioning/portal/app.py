@@ -19,11 +19,13 @@ from provisioning.applications import notices, prepared
 from provisioning.applications.policy import ApplicationsPolicy
 from provisioning.applications.policy import current as current_policy
 from provisioning.applications.sender import send_due
+from provisioning.applications.twin import twin_noise_key
 from provisioning.db import migrate
 from provisioning.portal.routes import router
 from provisioning.portal.settings import PortalSettings
 from provisioning.portal.web import PortalApp
 from sandkasse.db import make_engine
+from sandkasse.keys import load_master_key
 from sandkasse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None, web: PortalSettings | None = No
     sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False, info={
         notices.SESSION_KEY: policy,
         prepared.VAR_DIR_KEY: str(settings.var_dir),  # where the pre-assessment and the twin are kept
+        prepared.NOISE_KEY: twin_noise_key(load_master_key(settings)),
     })
 
     @contextlib.asynccontextmanager
