@@ -104,9 +104,9 @@ def _per_person_year(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Ex
     return None
 
 
-def _episodes_and_staff(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
-    """Sick-leave episodes (start date, days) and a staff register (contracted days): the percentage as
-    Statistics Norway defines it, per employee and year, over every employee (with or without leave)."""
+def episodes_and_staff(datasets: list[ProjectDatasetInfo]) -> tuple[ProjectDatasetInfo, ProjectDatasetInfo] | None:
+    """The sick-leave episodes (start date, days) and the staff register (contracted days) among the
+    project's datasets, each with a data file and a person column; both welcome notebooks use them."""
     episodes = staff = None
     for ds in datasets:
         names = [c.name for c in ds.columns]
@@ -116,8 +116,15 @@ def _episodes_and_staff(datasets: list[ProjectDatasetInfo], data_mount: str) -> 
             episodes = ds
         elif staff is None and _pick(names, "contracted_days") and _pick(names, "service_area", "tjenesteomr"):
             staff = ds
-    if episodes is None or staff is None:
+    return (episodes, staff) if episodes is not None and staff is not None else None
+
+
+def _episodes_and_staff(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
+    """Sick-leave episodes (start date, days) and a staff register (contracted days): the percentage as
+    Statistics Norway defines it, per employee and year, over every employee (with or without leave)."""
+    if (found := episodes_and_staff(datasets)) is None:
         return None
+    episodes, staff = found
     e_names, s_names = [c.name for c in episodes.columns], [c.name for c in staff.columns]
     start = _pick(e_names, "start_date", "from_date")
     weight = _pick(e_names, "employment_pct", "stillingspst")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from hub.welcome import _code, _data_file, _entity, _md, _pick, _slug, render_welcome_notebook
+from hub.welcome import _code, _data_file, _entity, _md, _pick, _slug, episodes_and_staff, render_welcome_notebook
 from provisioning.api import ProjectDatasetInfo, ProjectInfo
 
 WELCOME_R_NOTEBOOK = "Welcome-R.ipynb"
@@ -40,16 +40,8 @@ def _example(datasets: list[ProjectDatasetInfo], data_mount: str) -> tuple[str, 
                     "Mean sick-leave percentage of the employees per service area and year",
                     "Mean over employees (entity-level); cells with too few employees or dominated by one or two "
                     "are suppressed")
-    episodes = staff = None
-    for ds in datasets:
-        names = [c.name for c in ds.columns]
-        if _data_file(ds) is None or _entity(ds) is None:
-            continue
-        if episodes is None and _pick(names, "days") == "days" and _pick(names, "start_date", "from_date"):
-            episodes = ds
-        elif staff is None and _pick(names, "contracted_days") and _pick(names, "service_area", "tjenesteomr"):
-            staff = ds
-    if episodes is not None and staff is not None:
+    if (found := episodes_and_staff(datasets)) is not None:
+        episodes, staff = found
         e_names, s_names = [c.name for c in episodes.columns], [c.name for c in staff.columns]
         start, weight = _pick(e_names, "start_date", "from_date"), _pick(e_names, "employment_pct", "stillingspst")
         area, contracted = _pick(s_names, "service_area", "tjenesteomr"), _pick(s_names, "contracted_days")

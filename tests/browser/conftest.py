@@ -12,19 +12,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sandkasse.settings import REPO_ROOT
 from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import uvicorn_app
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
 from tests.testbed.settings_env import settings_env
 
@@ -119,34 +116,8 @@ def serve_egress(keycloak: KeycloakTestbed, tmp: Path, users: dict[str, User],
         **(extra_env or {}),
     }
     log = tmp / "egress.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--no-server-header"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the egress service exited ({proc.returncode}); log:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the egress service did not answer in 60 s; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with uvicorn_app("egress_review.app:create_app", port, env, log, what="egress service", cwd=REPO_ROOT) as (url, proc):
         yield EgressUI(url, var, database_url, token_key, session_secret, users, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -9,19 +9,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
 from sandkasse.settings import REPO_ROOT
 from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import uvicorn_app
 from tests.browser.conftest import SCREENSHOTS, LoggedIn, User
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
 from tests.testbed.settings_env import settings_env
@@ -79,34 +76,8 @@ def portal_ui(keycloak: KeycloakTestbed, tmp_path_factory: pytest.TempPathFactor
         "SANDKASSE_KEYCLOAK_ADMIN_PASSWORD": keycloak.server.admin_password,
     }
     log = tmp / "portal.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "provisioning.portal.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--no-server-header"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the portal exited ({proc.returncode}); log:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the portal did not answer in 60 s; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with uvicorn_app("provisioning.portal.app:create_app", port, env, log, what="portal", cwd=REPO_ROOT) as (url, proc):
         yield PortalUI(url, var, database_url, users)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
         if os.environ.get("SANDKASSE_TEST_SHOW_PORTAL_LOG"):
             print(log.read_text()[-5000:])
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import uvicorn_app
 from tests.unit.egress.egress_factories import TOKEN_KEY
-
-START_TIMEOUT = 60.0
 
 
 @contextmanager
@@ -27,28 +22,6 @@ def egress_process(settings, log_path: Path, policy_file: Path | None = None) ->
            "SANDKASSE_PROJECT_TOKEN_KEY": TOKEN_KEY,
            "SANDKASSE_EGRESS_POLICY_FILE": str(policy_file or settings.egress_policy_file),
            "SANDKASSE_KEYCLOAK_URL": "http://127.0.0.1:9"}
-    port = free_port()
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "egress_review.app:create_app", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "service did not start"
-                time.sleep(0.3)
-            yield base, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+    with uvicorn_app("egress_review.app:create_app", free_port(), env, log_path, what="egress service",
+                     extra_args=("--log-level", "warning")) as (base, proc):
+        yield base, proc

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from egress_review.client import ExportError
-from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import app_in_thread
 from tests.unit.egress.dp_fixtures import add_dp_dataset
 from tests.unit.egress.egress_factories import make_env, project_token
 
@@ -29,19 +26,10 @@ def live(tmp_path, monkeypatch):
     add_dp_dataset(env.settings.effective_database_url, tmp_path, total=1.0)
     from egress_review.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.05)
-    monkeypatch.setenv("SANDKASSE_EGRESS_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("SANDKASSE_EGRESS_TOKEN", project_token("alice", "alpha"))
-    yield env
-    server.should_exit = True
-    thread.join(10)
+    with app_in_thread(create_app(env.settings)) as url:
+        monkeypatch.setenv("SANDKASSE_EGRESS_URL", url)
+        monkeypatch.setenv("SANDKASSE_EGRESS_TOKEN", project_token("alice", "alpha"))
+        yield env
     env.svc.close()
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 
 from egress_review.client import EgressClient, ExportError, request_export, status
 from egress_review.client.cli import main
-from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import app_in_thread
 from tests.unit.egress.egress_factories import SAFE_CSV, project_token
 
 pytestmark = pytest.mark.unit
@@ -22,20 +19,10 @@ pytestmark = pytest.mark.unit
 def live(env, monkeypatch):
     from egress_review.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("SANDKASSE_EGRESS_URL", url)
-    monkeypatch.setenv("SANDKASSE_EGRESS_TOKEN", project_token("alice", "alpha"))
-    yield url
-    server.should_exit = True
-    thread.join(10)
+    with app_in_thread(create_app(env.settings)) as url:
+        monkeypatch.setenv("SANDKASSE_EGRESS_URL", url)
+        monkeypatch.setenv("SANDKASSE_EGRESS_TOKEN", project_token("alice", "alpha"))
+        yield url
 
 
 def test_request_export_submits_and_shows_verdicts(live, tmp_path, capsys):

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from egress_review import review
 from egress_review.client import EgressClient, ExportError
 from egress_review.client.home_files import OutsideHome, open_in_home
 from egress_review.client.release_panel import Home, check_id, my_requests, new_version, request_release
 from egress_review.states import RequestState, VoteDecision
-from sandkasse.stack.process import free_port
+from tests.testbed.uvicorn_process import app_in_thread
 from tests.unit.egress.egress_factories import SAFE_CSV, checker, project_token
 
 pytestmark = pytest.mark.unit
@@ -29,17 +26,8 @@ pytestmark = pytest.mark.unit
 def live(env):
     from egress_review.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with app_in_thread(create_app(env.settings)) as url:
+        yield url
 
 
 @pytest.fixture
