@@ -11,6 +11,9 @@ import docker
 from sandkasse.stack.process import StackError, apt_install, file_lock, log_path, start_background, wait_until
 
 DOCKERD_START_TIMEOUT = 60.0
+# Every project gets a network of its own: Docker's default pools hold about 30 networks (/16 and /20
+# each), too few for a host of projects (or a test run); /24 networks from one /14 give 1,024.
+ADDRESS_POOL = "base=172.20.0.0/14,size=24"
 
 
 def docker_answers() -> bool:
@@ -34,7 +37,7 @@ def ensure_docker(timeout: float = DOCKERD_START_TIMEOUT) -> docker.DockerClient
             if shutil.which("dockerd") is None or shutil.which("docker") is None:
                 apt_install(["docker.io"])
             log = log_path("dockerd")
-            proc = start_background(["dockerd"], log)
+            proc = start_background(["dockerd", "--default-address-pool", ADDRESS_POOL], log)
             wait_until(docker_answers, timeout=timeout, what="dockerd", log=log, process=proc, interval=0.5)
     try:
         dc = client()
