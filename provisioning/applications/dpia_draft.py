@@ -87,9 +87,10 @@ def security_controls(markdown: str) -> tuple[list[list[str]], list[Control]]:
 
 
 def load_security_controls(path: Path | None = None) -> tuple[list[list[str]], list[Control]]:
-    from sandkasse.settings import REPO_ROOT
+    from sandkasse.settings import get_settings
 
-    doc = path or REPO_ROOT / "docs" / "security.md"
+    # docs/ sits beside policies/ in a checkout and in the service image (/srv/sandkasse)
+    doc = path or get_settings().policies_dir.resolve().parent / "docs" / "security.md"
     return security_controls(doc.read_text(encoding="utf-8"))
 
 

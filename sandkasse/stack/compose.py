@@ -118,7 +118,9 @@ def build_stack_images(*, with_notebook: bool = True) -> StackImages:
     images.tags["SANDKASSE_KEYCLOAK_IMAGE"] = build_image("keycloak", build_args=kc_args, context_files=kc_files)
     images.tags["SANDKASSE_PROXY_IMAGE"] = build_image("proxy", build_args={"BASE_IMAGE": _base("proxy", services_base)})
     python_files = {"wheels": wheels, "project": project, "requirements.txt": requirements, "policies": policies}
-    images.tags["SANDKASSE_EGRESS_IMAGE"] = build_image("egress", build_args={"BASE_IMAGE": python_base}, context_files=python_files)
+    # the egress image also serves the portal, whose DPIA drafts quote the TRE's controls from docs/security.md
+    egress_files = {**python_files, "security.md": REPO_ROOT / "docs" / "security.md"}
+    images.tags["SANDKASSE_EGRESS_IMAGE"] = build_image("egress", build_args={"BASE_IMAGE": python_base}, context_files=egress_files)
     images.tags["SANDKASSE_HUB_IMAGE"] = build_image(
         "hub", build_args={"BASE_IMAGE": _base("hub", services_base), "BUILD_IMAGE": python_base}, context_files=python_files
     )
