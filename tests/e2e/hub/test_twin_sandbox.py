@@ -15,7 +15,8 @@ from hubtest import RUN
 from provisioning import api as papi
 from provisioning.applications import permissions as perm
 from provisioning.applications import workflow
-from provisioning.applications.prepared import VAR_DIR_KEY, application_dir, workspace_of
+from provisioning.applications.prepared import NOISE_KEY, VAR_DIR_KEY, application_dir, workspace_of
+from provisioning.applications.twin import twin_noise_key
 from provisioning.applications.provision import provision
 from sandkasse.db import session_scope
 from sandkasse.keys import generate_key
@@ -46,7 +47,8 @@ def test_the_applicant_develops_on_the_twin_and_the_same_code_runs_on_the_approv
     factory = make_factory(tmp_path, make_data(tmp_path / "synth"), provisioner.url)
     applicant = perm.Caller(f"twin{RUN}", frozenset({"applicant"}), f"twin{RUN}@uni.example")
     with session_scope(factory) as s:
-        s.info[VAR_DIR_KEY] = str(get_settings().var_dir)  # as the portal's sessions carry it
+        s.info[VAR_DIR_KEY] = str(get_settings().var_dir)  # as the portal's sessions carry them
+        s.info[NOISE_KEY] = twin_noise_key(generate_key())
         app = workflow.create(s, applicant, content(title=f"Twin {RUN}", members=()))
         workflow.submit(s, applicant, app.id)  # builds the twin
         app_id = app.id
