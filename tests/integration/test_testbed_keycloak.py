@@ -78,7 +78,8 @@ def test_confidential_clients_hold_the_generated_secrets(keycloak: KeycloakTestb
 def test_realm_file_has_no_users_or_secrets() -> None:
     realm = json.loads(REALM_FILE.read_text())
     assert realm["realm"] == "sandkasse"
-    assert {r["name"] for r in realm["roles"]["realm"]} == {"researcher", "output-checker", "admin"}
+    assert {r["name"] for r in realm["roles"]["realm"]} == {
+        "researcher", "output-checker", "admin", "applicant", "dataset-owner", "dpo", "controller"}
     assert "users" not in realm
 
     def secret_like(node: object) -> list[str]:
