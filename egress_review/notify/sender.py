@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from egress_review.notify import channels, messages
@@ -29,6 +29,7 @@ from egress_review.notify.models import OutboxMessage
 from egress_review.notify.outbox import lease_cutoff
 from egress_review.policy import NotificationPolicy
 from sandkasse.audit import utcnow
+from sandkasse.outbox_lease import claim_rows
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,9 @@ def claim(sessions: sessionmaker[Session], pol: NotificationPolicy, token: str, 
     claimable = (OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= utcnow(),
                  OutboxMessage.attempts < pol.max_attempts,
                  or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < lease_cutoff(pol)))
-    out: list[Claimed] = []
-    with sessions() as session:
-        ids = list(session.execute(select(OutboxMessage.id).where(*claimable)
-                                   .order_by(OutboxMessage.created_at).limit(limit)).scalars())
-        for mid in ids:
-            won = session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == mid, *claimable)
-                .values(claimed_at=utcnow(), claim=token, attempts=OutboxMessage.attempts + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if won == 1:
-                m = session.get(OutboxMessage, mid)
-                out.append(Claimed(m.id, m.channel, m.recipient, m.subject, m.body, m.digest))
-        session.commit()
-    return out
+    return claim_rows(sessions, OutboxMessage, claimable,
+                      {"claimed_at": utcnow(), "claim": token, "attempts": OutboxMessage.attempts + 1},
+                      keep=lambda m: Claimed(m.id, m.channel, m.recipient, m.subject, m.body, m.digest), limit=limit)
 
 
 def _mark(sessions: sessionmaker[Session], ids: list[str], token: str, error: str | None) -> None:

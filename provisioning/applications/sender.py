@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from provisioning.applications.models import ApplicationNotice
 from provisioning.applications.policy import NoticePolicy
 from sandkasse import mail
 from sandkasse.audit import utcnow
+from sandkasse.outbox_lease import claim_rows
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +24,11 @@ def send_due(sessions: sessionmaker[Session], pol: NoticePolicy, limit: int = 10
     """One round; returns how many notices were sent."""
     if pol.smtp is None:
         return 0
-    token = uuid.uuid4().hex
     cutoff = utcnow() - timedelta(seconds=pol.lease_seconds)
     claimable = (ApplicationNotice.sent_at.is_(None), ApplicationNotice.attempts < pol.max_attempts,
                  or_(ApplicationNotice.claimed_at.is_(None), ApplicationNotice.claimed_at < cutoff))
-    claimed: list[ApplicationNotice] = []
-    with sessions() as session:
-        ids = list(session.execute(select(ApplicationNotice.id).where(*claimable)
-                                   .order_by(ApplicationNotice.created_at).limit(limit)).scalars())
-        for nid in ids:
-            won = session.execute(
-                update(ApplicationNotice).where(ApplicationNotice.id == nid, *claimable)
-                .values(claimed_at=utcnow(), attempts=ApplicationNotice.attempts + 1)
-                .execution_options(synchronize_session=False)).rowcount
-            if won == 1:
-                claimed.append(session.get(ApplicationNotice, nid))
-        session.commit()
+    claimed: list[ApplicationNotice] = claim_rows(
+        sessions, ApplicationNotice, claimable, {"claimed_at": utcnow(), "attempts": ApplicationNotice.attempts + 1}, limit=limit)
     sent = 0
     for notice in claimed:
         try:
