@@ -9,6 +9,8 @@ from hub.authenticator import hub_operator_role
 from hub.policy import security_policy
 from hub.proxy import ensure_configurable_http_proxy
 from hub.settings import HubSettings
+from hub.swarm.config import SPAWNER_NAMES as SWARM_SPAWNERS
+from hub.swarm.config import configure as configure_swarm
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 settings = HubSettings()
@@ -75,6 +77,8 @@ if settings.spawner in ("project-kube", "hub.kube.spawner.ProjectKubeSpawner"):
     from hub.kube.config import configure
 
     configure(c, settings.notebook_image)  # pods, a NetworkPolicy per project: hub/kube/, deploy/kubernetes/
+if settings.spawner in SWARM_SPAWNERS:
+    configure_swarm(c, settings.notebook_image)  # services on internal overlays: hub/swarm/, docs/deploy.md
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.default_url = "/lab/tree/Welcome.ipynb"

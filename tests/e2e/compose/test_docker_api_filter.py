@@ -17,6 +17,7 @@ from sandkasse.stack.process import free_port, wait_until
 pytestmark = pytest.mark.e2e
 
 DATA_DIR = "/var/lib/sandkasse-filter-test"
+HOST_PATH_VOLUME = {"type": "none", "o": "bind", "device": "/"}  # the local driver's bind mount: the host's root
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,8 @@ def test_what_the_spawner_needs_passes(filtered: docker.DockerClient, base_image
         {"volumes": {f"{DATA_DIR}-evil": {"bind": "/x", "mode": "ro"}}},
         {"volumes": {f"{DATA_DIR}/../../etc": {"bind": "/x", "mode": "ro"}}},
         {"mounts": [docker.types.Mount("/x", "/etc", type="bind")]},
+        # a volume the engine would create on the fly from a host path
+        {"mounts": [docker.types.Mount("/x", "skv", type="volume", driver_config=docker.types.DriverConfig("local", HOST_PATH_VOLUME))]},
     ],
     ids=lambda kw: next(iter(kw)) + ":" + str(next(iter(kw.values())))[:30],
 )
@@ -114,3 +117,16 @@ def test_other_endpoints_are_refused(filtered: docker.DockerClient, docker_clien
         list(filtered.api.build(fileobj=io.BytesIO(b"FROM scratch\n"), decode=True))
     assert build_refused.value.status_code == 403
     assert Path("/var/run/docker.sock").exists()  # the refusals came from the filter, not a missing engine
+
+
+def test_a_volume_of_a_host_path_is_refused(filtered: docker.DockerClient, docker_client: docker.DockerClient) -> None:
+    """A local volume with bind options is a host path that the bind checks never see; the engine itself
+    creates it (control), the filter refuses it. Swarm services are refused too outside swarm mode."""
+    name = f"sk-filter-{secrets.token_hex(3)}"
+    with pytest.raises(docker.errors.APIError) as refused:
+        filtered.volumes.create(name, driver="local", driver_opts=HOST_PATH_VOLUME)
+    assert refused.value.status_code == 403
+    docker_client.volumes.create(name, driver="local", driver_opts=HOST_PATH_VOLUME).remove()
+    with pytest.raises(docker.errors.APIError) as service_refused:
+        filtered.api.create_service(docker.types.TaskTemplate(docker.types.ContainerSpec("none", ["true"])))
+    assert service_refused.value.status_code == 403

@@ -5,14 +5,18 @@ The host's own engine is never put into swarm mode: other tests run on it at the
 theirs. So the manager is an engine in a container too. Each node runs Debian's ``dockerd`` from a
 variant of the local base image (``sandkasse.stack.base_image``, packages below), with every
 capability but ``SYS_RESOURCE`` (which the host's engine does not hold, so ``--privileged`` fails
-here), the host's cgroups, ``vfs`` storage (overlay on overlay is refused) and
+here), the host's cgroups, its ``/var/lib/docker`` in a host folder (overlay2 on the host's file
+system: overlay on the container's own overlay is refused, and ``vfs`` copies every layer) and
 ``--no-new-privileges`` (a swarm service cannot ask for it on a 20.10 engine). Images reach the
 workers through Debian's ``docker-registry`` in a container of its own on the test bed's network.
-Everything is the test's own and removed at the end.
+The node image also carries what the hub's and egress service's containers on the manager need
+(HAProxy for the Docker API filter, configurable-http-proxy; their Python is this checkout's venv,
+mounted). Everything is the test's own and removed at the end.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -24,9 +28,51 @@ import docker.errors
 
 from sandkasse.stack.base_image import ensure_base_image
 
-NODE_PACKAGES = ["docker.io", "iptables", "iproute2", "docker-registry", "procps"]
+NODE_PACKAGES = ["docker.io", "iptables", "iproute2", "docker-registry", "procps",
+                 "haproxy", "node-configurable-http-proxy", "node-fast-safe-stringify"]
 REGISTRY_CONFIG = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/registry\nhttp:\n  addr: :5000\n"
+SERVICE_UID = 10001  # the hub's and the egress service's user, as in their images
 EXTRACTS = "/srv/sandkasse-extracts"  # the read-only export every node mounts (NFS/CephFS on a real swarm)
+
+
+PROBE = r"""
+import json, os, socket, sys
+out = {}
+routes = open("/proc/net/route").read().splitlines()[1:]
+out["default_route"] = any(l.split()[1] == "00000000" for l in routes if l.split())
+status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+out["cap_eff"] = status["CapEff"].strip(); out["no_new_privs"] = status.get("NoNewPrivs", "").strip()
+out["uid"] = os.getuid()
+def writable(p):
+    try:
+        open(p, "w").close(); return True
+    except OSError:
+        return False
+out["root_writable"] = writable("/probe"); out["data_writable"] = writable("/data/probe")
+out["data"] = sorted(os.listdir("/data"))
+def reach(host, port):
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close(); return True
+    except OSError as e:
+        return str(e)
+out["reach"] = {t: reach(*t.rsplit(":", 1)) for t in sys.argv[1:]}
+print(json.dumps(out))
+"""
+
+
+def projects_dir() -> Path:
+    """Where provisioning writes each project's extracts (``<var>/projects/<slug>/data``)."""
+    from provisioning import api as papi
+
+    return papi.extract_dir("swarm").parents[1]
+
+
+def probe(container, *targets: str) -> dict:
+    """``PROBE`` in a notebook container as its own user: routes, privileges, writable paths, and which
+    of ``targets`` (``host:port``) it can open a connection to (True, or the error)."""
+    res = container.exec_run(["python3", "-I", "-c", PROBE, *targets])
+    assert res.exit_code == 0, res.output.decode(errors="replace")
+    return json.loads(res.output.decode().strip().splitlines()[-1])
 
 
 @dataclass
@@ -51,6 +97,7 @@ class SwarmBed:
     nodes: list[Node] = field(default_factory=list)
     extracts: Path | None = None
     node_ids: dict[str, str] = field(default_factory=dict)  # node name -> swarm node id
+    node_image: str = ""
     folders: list[Path] = field(default_factory=list)  # removed at stop, also after a failed start
 
     @property
@@ -61,8 +108,10 @@ class SwarmBed:
     def workers(self) -> list[Node]:
         return self.nodes[1:]
 
-    def start(self, workers: int = 2) -> None:
-        image = ensure_base_image(include=NODE_PACKAGES)
+    def start(self, workers: int = 2, same_path: dict[Path, str] | None = None) -> None:
+        """``same_path``: host folders mounted at their own path in every node (``ro``/``rw``), as an NFS
+        export would be on a real swarm, so a path the hub names is the same on the node that runs the task."""
+        image = self.node_image = ensure_base_image(include=NODE_PACKAGES)
         labels = {"org.sandkasse.test": self.run}
         self.network = self.host.networks.create(f"sandkasse-test-swarm-{self.run}", driver="bridge", labels=labels)
         self.registry_host = f"sandkasse-test-swarm-{self.run}-registry:5000"
@@ -74,22 +123,27 @@ class SwarmBed:
         self.folders.append(self.extracts)
         for i in range(1 + workers):
             sock_dir = Path(tempfile.mkdtemp(prefix=f"sksw{i}-", dir="/tmp"))  # unix socket paths: 107 bytes at most
-            self.folders.append(sock_dir)
+            docker_root = Path(tempfile.mkdtemp(prefix=f"sksw{i}-root-", dir="/var/tmp"))
+            self.folders += [sock_dir, docker_root]
+            binds = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                     str(sock_dir): {"bind": "/run/skd", "mode": "rw"},
+                     str(docker_root): {"bind": "/var/lib/docker", "mode": "rw"},
+                     str(self.extracts): {"bind": EXTRACTS, "mode": "ro"}}  # fmt: skip
+            binds.update({str(path): {"bind": str(path), "mode": mode} for path, mode in (same_path or {}).items()})
             name = f"sandkasse-test-swarm-{self.run}-{i}"
             api = self.host.api
             host_config = api.create_host_config(
                 network_mode=self.network.name, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
                 security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-                binds={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-                       str(sock_dir): {"bind": "/run/skd", "mode": "rw"},
-                       str(self.extracts): {"bind": EXTRACTS, "mode": "ro"}},
-                tmpfs={"/run": "", "/tmp": ""},
+                binds=binds, tmpfs={"/run": "", "/tmp": ""},
             )  # fmt: skip
             # `--security-opt systempaths=unconfined` in the API's words (docker-py has no argument):
             # the inner engine writes /proc/sys (forwarding, bridge settings).
             host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
+            # The manager's engine also answers on its usual socket, for the Docker API filter in front of it.
+            sockets = ["-H", "unix:///run/skd/docker.sock"] + (["-H", "unix:///var/run/docker.sock"] if i == 0 else [])
             cid = api.create_container(
-                image, ["dockerd", "-H", "unix:///run/skd/docker.sock", "--no-new-privileges", "--insecure-registry", self.registry_host],
+                image, ["dockerd", *sockets, "--no-new-privileges", "--insecure-registry", self.registry_host],
                 name=name, hostname=name, labels=labels, host_config=host_config,
             )["Id"]  # fmt: skip
             api.start(cid)
@@ -129,13 +183,16 @@ class SwarmBed:
                 raise AssertionError(f"engine {node.name} did not start: {logs}")
             time.sleep(0.3)
 
-    def distribute(self, tag: str) -> str:
+    def load(self, tag: str):
+        """``tag`` from the host's engine into the manager's (for what runs on the manager only)."""
+        return self.manager.client.images.load(self.host.images.get(tag).save(named=True))[0]
+
+    def distribute(self, tag: str, name: str = "test-notebook") -> str:
         """``tag`` from the host's engine into the manager and pushed to the registry; returns the name
         the workers pull it by."""
-        data = self.host.images.get(tag).save(named=True)
+        loaded = self.load(tag)
         mgr = self.manager.client
-        loaded = mgr.images.load(b"".join(data))[0]
-        target = f"{self.registry_host}/sandkasse/test-notebook"
+        target = f"{self.registry_host}/sandkasse/{name}"
         loaded.tag(target, "latest")
         for line in mgr.images.push(target, "latest", stream=True, decode=True):
             if "error" in line:

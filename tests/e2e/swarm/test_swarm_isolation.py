@@ -15,7 +15,7 @@ import pytest
 from hub.policy import security_policy
 from hub.sandbox import sandbox_spec
 from hub.swarm.objects import overlay_network_options, problems, task_template
-from swarmbed import EXTRACTS, SwarmBed
+from swarmbed import EXTRACTS, SwarmBed, probe
 
 pytestmark = pytest.mark.e2e
 
@@ -25,40 +25,6 @@ RUN = secrets.token_hex(3)
 # encrypted (tests/unit/hub/test_swarm_spawner.py); encryption between nodes is not tested for real.
 ENCRYPTED = False
 CONSTRAINTS = ["node.role == worker", "node.labels.org.sandkasse.notebooks == true"]
-PROBE = r"""
-import json, os, socket, sys
-out = {}
-routes = open("/proc/net/route").read().splitlines()[1:]
-out["default_route"] = any(l.split()[1] == "00000000" for l in routes if l.split())
-status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
-out["cap_eff"] = status["CapEff"].strip(); out["no_new_privs"] = status.get("NoNewPrivs", "").strip()
-out["uid"] = os.getuid()
-def writable(p):
-    try:
-        open(p, "w").close(); return True
-    except OSError:
-        return False
-out["root_writable"] = writable("/probe"); out["data_writable"] = writable("/data/probe")
-out["data"] = sorted(os.listdir("/data"))
-def reach(host, port):
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close(); return True
-    except OSError as e:
-        return str(e)
-out["reach"] = {t: reach(*t.rsplit(":", 1)) for t in sys.argv[1:]}
-print(json.dumps(out))
-"""
-
-
-@pytest.fixture(scope="module")
-def bed(docker_client, base_image):
-    b = SwarmBed(RUN, docker_client)
-    try:
-        b.start(workers=2)
-        b.image = b.distribute(base_image)
-        yield b
-    finally:
-        b.stop()
 
 
 def _project(bed: SwarmBed, project: str, worker: str | None = None) -> dict:
@@ -94,12 +60,7 @@ def _project(bed: SwarmBed, project: str, worker: str | None = None) -> dict:
 
 
 def _probe(box: dict, *targets: str) -> dict:
-    import json
-
-    c = box["node"].client.containers.get(box["container"])
-    res = c.exec_run(["python3", "-I", "-c", PROBE, *targets])
-    assert res.exit_code == 0, res.output.decode(errors="replace")
-    return json.loads(res.output.decode().strip().splitlines()[-1])
+    return probe(box["node"].client.containers.get(box["container"]), *targets)
 
 
 @pytest.fixture(scope="module")

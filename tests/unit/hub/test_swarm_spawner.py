@@ -157,3 +157,27 @@ def test_the_project_overlay_is_made_or_an_impostor_refused(existing_ok):
         with pytest.raises(web.HTTPError) as refused:
             asyncio.run(go())
         assert refused.value.status_code == 500
+
+
+def test_the_hub_and_egress_containers_join_each_project_overlay_once():
+    """``attach_containers`` are connected to the overlay (notebooks reach them by name there); one already
+    on it is left alone."""
+    net = {"Id": "net1", "Driver": "overlay", "Internal": True, "Attachable": True, "Options": {"encrypted": ""},
+           "Labels": {"org.sandkasse.role": "project-network"}, "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}]}}  # fmt: skip
+    on_it = {"hub": {"NetworkSettings": {"Networks": {"ovl": {"NetworkID": "net1"}}}},
+             "egress": {"NetworkSettings": {"Networks": {"bridge": {"NetworkID": "other"}}}}}  # fmt: skip
+    connected = []
+
+    async def fake_docker(method, *args, **kwargs):
+        if method == "inspect_network":
+            return net
+        if method == "inspect_container":
+            return on_it[args[0]]
+        if method == "connect_container_to_network":
+            connected.append(args)
+        return {}
+
+    sp = _swarm_spawner(attach_containers=["hub", "egress"])
+    sp.docker = fake_docker
+    asyncio.run(sp.ensure_project_network(PROJECT))
+    assert connected == [("egress", "net1")]
