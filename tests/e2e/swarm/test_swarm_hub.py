@@ -212,7 +212,7 @@ def test_researcher_exports_through_egress_across_the_overlay(deployment: Deploy
     res = box.exec_run(["python3", "-c", EXPORT], environment={"PROBE_ARGS": json.dumps({"extract": "swhub-extract.parquet"})})
     assert res.exit_code == 0, res.output.decode(errors="replace")
     out = json.loads(res.output.decode().strip().splitlines()[-1])
-    assert out["me"]["user"] == "alice" and out["me"]["project"] == alices_notebook["slug"], out["me"]
+    assert out["me"]["username"] == "alice" and out["me"]["project"] == alices_notebook["slug"], out["me"]
     with sqlite3.connect(deployment.database) as db:
         row = db.execute("SELECT project, requester, state FROM egress_requests WHERE id = ?", (out["request_id"],)).fetchone()
     assert row == (alices_notebook["slug"], "alice", out["state"]) and out["state"] != "draft", (row, out)
