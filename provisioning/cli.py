@@ -174,7 +174,7 @@ catalogue_app = typer.Typer(help="The catalogue as applicants read it: search, s
 app.add_typer(catalogue_app, name="catalogue")
 
 
-def _catalogue(code_lists: bool = False):  # noqa: ANN202
+def _catalogue():  # noqa: ANN202
     from provisioning import catalogue_meta
     from sandkasse.policy import PolicyError
 
@@ -184,7 +184,7 @@ def _catalogue(code_lists: bool = False):  # noqa: ANN202
         err.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     with transaction() as s:
-        return policy, catalogue_meta.load_catalogue(s, policy, code_lists=code_lists)
+        return policy, catalogue_meta.load_catalogue(s, policy)
 
 
 @catalogue_app.command("export")
@@ -221,7 +221,7 @@ def catalogue_search(query: str = typer.Argument("", help="Words to look for (al
 
 @catalogue_app.command("show")
 def catalogue_show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    _, metas = _catalogue(code_lists=True)
+    _, metas = _catalogue()
     meta = next((m for m in metas if m.name == name), None)
     if meta is None:
         err.print(f"[red]error:[/] no dataset named {name!r}")

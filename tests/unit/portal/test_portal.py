@@ -374,6 +374,33 @@ def test_the_catalogue_is_searchable_and_exported_as_dcat_ap_no_without_login(po
     assert portal.get("/catalogue.xml").status_code == 404
 
 
+def test_the_public_catalogue_never_shows_a_rare_value_of_the_data(portal, tmp_path):
+    """A code list read from the data (the file's dictionary) would publish a rare value, a unit of one
+    employee or an unusual diagnosis, to anyone on the internet: the public pages and exports show only
+    the code lists declared in policies/catalogue.yaml."""
+    import pandas as pd
+
+    from provisioning import catalogue
+
+    rare, common = "Rare unit Zq7 (one employee)", "Common unit Kx2"
+    frame = pd.DataFrame({"national_id": [f"{i:011d}" for i in range(30)],
+                          "unit": pd.Categorical([common] * 29 + [rare]),
+                          "diagnosis_group": pd.Categorical(["Musculoskeletal (L)"] * 29 + ["Rare diagnosis Zq8"])})
+    frame.to_parquet(source := tmp_path / "units.parquet")
+    with session_scope(portal.factory) as s:
+        catalogue.create_dataset(s, name="units", source=source, description="units of the municipality",
+                                 columns={"national_id": "direct_identifier", "unit": "quasi_identifier",
+                                          "diagnosis_group": "sensitive"}, actor="anne")
+    pages = {url: portal.get(url) for url in ("/catalogue/units", "/catalogue?q=units", "/catalogue",
+                                              "/catalogue/sick-leave", "/catalogue.ttl", "/catalogue.jsonld")}
+    assert {url: r.status_code for url, r in pages.items()} == dict.fromkeys(pages, 200)
+    assert "<code>unit</code>" in pages["/catalogue/units"].text  # the column is described, its values are not
+    shown = {url: [v for v in (rare, "Zq7", "Zq8", common) if v in r.text] for url, r in pages.items()}
+    assert shown == dict.fromkeys(pages, []), shown
+    # a reviewed, declared code list is shown (policies/catalogue.yaml)
+    assert "Musculoskeletal (L)" in pages["/catalogue/sick-leave"].text
+
+
 def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
     """With notices enabled, the portal's own sender loop delivers to a real SMTP server on loopback."""
     from provisioning.portal.app import create_app
