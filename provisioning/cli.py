@@ -288,6 +288,16 @@ def person_disable(username: str, reason: str = typer.Option(..., help="Why")) -
         console.print(f"person [bold]{username}[/] disabled")
 
 
+@person_app.command("release-name")
+def person_release_name(username: str, reason: str = typer.Option(..., help="Why")) -> None:
+    """Let another Keycloak account use a name whose account was deleted (a tombstone until then)."""
+    from provisioning import accounts
+
+    with transaction() as s:
+        done = accounts.release(s, username, actor=state.actor, reason=reason)
+        console.print(f"name [bold]{username}[/] " + ("released" if done else "was not bound to an account"))
+
+
 # -- projects ---------------------------------------------------------------------------------------
 
 

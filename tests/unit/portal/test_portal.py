@@ -218,6 +218,49 @@ def test_an_egress_ui_session_under_the_same_secret_is_nobody_at_the_portal(port
     assert portal.get("/applications").status_code == 200
 
 
+def test_a_deleted_accounts_name_registered_again_is_refused_at_login(portal, monkeypatch):
+    """With self-registration anyone may register a name Keycloak freed by deleting an account, and
+    would inherit the applications kept under it: the name stays bound to its first account (a
+    tombstone once that is deleted), so another account under it is refused, audited, until an admin
+    releases the name. Logins (and refreshes: the same function) are walked from Keycloak's token
+    answer on; Keycloak's own part is in the browser test."""
+    import json
+    from types import SimpleNamespace
+
+    from provisioning import accounts
+    from provisioning.applications import workflow
+    from provisioning.portal import web as portal_web
+    from sandkasse.web.tokens import AuthError
+    from tests.unit.provisioning.app_factories import APPLICANT, content
+
+    app = portal.app.state.portal
+    issued: dict[str, dict] = {}
+    monkeypatch.setattr(app, "validator", SimpleNamespace(validate=lambda token: issued[token]))
+
+    def login_as(subject: str):  # noqa: ANN202 - what Keycloak's token answer for this account makes of it
+        issued["access"] = {"sub": subject, "preferred_username": "Alma", "exp": time.time() + 300,
+                            "realm_access": {"roles": ["applicant"]}}
+        return portal_web._session_from(app, {"access_token": "access", "refresh_token": "r", "refresh_expires_in": 600},
+                                        None, None)
+
+    assert login_as("kc-alma")[1].username == "alma"
+    with session_scope(portal.factory) as s:
+        app_id = workflow.create(s, APPLICANT, content()).id
+    # alma's account is deleted in Keycloak; a newcomer registers "alma": another account (sub)
+    with pytest.raises(AuthError, match="deleted"):
+        login_as("kc-newcomer")
+    with session_scope(portal.factory) as s:
+        refused = s.scalars(select(ProvisioningAuditEvent).where(ProvisioningAuditEvent.action == "account.name_refused")).all()
+        assert [(e.object_id, json.loads(e.detail)["subject"]) for e in refused] == [("alma", "kc-newcomer")]
+        assert s.get(Application, app_id).applicant == "alma"
+    with pytest.raises(AuthError, match="no account"):
+        login_as("")
+    login_as("kc-alma")  # the name's own account still logs in
+    with session_scope(portal.factory) as s:
+        assert accounts.release(s, "alma", actor="anne", reason="the same person, checked")
+    assert login_as("kc-newcomer")[1].username == "alma"  # an admin's decision moves the name
+
+
 # ------------------------------------------------------------------------------------------- forms
 
 
