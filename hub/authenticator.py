@@ -56,6 +56,10 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         "applicant", help="Realm role that admits a user to the synthetic twins of their own applications only.",
     ).tag(config=True)
     admin_role = Unicode("admin", help="Realm role that admits a user as hub operator (not hub admin).").tag(config=True)
+    database_url = Unicode(
+        "", help="SQLAlchemy URL of the provisioning database (which account each user name belongs to); "
+        "empty means SANDKASSE_DATABASE_URL.",
+    ).tag(config=True)
 
     _jwks: dict[str, jwt.PyJWKClient] = {}
 
@@ -141,7 +145,8 @@ class KeycloakAuthenticator(GenericOAuthenticator):
         groups = {g.strip("/").split("/")[-1] for g in groups if isinstance(g, str) and g.strip("/")} - {HUB_OPERATORS_GROUP}
         if self.admin_role in roles:
             groups.add(HUB_OPERATORS_GROUP)
-        auth_state["sandkasse"] = {"roles": roles, "groups": sorted(groups)}
+        # the account behind the name: a name freed by deleting an account is refused to the next one
+        auth_state["sandkasse"] = {"roles": roles, "groups": sorted(groups), "sub": str(claims.get("sub") or "")}
         auth_model["auth_state"] = auth_state
         auth_model["admin"] = False  # also demotes anyone a former version made hub admin
         return auth_model
@@ -154,9 +159,21 @@ class KeycloakAuthenticator(GenericOAuthenticator):
     async def check_allowed(self, username, auth_model):
         if auth_model is None:
             return True
-        roles = set(((auth_model.get("auth_state") or {}).get("sandkasse") or {}).get("roles") or [])
+        sandkasse = (auth_model.get("auth_state") or {}).get("sandkasse") or {}
+        roles = set(sandkasse.get("roles") or [])
         # an applicant gets in too, but the spawner opens nothing for them but their submitted applications' twins
-        if roles & {self.researcher_role, self.admin_role, self.applicant_role}:
-            return True
-        self.log.warning("login refused for %s: no %s or %s realm role", username, self.researcher_role, self.admin_role)
-        return False
+        if not roles & {self.researcher_role, self.admin_role, self.applicant_role}:
+            self.log.warning("login refused for %s: no %s or %s realm role", username, self.researcher_role, self.admin_role)
+            return False
+        # With self-registration a deleted account's name can be registered again: the newcomer would open
+        # the twins (and workspaces) kept under it. The name stays its first account's (provisioning.accounts).
+        subject = sandkasse.get("sub") or ""
+        if not subject or not await self.owns_name(username, subject):
+            self.log.warning("login refused for %s: the name belongs to another (deleted) Keycloak account", username)
+            return False
+        return True
+
+    async def owns_name(self, username: str, subject: str) -> bool:
+        from hub.projects import ProjectDirectory  # the hub's one way into provisioning
+
+        return await ProjectDirectory(self.database_url or None).owns_name(username, subject)

@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy.orm import Session, sessionmaker
 
 from provisioning import api
-from sandkasse.db import make_engine, make_sessionmaker
+from sandkasse.db import make_engine, make_sessionmaker, session_scope
 
 
 class ProjectDirectory:
@@ -30,6 +30,15 @@ class ProjectDirectory:
 
     async def run(self, fn, *args):
         return await asyncio.to_thread(self._call, fn, *args)
+
+    async def owns_name(self, username: str, subject: str) -> bool:
+        """Whether the Keycloak account ``subject`` may use ``username`` (binds a name seen for the first
+        time; a refusal is audited, so this commits)."""
+        return await asyncio.to_thread(self._claim, username, subject)
+
+    def _claim(self, username: str, subject: str) -> bool:
+        with session_scope(self._sessions) as session:
+            return api.claim_account_name(session, username, subject, via="hub-login")
 
     async def open_projects(self, username: str) -> list[api.ProjectInfo]:
         return await self.run(api.projects_for_user, username)

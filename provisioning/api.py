@@ -298,6 +298,15 @@ def contacts(session: Session, *, role: str | None = None) -> dict[str, str]:
     holding ``role`` when given."""
     rows = session.execute(select(m.Person).where(m.Person.enabled.is_(True))).scalars()
     return {p.username: p.email for p in rows if role is None or role in p.roles}
+def claim_account_name(session: Session, username: str, subject: str, *, via: str) -> bool:
+    """In the caller's transaction (commit it, refusals are audited): may the Keycloak account
+    ``subject`` use ``username``? False when the name belongs to another (deleted) account
+    (see provisioning.accounts)."""
+    from provisioning.accounts import claim
+
+    return claim(session, username, subject, via=via, actor=normalise_username(username))
+
+
 def dp_budgets(session: Session, slug: str | None = None) -> list[dict]:
     """The differential-privacy ledgers (all projects, or one): measure, total, spent, remaining."""
     from provisioning.dp_budget import list_budgets

@@ -3,8 +3,10 @@ classification, legal basis of collection, period, update frequency, row count a
 role, meaning, type and value domain; and a search over it.
 
 Registered facts come from the database (:mod:`provisioning.catalogue`); what an applicant needs beyond
-them is reviewed in ``policies/catalogue.yaml``. Only declared metadata and aggregate figures (row count,
-the code list of a categorical column) are shown, never a value read from a person's row."""
+them is reviewed in ``policies/catalogue.yaml``. Only declared metadata and the row count are shown, never
+a value read from the data: the catalogue is public, and a code list read from the file (a Parquet
+dictionary) would publish its rare values (a unit of one employee, an unusual diagnosis) to anyone. A
+column's code list is the one declared and reviewed in the policy (``domain.values``)."""
 
 from __future__ import annotations
 
@@ -117,8 +119,7 @@ class ColumnMeta(BaseModel):
     role: ColumnRole
     meaning: str = ""
     dtype: str = ""  # Arrow type of the source column (string, int64, timestamp[ms], dictionary<...>)
-    categories: list[str] | None = None  # the code list of a categorical column (not for identifiers)
-    domain: Domain | None = None
+    domain: Domain | None = None  # declared in the policy (its code list or range), never read from the data
 
 
 class DatasetMeta(BaseModel):
@@ -159,32 +160,16 @@ def _source_schema(source: str) -> tuple[int | None, dict[str, str]]:
     return meta.metadata.num_rows, {f.name: str(f.type) for f in meta.schema_arrow}
 
 
-def code_list(source: str, column: str) -> list[str]:
-    """The dictionary of a categorical Parquet column: the register's code list, not counts."""
-    import pyarrow.parquet as pq
-
-    chunks = pq.read_table(source, columns=[column]).column(column).chunks
-    seen: dict[str, None] = {}
-    for chunk in chunks:
-        for value in chunk.dictionary.to_pylist():
-            seen.setdefault(str(value), None)
-    return list(seen)
-
-
-def describe(dataset: Dataset, policy: DatasetPolicy | None = None, *, code_lists: bool = True) -> DatasetMeta:
-    """Merge a registered dataset with its reviewed metadata (either may be missing parts)."""
+def describe(dataset: Dataset, policy: DatasetPolicy | None = None) -> DatasetMeta:
+    """Merge a registered dataset with its reviewed metadata (either may be missing parts). The source
+    file is read for its schema and row count only."""
     policy = policy or DatasetPolicy()
     rows, types = _source_schema(dataset.source)
     columns = []
     for c in dataset.columns:
         extra = policy.columns.get(c.name, ColumnPolicy())
-        dtype = types.get(c.name, "")
-        categories = None
-        # identifiers' code lists (names) are values of people, not of the register
-        if code_lists and dtype.startswith("dictionary") and c.role is not ColumnRole.direct_identifier:
-            categories = code_list(dataset.source, c.name)
-        columns.append(ColumnMeta(name=c.name, role=c.role, meaning=extra.meaning or c.description, dtype=dtype,
-                                  categories=categories, domain=extra.domain))
+        columns.append(ColumnMeta(name=c.name, role=c.role, meaning=extra.meaning or c.description,
+                                  dtype=types.get(c.name, ""), domain=extra.domain))
     basis = policy.legal_basis_of_collection
     return DatasetMeta(
         name=dataset.name,
@@ -207,11 +192,11 @@ def describe(dataset: Dataset, policy: DatasetPolicy | None = None, *, code_list
     )
 
 
-def load_catalogue(session: Session, policy: CataloguePolicy | None = None, *, code_lists: bool = True) -> list[DatasetMeta]:
+def load_catalogue(session: Session, policy: CataloguePolicy | None = None) -> list[DatasetMeta]:
     """Every registered dataset, described for applicants, by name."""
     policy = policy or load_policy_file()
     datasets = session.execute(select(Dataset).order_by(Dataset.name)).scalars()
-    return [describe(d, policy.datasets.get(d.name), code_lists=code_lists) for d in datasets]
+    return [describe(d, policy.datasets.get(d.name)) for d in datasets]
 
 
 def _words(text: str) -> list[str]:

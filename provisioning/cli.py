@@ -174,7 +174,7 @@ catalogue_app = typer.Typer(help="The catalogue as applicants read it: search, s
 app.add_typer(catalogue_app, name="catalogue")
 
 
-def _catalogue(code_lists: bool = False):  # noqa: ANN202
+def _catalogue():  # noqa: ANN202
     from provisioning import catalogue_meta
     from sandkasse.policy import PolicyError
 
@@ -184,7 +184,7 @@ def _catalogue(code_lists: bool = False):  # noqa: ANN202
         err.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     with transaction() as s:
-        return policy, catalogue_meta.load_catalogue(s, policy, code_lists=code_lists)
+        return policy, catalogue_meta.load_catalogue(s, policy)
 
 
 @catalogue_app.command("export")
@@ -221,7 +221,7 @@ def catalogue_search(query: str = typer.Argument("", help="Words to look for (al
 
 @catalogue_app.command("show")
 def catalogue_show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    _, metas = _catalogue(code_lists=True)
+    _, metas = _catalogue()
     meta = next((m for m in metas if m.name == name), None)
     if meta is None:
         err.print(f"[red]error:[/] no dataset named {name!r}")
@@ -286,6 +286,16 @@ def person_disable(username: str, reason: str = typer.Option(..., help="Why")) -
         catalogue.upsert_person(s, username=username, full_name=person.full_name, email=person.email,
                                 roles=person.roles, enabled=False, actor=state.actor, reason=reason)
         console.print(f"person [bold]{username}[/] disabled")
+
+
+@person_app.command("release-name")
+def person_release_name(username: str, reason: str = typer.Option(..., help="Why")) -> None:
+    """Let another Keycloak account use a name whose account was deleted (a tombstone until then)."""
+    from provisioning import accounts
+
+    with transaction() as s:
+        done = accounts.release(s, username, actor=state.actor, reason=reason)
+        console.print(f"name [bold]{username}[/] " + ("released" if done else "was not bound to an account"))
 
 
 # -- projects ---------------------------------------------------------------------------------------

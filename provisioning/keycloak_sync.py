@@ -17,7 +17,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioning import audit
+from provisioning import accounts, audit
 from provisioning.errors import SyncError
 from provisioning.models import Person, Project, ProjectStatus
 from provisioning.policy import ProvisioningPolicy, current
@@ -127,13 +127,23 @@ class KeycloakSync:
             )
         # A registered person's name taken by an account that is not theirs (self-registration lets anyone
         # pick a name: an invited member's, a new DPO's) is never given their roles or projects.
-        squatted = sorted(u for u in members | managed_users
-                          if ids[u] is not None and u in people and not self._is_theirs(ids[u], people[u]))
+        proved = {u: self._is_theirs(ids[u], people[u]) for u in members | managed_users if ids[u] is not None and u in people}
+        squatted = sorted(u for u, theirs in proved.items() if not theirs)
         if squatted:
             raise SyncError(
                 f"the Keycloak account(s) {', '.join(squatted)} exist but are not the registered person's (e-mail "
                 f"not verified, or another address than the registered one): delete them, or verify the address in Keycloak, "
                 f"before they get roles or projects"
+            )
+        # A name whose account was deleted is a tombstone (provisioning.accounts): a new account under it
+        # (self-registered after the deletion) inherits no project, unless it is a registered person's, proved.
+        tombstoned = sorted(u for u in members | managed_users if ids[u] is not None and not proved.get(u)
+                            and accounts.bound_to(session, u) not in (None, ids[u]))
+        if tombstoned:
+            raise SyncError(
+                f"the Keycloak account(s) {', '.join(tombstoned)} are not the accounts these names belonged to (the "
+                f"earlier ones were deleted): register the person with a verified address, or release the name "
+                f"('sandkasse-admin person release-name'), before they get roles or projects"
             )
         disabled_members = sorted(u for u in members if u in people and not people[u].enabled)
         report = SyncReport()
@@ -149,6 +159,9 @@ class KeycloakSync:
                 ids[username] = user_id
             elif person is not None:
                 self._set_enabled(user_id, username, person.enabled, report)
+            why = ("made by the sync" if username in report.created
+                   else "a registered person's account (verified address)" if proved.get(username) else "account in use")
+            accounts.bind(session, username, user_id, via="keycloak-sync", actor=self.actor, reason=why)
             wanted_roles = set(person.roles) if person is not None else set()
             if username in all_members:
                 wanted_roles.add(member_role)

@@ -263,6 +263,23 @@ class Person(Base):
         return [r for r in self.realm_roles.split(",") if r]
 
 
+class AccountName(Base):
+    """The Keycloak account (its ``sub``) a user name belongs to, recorded the first time Sandkasse
+    sees the name used: a portal login, or the Keycloak sync making or adopting the account.
+
+    A name stays bound after its account is deleted (a tombstone): with self-registration anyone may
+    register a freed name in Keycloak, and the new account would inherit everything Sandkasse keys by
+    name (applications, project memberships, audit history). Only the sync, for a registered person
+    whose address is verified, or an admin (``person release-name``) moves a name to another account."""
+
+    __tablename__ = "prov_account_names"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    bound_by: Mapped[str] = mapped_column(String(64), default="")
+    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ProvisioningAuditEvent(AuditEventMixin, Base):
     __tablename__ = "prov_audit_events"
 

@@ -476,5 +476,5 @@ def pre_assess_from_catalogue(session: Session, content: ApplicationContent, **k
     """:func:`pre_assess` on the registered catalogue and its source files."""
     from provisioning.catalogue_meta import load_catalogue
 
-    catalogue = {m.name: m for m in load_catalogue(session, code_lists=False)}
+    catalogue = {m.name: m for m in load_catalogue(session)}
     return pre_assess(content, catalogue, read_sources(content, catalogue), **kwargs)

@@ -69,10 +69,10 @@ def _var_dir(session: Session) -> Path | None:
     return Path(value) if value else None
 
 
-def _catalogue(session: Session, *, code_lists: bool) -> dict[str, Any]:
+def _catalogue(session: Session) -> dict[str, Any]:
     from provisioning.catalogue_meta import load_catalogue
 
-    return {m.name: m for m in load_catalogue(session, code_lists=code_lists)}
+    return {m.name: m for m in load_catalogue(session)}
 
 
 def _content_hash(app: Any) -> str:
@@ -112,7 +112,7 @@ def build_twin(session: Session, app: Any, var_dir: Path) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=".twin."))
     try:
-        write_application_twins(perm.content_of(app), _catalogue(session, code_lists=False), fresh, application=app.id,
+        write_application_twins(perm.content_of(app), _catalogue(session), fresh, application=app.id,
                                  noise_key=session.info.get(NOISE_KEY))
         for f in fresh.iterdir():
             f.chmod(_FILE_MODE)
@@ -174,7 +174,7 @@ def dpia_draft(session: Session, app: Any) -> tuple[str, bytes] | None:
     prepared = assess(session, app)
     if prepared is None or prepared.assessment is None:
         return None
-    return draft(perm.content_of(app), prepared.assessment, _catalogue(session, code_lists=True), reference=app.id)
+    return draft(perm.content_of(app), prepared.assessment, _catalogue(session), reference=app.id)
 
 
 def dpia_markdown(session: Session, app: Any) -> str | None:

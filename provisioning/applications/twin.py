@@ -4,7 +4,7 @@ so the applicant can develop the analysis before approval and run the same code 
 after it.
 
 How it is made: a synthetic *source* frame with the source file's own Arrow types is drawn column by
-column, independently, from the catalogue's declared metadata (code lists, value domains, period), or,
+column, independently, from the file's code lists and the catalogue's declared value domains and period, or,
 where ``policies/catalogue.yaml`` allows it for the dataset (``twin.marginals: noisy``), from each
 column's marginal counts with Laplace noise (each person's rows bounded, the budget split over the
 columns). No joint distribution and no row is ever read into the twin, so a twin row matches a real
@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from provisioning import transformations
 from provisioning.applications.content import ApplicationContent
-from provisioning.catalogue_meta import DatasetMeta, code_list
+from provisioning.catalogue_meta import DatasetMeta
 from provisioning.errors import ProvisioningError
 from provisioning.extracts import transform
 from provisioning.models import ColumnRole
@@ -45,6 +45,17 @@ MAX_ROWS = 50_000
 LABEL = "SYNTHETIC-TWIN.md"
 _FLOOR = 0.5  # added to every noisy count so each declared value stays possible (the category set is kept)
 _BINS = 20
+
+
+def code_list(source: str, column: str) -> list[str]:
+    """The dictionary of a categorical Parquet column, so the twin's categories are the real extract's.
+    Read here only: the twin is the applicant's own, the public catalogue never shows it."""
+    chunks = pq.read_table(source, columns=[column]).column(column).chunks
+    seen: dict[str, None] = {}
+    for chunk in chunks:
+        for value in chunk.dictionary.to_pylist():
+            seen.setdefault(str(value), None)
+    return list(seen)
 
 
 def _person_column(meta: DatasetMeta) -> str | None:
@@ -106,8 +117,8 @@ def _draw_column(
             return pa.array(tokens).dictionary_encode().cast(kind)
         return pa.array(tokens, type=kind)
     if pa.types.is_dictionary(kind):
-        # the register's code list (a catalogue loaded without code lists is completed from the file's dictionary)
-        categories = (column.categories if column is not None else None) or code_list(meta.source, name) or ["synthetic"]
+        # the file's code list, so the same code runs on the twin and on the real extract
+        categories = code_list(meta.source, name) or ["synthetic"]
         p = np.full(len(categories), 1 / len(categories))
         if counted is not None:
             counts = counted.astype("string").value_counts().reindex(categories, fill_value=0).to_numpy(dtype=float)

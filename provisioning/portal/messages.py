@@ -185,7 +185,7 @@ _EN = {
     "cat.role": "Role",
     "cat.meaning": "Meaning",
     "cat.type": "Type",
-    "cat.categories": "Categories",
+    "cat.domain": "Declared values",
     "error.no_assessment": "Only the decision-makers who are not a party to the application read its pre-assessment and DPIA draft.",
 }
 
@@ -369,7 +369,7 @@ _NB = {
     "cat.role": "Rolle",
     "cat.meaning": "Betydning",
     "cat.type": "Type",
-    "cat.categories": "Kategorier",
+    "cat.domain": "Deklarerte verdier",
     "error.no_assessment": "Bare beslutningstakere som ikke er part i søknaden, leser forhåndsvurderingen og DPIA-utkastet.",
 }
 

@@ -283,7 +283,7 @@ def catalogue_page(ctx: Annotated[Ctx, Depends(context)], q: str = "") -> Respon
     from provisioning.catalogue_meta import load_catalogue, search
 
     with session_scope(ctx.app.sessions) as s:
-        found = search(load_catalogue(s, code_lists=False), q)
+        found = search(load_catalogue(s), q)
     return ctx.render("catalogue.html", datasets=found, q=q)
 
 

@@ -12,11 +12,13 @@ from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
 
+from provisioning import accounts
 from provisioning.applications.permissions import PORTAL_ROLES, Caller
 from provisioning.applications.workflow import FieldErrors, NotAllowed
 from provisioning.errors import InvalidTransition, NotFound, ProvisioningError
 from provisioning.portal.messages import MESSAGES
 from provisioning.portal.settings import PortalSettings
+from sandkasse.db import session_scope
 from sandkasse.settings import Settings
 from sandkasse.web import oidc, pages
 from sandkasse.web.session import CookieBox, WebSession
@@ -73,12 +75,27 @@ def _session_from(app: PortalApp, tokens: dict, hard_expires: float | None, csrf
         raise AuthError("Keycloak's answer has no access token")
     claims = app.validator.validate(access)
     roles = [r for r in realm_roles(claims) if r in PORTAL_ROLES]
-    session = oidc.new_session(tokens, username_of(claims), roles, float(claims.get("exp", time.time())),
+    username = username_of(claims)
+    _own_name(app, username, claims.get("sub"))
+    session = oidc.new_session(tokens, username, roles, float(claims.get("exp", time.time())),
                                app.web.web_session_max_seconds, hard_expires, csrf)
     email = claims.get("email")
     # unverified addresses too (self-registration): it only says where the applicant's own notices go
     session.email = email.strip().lower() if isinstance(email, str) else ""
     return session, caller_of(session)
+
+
+def _own_name(app: PortalApp, username: str, subject: object) -> None:
+    """Refuse an account under a name that belongs to another (deleted) account: with self-registration
+    a freed name can be registered again, and would inherit the applications kept under it. Checked at
+    login and at every refresh; the first account seen under a name is bound to it."""
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("Keycloak's token names no account (sub)")
+    with session_scope(app.sessions) as s:  # committed before refusing, so the refusal stays in the audit
+        ours = accounts.claim(s, username, subject, via="portal-login", actor=username)
+    if not ours:
+        raise AuthError(f"the user name {username!r} belonged to an account that was deleted and cannot be used "
+                        "by another; register under another name, or ask the TRE's administrators")
 
 
 @dataclass

@@ -142,3 +142,42 @@ def test_a_self_registered_account_under_a_registered_persons_name_gets_nothing(
         KeycloakSync(admin).sync(s, slugs=[slug])
     assert group_members(admin, f"project-{slug}") == {carol}
     assert {"researcher", "dpo"} <= realm_roles(admin, carol)
+
+
+def test_a_deleted_accounts_name_registered_again_inherits_no_project(kc, catalogue):
+    """A portal applicant who leads a project is not a registered person, so the e-mail check does not
+    guard their name: when their account is deleted and someone self-registers the name, the sync must
+    not put the newcomer in the project's group (the name is a tombstone bound to the first account)
+    until an admin releases it. Accounts are made as Keycloak's registration form makes them."""
+    from provisioning import accounts
+
+    admin, tag, made = kc
+    pia, slug = f"pia-{tag}", f"t-{tag}"
+    made.append(pia)
+
+    def register() -> str:
+        return admin.create_user({"username": pia, "enabled": True, "firstName": "P", "lastName": "A",
+                                  "email": f"{pia}@uni.example", "emailVerified": False}, exist_ok=False)
+
+    first = register()
+    make_project(catalogue, slug, {pia: "lead"}, {})
+    with session_scope(catalogue) as s:
+        service.activate(s, slug, actor="anne", build=False)
+    with session_scope(catalogue) as s:
+        KeycloakSync(admin).sync(s, slugs=[slug])
+        assert accounts.bound_to(s, pia) == first
+    assert group_members(admin, f"project-{slug}") == {pia}
+
+    admin.delete_user(first)  # deleted, not disabled; the project still names pia
+    newcomer = register()
+    with pytest.raises(SyncError, match=pia):
+        with session_scope(catalogue) as s:
+            KeycloakSync(admin).sync(s, slugs=[slug])
+    assert group_members(admin, f"project-{slug}") == set()
+
+    with session_scope(catalogue) as s:  # an admin who checked it is the same person moves the name
+        accounts.release(s, pia, actor="anne", reason="the same person, re-registered")
+    with session_scope(catalogue) as s:
+        KeycloakSync(admin).sync(s, slugs=[slug])
+        assert accounts.bound_to(s, pia) == newcomer
+    assert group_members(admin, f"project-{slug}") == {pia}

@@ -12,14 +12,41 @@ from hub.authenticator import HUB_OPERATORS_GROUP, KeycloakAuthenticator, hub_op
 pytestmark = pytest.mark.unit
 
 
-def _model(roles: list[str]) -> dict:
-    return {"name": "kari", "admin": None, "auth_state": {"sandkasse": {"roles": roles, "groups": []}}}
+def _model(roles: list[str], sub: str = "kc-kari") -> dict:
+    return {"name": "kari", "admin": None, "auth_state": {"sandkasse": {"roles": roles, "groups": [], "sub": sub}}}
 
 
 @pytest.mark.parametrize("roles,allowed", [(["researcher"], True), (["admin"], True), (["applicant"], True), (["output-checker"], False), ([], False)])
 def test_only_researchers_and_admins(roles, allowed):
     auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
+
+    async def owns_name(username: str, subject: str) -> bool:
+        return True
+
+    auth.owns_name = owns_name
     assert asyncio.run(auth.check_allowed("kari", _model(roles))) is allowed
+
+
+def test_a_deleted_accounts_name_registered_again_is_refused_at_the_hub(tmp_path):
+    """A self-registered newcomer under the name of a deleted applicant's account would open the twins
+    and workspaces kept under that name: the name stays bound to its first account (provisioning.accounts),
+    the same binding the portal and the Keycloak sync keep."""
+    from sqlalchemy import select
+
+    from provisioning import db
+    from provisioning.models import ProvisioningAuditEvent
+    from sandkasse.db import make_engine, make_sessionmaker, session_scope
+
+    url = f"sqlite:///{tmp_path / 'prov.db'}"
+    db.migrate(engine=make_engine(url))
+    auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse", database_url=url)
+    assert asyncio.run(auth.check_allowed("kari", _model(["applicant"], sub="kc-kari")))  # first seen: bound
+    assert not asyncio.run(auth.check_allowed("kari", _model(["applicant"], sub="kc-newcomer")))
+    assert not asyncio.run(auth.check_allowed("kari", _model(["applicant"], sub="")))  # no account named: nobody
+    assert asyncio.run(auth.check_allowed("kari", _model(["applicant"], sub="kc-kari")))
+    with session_scope(make_sessionmaker(make_engine(url))) as s:
+        actions = s.scalars(select(ProvisioningAuditEvent.action).where(ProvisioningAuditEvent.object_id == "kari")).all()
+    assert actions == ["account.bind", "account.name_refused"]
 
 
 def test_endpoints_follow_the_realm():
@@ -43,7 +70,7 @@ def _logged_in(roles: list[str], groups: list[str]) -> dict:
     """What the authenticator makes of a login. The token's signature check is replaced here (it runs
     against the real Keycloak in tests/integration/hub/test_hub_keycloak_login.py)."""
     auth = KeycloakAuthenticator(keycloak_url="http://127.0.0.1:1", realm="sandkasse")
-    auth._verified_claims = lambda token: {"realm_access": {"roles": roles}, "groups": groups}
+    auth._verified_claims = lambda token: {"realm_access": {"roles": roles}, "groups": groups, "sub": "kc-anne"}
     return asyncio.run(auth.update_auth_model({"name": "anne", "admin": None, "auth_state": {"access_token": "t"}}))
 
 

@@ -218,6 +218,49 @@ def test_an_egress_ui_session_under_the_same_secret_is_nobody_at_the_portal(port
     assert portal.get("/applications").status_code == 200
 
 
+def test_a_deleted_accounts_name_registered_again_is_refused_at_login(portal, monkeypatch):
+    """With self-registration anyone may register a name Keycloak freed by deleting an account, and
+    would inherit the applications kept under it: the name stays bound to its first account (a
+    tombstone once that is deleted), so another account under it is refused, audited, until an admin
+    releases the name. Logins (and refreshes: the same function) are walked from Keycloak's token
+    answer on; Keycloak's own part is in the browser test."""
+    import json
+    from types import SimpleNamespace
+
+    from provisioning import accounts
+    from provisioning.applications import workflow
+    from provisioning.portal import web as portal_web
+    from sandkasse.web.tokens import AuthError
+    from tests.unit.provisioning.app_factories import APPLICANT, content
+
+    app = portal.app.state.portal
+    issued: dict[str, dict] = {}
+    monkeypatch.setattr(app, "validator", SimpleNamespace(validate=lambda token: issued[token]))
+
+    def login_as(subject: str):  # noqa: ANN202 - what Keycloak's token answer for this account makes of it
+        issued["access"] = {"sub": subject, "preferred_username": "Alma", "exp": time.time() + 300,
+                            "realm_access": {"roles": ["applicant"]}}
+        return portal_web._session_from(app, {"access_token": "access", "refresh_token": "r", "refresh_expires_in": 600},
+                                        None, None)
+
+    assert login_as("kc-alma")[1].username == "alma"
+    with session_scope(portal.factory) as s:
+        app_id = workflow.create(s, APPLICANT, content()).id
+    # alma's account is deleted in Keycloak; a newcomer registers "alma": another account (sub)
+    with pytest.raises(AuthError, match="deleted"):
+        login_as("kc-newcomer")
+    with session_scope(portal.factory) as s:
+        refused = s.scalars(select(ProvisioningAuditEvent).where(ProvisioningAuditEvent.action == "account.name_refused")).all()
+        assert [(e.object_id, json.loads(e.detail)["subject"]) for e in refused] == [("alma", "kc-newcomer")]
+        assert s.get(Application, app_id).applicant == "alma"
+    with pytest.raises(AuthError, match="no account"):
+        login_as("")
+    login_as("kc-alma")  # the name's own account still logs in
+    with session_scope(portal.factory) as s:
+        assert accounts.release(s, "alma", actor="anne", reason="the same person, checked")
+    assert login_as("kc-newcomer")[1].username == "alma"  # an admin's decision moves the name
+
+
 # ------------------------------------------------------------------------------------------- forms
 
 
@@ -372,6 +415,33 @@ def test_the_catalogue_is_searchable_and_exported_as_dcat_ap_no_without_login(po
         assert len(datasets) == len(names) and all(any(n in str(d) for d in datasets) for n in names)
         assert "national_id" not in r.text or "PSEUDO" not in r.text  # metadata only
     assert portal.get("/catalogue.xml").status_code == 404
+
+
+def test_the_public_catalogue_never_shows_a_rare_value_of_the_data(portal, tmp_path):
+    """A code list read from the data (the file's dictionary) would publish a rare value, a unit of one
+    employee or an unusual diagnosis, to anyone on the internet: the public pages and exports show only
+    the code lists declared in policies/catalogue.yaml."""
+    import pandas as pd
+
+    from provisioning import catalogue
+
+    rare, common = "Rare unit Zq7 (one employee)", "Common unit Kx2"
+    frame = pd.DataFrame({"national_id": [f"{i:011d}" for i in range(30)],
+                          "unit": pd.Categorical([common] * 29 + [rare]),
+                          "diagnosis_group": pd.Categorical(["Musculoskeletal (L)"] * 29 + ["Rare diagnosis Zq8"])})
+    frame.to_parquet(source := tmp_path / "units.parquet")
+    with session_scope(portal.factory) as s:
+        catalogue.create_dataset(s, name="units", source=source, description="units of the municipality",
+                                 columns={"national_id": "direct_identifier", "unit": "quasi_identifier",
+                                          "diagnosis_group": "sensitive"}, actor="anne")
+    pages = {url: portal.get(url) for url in ("/catalogue/units", "/catalogue?q=units", "/catalogue",
+                                              "/catalogue/sick-leave", "/catalogue.ttl", "/catalogue.jsonld")}
+    assert {url: r.status_code for url, r in pages.items()} == dict.fromkeys(pages, 200)
+    assert "<code>unit</code>" in pages["/catalogue/units"].text  # the column is described, its values are not
+    shown = {url: [v for v in (rare, "Zq7", "Zq8", common) if v in r.text] for url, r in pages.items()}
+    assert shown == dict.fromkeys(pages, []), shown
+    # a reviewed, declared code list is shown (policies/catalogue.yaml)
+    assert "Musculoskeletal (L)" in pages["/catalogue/sick-leave"].text
 
 
 def test_the_portal_sends_the_notices_beside_its_pages(tmp_path, data):
