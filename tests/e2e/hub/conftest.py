@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from hub.firewall import SandboxFirewall

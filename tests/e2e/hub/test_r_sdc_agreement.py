@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import jsonschema

@@ -81,7 +81,7 @@ def test_researcher_flow(kc_hub, people, provisioner, docker_client):
         assert browser.get(f"{hub_url}/user/{kari}/{mine}/files/Welcome.ipynb").status_code in {403, 404}
 
     container = kc_hub.container(kari, mine).name
-    out = run_probe(container, "isolation", {"other_paths": [f"/data/flow-b-extract.parquet"]})
+    out = run_probe(container, "isolation", {"other_paths": ["/data/flow-b-extract.parquet"]})
     assert out["data_files"] == ["flow-a-extract.parquet"]
     assert out["write_data"] in {"EROFS", "EACCES"} and out["uid"] == 1000 and int(out["cap_eff"], 16) == 0
     assert out["default_routes"] == [] and out["docker_sock"] == [] and out["other_paths_exist"] == []
