@@ -1,38 +1,43 @@
 """The welcome notebook written into a researcher's workspace at every spawn, from provisioning data:
 the project's purpose, its datasets and their columns, the disclosure rules in plain words, and a
-worked example that runs top to bottom on the project's own extract: the sick-leave percentage per
-service area and year when the datasets allow it, else people per two grouping columns chosen from the
-catalogue's column roles; checked with the ``sdc`` wrappers (``entity=``), the per-cell verdicts and the
+worked example that runs top to bottom on the project's own extract (which one: ``hub.welcome_example``,
+shared with the R twin ``hub.welcome_r``): the sick-leave percentage per service area and year when the
+datasets allow it, else people per two grouping columns chosen from the catalogue's column roles; checked with the ``sdc`` wrappers (``entity=``), the per-cell verdicts and the
 protected version shown, and sent to the egress queue under a meaningful name in one call."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
 
+from hub.welcome_example import ByRoles, EpisodesStaff, Example, PersonYear, choose_example, data_file
 from provisioning.api import ProjectDatasetInfo, ProjectInfo
 
 WELCOME_NOTEBOOK = "Welcome.ipynb"
 
 
-def _md(text: str) -> dict:
+def md_cell(text: str) -> dict:
     return {"cell_type": "markdown", "metadata": {}, "source": text.strip() + "\n"}
 
 
-def _code(text: str) -> dict:
+def code_cell(text: str) -> dict:
     return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": text.strip() + "\n"}
 
 
-def _pick(columns: Iterable[str], *needles: str) -> str | None:
-    """The first column whose name contains one of ``needles`` (in order of preference)."""
-    cols = list(columns)
-    for needle in needles:
-        for col in cols:
-            if needle in col.lower():
-                return col
-    return None
+def notebook_json(cells: list[dict], cell_id: str, kernelspec: dict[str, str], project: ProjectInfo) -> str:
+    """``cells`` as an nbformat 4 notebook in JSON text, for ``kernelspec``'s kernel."""
+    for i, cell in enumerate(cells):
+        cell["id"] = f"{cell_id}-{i}"  # nbformat 4.5 requires cell ids
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": kernelspec,
+            "language_info": {"name": kernelspec["language"]},
+            "sandkasse": {"project": project.slug, "generated": True},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
 def _dataset_section(ds: ProjectDatasetInfo, data_mount: str) -> str:
@@ -44,155 +49,50 @@ def _dataset_section(ds: ProjectDatasetInfo, data_mount: str) -> str:
     )
 
 
-def _data_file(ds: ProjectDatasetInfo) -> str | None:
-    return next((f for f in ds.extract_files if f.endswith(".parquet")), None) or next(
-        (f for f in ds.extract_files if f.endswith(".csv")), None)
-
-
 def _read(var: str, ds: ProjectDatasetInfo, data_mount: str) -> str:
-    f = _data_file(ds)
+    f = data_file(ds)
     reader = "read_parquet" if f.endswith(".parquet") else "read_csv"
     return f'{var} = pd.{reader}("{data_mount}/{f}")'
 
 
-def _entity(ds: ProjectDatasetInfo) -> str | None:
-    """The person's pseudonym: the catalogue's direct identifier, pseudonymised for this project."""
-    for c in ds.columns:
-        if c.role == "direct_identifier" and c.transformation == "pseudonymise":
-            return c.name
-    return _pick([c.name for c in ds.columns], "pseudonym", "employee_id", "person_id")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-@dataclass
-class _Example:
-    """What a worked example needs: its title, the code that builds a frame ``df`` (one row per person, or
-    per person and year), and the checked call on it."""
-
-    title: str
-    intro: str
-    load: str  # code: reads the extract(s), ends with a frame ``df``
-    call: str  # code: ``result = ...`` with an sdc wrapper and ``entity=``
-    file_name: str
-    context: str
-    controls: str
-
-
-def _per_person_year(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
-    """Sick-leave percentage already in the data, one row per person and year."""
-    for ds in datasets:
-        names = [c.name for c in ds.columns]
-        area = _pick(names, "service_area", "tjenesteomr")
-        year = _pick(names, "year", "aar", "år")
-        pct = _pick(names, "sick_leave_pct", "sickleave_pct", "sykefravaer_pct", "sick_pct")
-        entity = _entity(ds)
-        if area and year and pct and entity and _data_file(ds):
-            return _Example(
-                "sick-leave percentage per service area and year",
-                f"`{ds.dataset}` has each employee's sick-leave percentage per year (`{pct}`).",
-                f"{_read('df', ds, data_mount)}\ndf.head()",
-                f'result = pivot_table(df, index="{area}", columns="{year}", values="{pct}", aggfunc="mean",\n'
-                f'                     entity="{entity}")',
-                f"sick_leave_pct_by_{_slug(area)}_and_{_slug(year)}.csv",
-                "Mean sick-leave percentage of the employees per service area and year",
-                "Mean over employees (entity-level); cells with too few employees or dominated by one or two are "
-                "suppressed, with the cells that would reveal them",
-            )
-    return None
-
-
-def episodes_and_staff(datasets: list[ProjectDatasetInfo]) -> tuple[ProjectDatasetInfo, ProjectDatasetInfo] | None:
-    """The sick-leave episodes (start date, days) and the staff register (contracted days) among the
-    project's datasets, each with a data file and a person column; both welcome notebooks use them."""
-    episodes = staff = None
-    for ds in datasets:
-        names = [c.name for c in ds.columns]
-        if _data_file(ds) is None or _entity(ds) is None:
-            continue
-        if episodes is None and _pick(names, "days") == "days" and _pick(names, "start_date", "from_date"):
-            episodes = ds
-        elif staff is None and _pick(names, "contracted_days") and _pick(names, "service_area", "tjenesteomr"):
-            staff = ds
-    return (episodes, staff) if episodes is not None and staff is not None else None
-
-
-def _episodes_and_staff(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
-    """Sick-leave episodes (start date, days) and a staff register (contracted days): the percentage as
-    Statistics Norway defines it, per employee and year, over every employee (with or without leave)."""
-    if (found := episodes_and_staff(datasets)) is None:
-        return None
-    episodes, staff = found
-    e_names, s_names = [c.name for c in episodes.columns], [c.name for c in staff.columns]
-    start = _pick(e_names, "start_date", "from_date")
-    weight = _pick(e_names, "employment_pct", "stillingspst")
-    area, contracted = _pick(s_names, "service_area", "tjenesteomr"), _pick(s_names, "contracted_days")
-    e_id, s_id = _entity(episodes), _entity(staff)
-    lost = f'episodes["days"] * episodes["{weight}"] / 100' if weight else 'episodes["days"]'
-    load = (
-        f"{_read('episodes', episodes, data_mount)}\n{_read('staff', staff, data_mount)}\n\n"
-        "# Days lost per employee and year (weighted by the employment percentage, as Statistics Norway does)\n"
-        f'episodes["year"] = episodes["{start}"].dt.year\n'
-        f"episodes[\"lost_days\"] = {lost}\n"
-        f'lost = episodes.groupby(["{e_id}", "year"], observed=True)["lost_days"].sum().reset_index()\n'
-        f'lost["{e_id}"] = lost["{e_id}"].astype(str)\n\n'
-        "# Every employee in every year, also those without sick leave (0 days lost)\n"
-        f'people = staff[["{s_id}", "{area}", "{contracted}"]].astype({{"{s_id}": str, "{area}": str}})\n'
-        'people = people.merge(pd.DataFrame({"year": sorted(lost["year"].unique())}), how="cross")\n'
-        + (f'people = people.merge(lost, on=["{s_id}", "year"], how="left")\n' if e_id == s_id else
-           f'people = people.merge(lost.rename(columns={{"{e_id}": "{s_id}"}}), on=["{s_id}", "year"], how="left")\n')
-        + 'people["lost_days"] = people["lost_days"].fillna(0)\n'
-        f'people["sick_leave_pct"] = 100 * people["lost_days"] / people["{contracted}"]\n'
-        "df = people\ndf.head()"
-    )
-    return _Example(
-        "sick-leave percentage per service area and year",
-        f"Sick-leave percentage: days lost in `{episodes.dataset}` (weighted by the employment percentage) as a "
-        f"share of each employee's contracted days in `{staff.dataset}`, per employee and year; then the mean "
-        "per service area and year.",
-        load,
-        f'result = pivot_table(df, index="{area}", columns="year", values="sick_leave_pct", aggfunc="mean",\n'
-        f'                     entity="{s_id}")',
-        f"sick_leave_pct_by_{_slug(area)}_and_year.csv",
-        "Mean sick-leave percentage of the employees per service area and year",
-        "Mean over employees (entity-level); cells with too few employees or dominated by one or two are "
-        "suppressed, with the cells that would reveal them",
-    )
-
-
-def _by_column_roles(datasets: list[ProjectDatasetInfo], data_mount: str) -> _Example | None:
-    """Any dataset: distinct people per two grouping columns. The catalogue says which columns group people
-    (quasi-identifiers; generalised ones such as age bands first, they are coarse by design) and which one is
-    the person (the pseudonymised direct identifier)."""
-    for ds in datasets:
-        entity = _entity(ds)
-        if _data_file(ds) is None or entity is None:
-            continue
-        groups = [c for c in ds.columns if c.role == "quasi_identifier" and c.transformation != "pseudonymise"]
-        groups.sort(key=lambda c: not c.transformation.startswith("generalise"))
-        if len(groups) < 2:
-            continue
-        a, b = groups[0].name, groups[1].name
-        return _Example(
-            f"people per {a.replace('_', ' ')} and {b.replace('_', ' ')}",
-            f"`{ds.dataset}`: how many distinct people (`{entity}`) there are per `{a}` and `{b}`.",
-            f"{_read('df', ds, data_mount)}\ndf.head()",
-            f'result = crosstab(df["{a}"], df["{b}"], entity=df["{entity}"])',
-            f"people_by_{_slug(a)}_and_{_slug(b)}.csv",
-            f"Number of people per {a.replace('_', ' ')} and {b.replace('_', ' ')}",
-            "Counts of distinct people (entity-level); cells under the threshold are suppressed, with the cells "
-            "that would reveal them",
+def _load_and_call(ex: Example, data_mount: str) -> tuple[str, str]:
+    """The Python code of ``ex``: the code that builds a frame ``df`` (one row per person, or per person and
+    year), and the checked call on it (``result = ...`` with an sdc wrapper and ``entity=``)."""
+    if isinstance(ex, PersonYear):
+        return (f"{_read('df', ex.ds, data_mount)}\ndf.head()",
+                f'result = pivot_table(df, index="{ex.area}", columns="{ex.year}", values="{ex.pct}", aggfunc="mean",\n'
+                f'                     entity="{ex.entity}")')
+    if isinstance(ex, EpisodesStaff):
+        e_id, s_id, area, contracted = ex.e_id, ex.s_id, ex.area, ex.contracted
+        lost = f'episodes["days"] * episodes["{ex.weight}"] / 100' if ex.weight else 'episodes["days"]'
+        load = (
+            f"{_read('episodes', ex.episodes, data_mount)}\n{_read('staff', ex.staff, data_mount)}\n\n"
+            "# Days lost per employee and year (weighted by the employment percentage, as Statistics Norway does)\n"
+            f'episodes["year"] = episodes["{ex.start}"].dt.year\n'
+            f"episodes[\"lost_days\"] = {lost}\n"
+            f'lost = episodes.groupby(["{e_id}", "year"], observed=True)["lost_days"].sum().reset_index()\n'
+            f'lost["{e_id}"] = lost["{e_id}"].astype(str)\n\n'
+            "# Every employee in every year, also those without sick leave (0 days lost)\n"
+            f'people = staff[["{s_id}", "{area}", "{contracted}"]].astype({{"{s_id}": str, "{area}": str}})\n'
+            'people = people.merge(pd.DataFrame({"year": sorted(lost["year"].unique())}), how="cross")\n'
+            + (f'people = people.merge(lost, on=["{s_id}", "year"], how="left")\n' if e_id == s_id else
+               f'people = people.merge(lost.rename(columns={{"{e_id}": "{s_id}"}}), on=["{s_id}", "year"], '
+               'how="left")\n')
+            + 'people["lost_days"] = people["lost_days"].fillna(0)\n'
+            f'people["sick_leave_pct"] = 100 * people["lost_days"] / people["{contracted}"]\n'
+            "df = people\ndf.head()"
         )
-    return None
+        return (load,
+                f'result = pivot_table(df, index="{area}", columns="year", values="sick_leave_pct", aggfunc="mean",\n'
+                f'                     entity="{s_id}")')
+    return (f"{_read('df', ex.ds, data_mount)}\ndf.head()",
+            f'result = crosstab(df["{ex.a}"], df["{ex.b}"], entity=df["{ex.entity}"])')
 
 
 def _example_cells(datasets: list[ProjectDatasetInfo], data_mount: str, project: ProjectInfo) -> list[dict]:
-    ex = (_per_person_year(datasets, data_mount) or _episodes_and_staff(datasets, data_mount)
-          or _by_column_roles(datasets, data_mount))
+    ex = choose_example(datasets)
     if ex is None:
-        return [_md(
+        return [md_cell(
             "## Worked example\n\nThis project's data has no extract yet, or no column that groups people, so "
             "there is no example to run. The pattern:\n\n```python\nimport pandas as pd\n"
             "from egress_review.sdc import crosstab\nfrom egress_review.client import request_export\n\n"
@@ -201,35 +101,38 @@ def _example_cells(datasets: list[ProjectDatasetInfo], data_mount: str, project:
             'request_export({"people_by_group.csv": result}, context="what the table shows", '
             'controls="how it was made safe")\n```'
         )]
-    wrapper = "crosstab" if ex.call.startswith("result = crosstab") else "pivot_table"
+    load, call = _load_and_call(ex, data_mount)
+    wrapper = "crosstab" if isinstance(ex, ByRoles) else "pivot_table"
+    # the Python wrappers also suppress the cells from which a suppressed one could be worked out
+    controls = f"{ex.controls}, with the cells that would reveal them"
     return [
-        _md(
+        md_cell(
             f"## Worked example: {ex.title}\n\n{ex.intro}\n\n"
             "Run the cells from top to bottom (*Run > Run All Cells*). The table is made with an `sdc` wrapper "
             "instead of pandas: it returns the same table plus a verdict for every cell. `entity=` makes the "
             "rules count distinct people, not rows."
         ),
-        _code(f"import pandas as pd\n\n{ex.load}"),
-        _code(f"from egress_review.sdc import {wrapper}\n\n{ex.call}\nprint(result.summary)\nresult.table"),
-        _md("The verdict per cell: the rule a cell fails, empty where it is safe."),
-        _code("result.outcome"),
-        _md(
+        code_cell(f"import pandas as pd\n\n{load}"),
+        code_cell(f"from egress_review.sdc import {wrapper}\n\n{call}\nprint(result.summary)\nresult.table"),
+        md_cell("The verdict per cell: the rule a cell fails, empty where it is safe."),
+        code_cell("result.outcome"),
+        md_cell(
             "The protected version: failing cells blanked, and the cells from which they could be worked out "
             "again. This is what is exported (`result.export(..., protected=False)` would send the raw table, "
             "for an exception you argue with the checkers)."
         ),
-        _code("result.protected"),
-        _md(
+        code_cell("result.protected"),
+        md_cell(
             "Send it to the output checkers under a name that says what it is. The file is quarantined at "
             "once; the automatic checks' verdicts are printed as they come in, and nothing leaves before two "
             "checkers approve. Follow the request in the egress review UI (*My requests*)."
         ),
-        _code(
+        code_cell(
             "from egress_review.client import request_export\n\n"
             "export = request_export(\n"
             f'    {{"{ex.file_name}": result}},\n'
             f'    context="{ex.context} (project {project.slug})",\n'
-            f'    controls="{ex.controls}",\n'
+            f'    controls="{controls}",\n'
             '    title="Worked example from Welcome.ipynb",\n'
             ")\n"
             "for f in export.files:\n"
@@ -249,7 +152,7 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
     if project is None:
         raise ValueError("no project to welcome the researcher to")
     cells = [
-        _md(
+        md_cell(
             f"# {project.title}\n\n"
             f"**Project** `{project.slug}`, open from {project.start_date.isoformat()} to {project.end_date.isoformat()}.\n\n"
             f"**Purpose.** {_sentence(project.purpose)}\n\n"
@@ -257,7 +160,7 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
             f"**Data protection impact assessment (DPIA).** {_sentence(project.dpia_reference)}\n\n"
             "This notebook is regenerated every time your server starts; save your own work under another name."
         ),
-        _md(
+        md_cell(
             "## Where things are\n\n"
             f"- `{data_mount}`: your project's data extracts, read-only. They are pseudonymised for this project only.\n"
             "- your home folder: your own workspace for this project; it is kept between sessions.\n"
@@ -265,8 +168,8 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
             "There is no internet here and no way to download files from the browser. Results leave only "
             "through an **export request**, which automatic checks and two output checkers review."
         ),
-        _md("## Datasets\n\n" + "\n".join(_dataset_section(ds, data_mount) for ds in datasets)),
-        _md(
+        md_cell("## Datasets\n\n" + "\n".join(_dataset_section(ds, data_mount) for ds in datasets)),
+        md_cell(
             "## The disclosure rules in plain words\n\n"
             "- Every number you export must describe enough people: a cell built from too few people fails "
             "(the threshold), and so does a cell where one or two people make up most of the total (dominance).\n"
@@ -279,16 +182,5 @@ def render_welcome_notebook(project: ProjectInfo | None, datasets: list[ProjectD
         ),
         *_example_cells(datasets, data_mount, project),
     ]
-    for i, cell in enumerate(cells):
-        cell["id"] = f"welcome-{i}"  # nbformat 4.5 requires cell ids
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-            "sandkasse": {"project": project.slug, "generated": True},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    kernel = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    return notebook_json(cells, "welcome", kernel, project)
