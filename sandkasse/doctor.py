@@ -181,6 +181,28 @@ def check_node_agents(settings: Settings) -> CheckResult:
     return CheckResult("node agents", True, " | ".join(good))
 
 
+def check_swarm_node_agents(settings: Settings) -> CheckResult:
+    """On a swarm (SANDKASSE_SWARM_AGENT_SERVICE, with DOCKER_HOST a manager's engine): every ready node
+    runs a task of the agent's global service, which runs only while its node's firewall is complete."""
+    import docker
+
+    from hub.swarm.agent_service import nodes_without_agent
+    from hub.swarm.config import SwarmSettings
+
+    service = SwarmSettings().agent_service
+    if not service:
+        return CheckResult("swarm node agents", True, "no swarm agent service configured (SANDKASSE_SWARM_AGENT_SERVICE)")
+    client = docker.from_env(timeout=30).api
+    try:
+        missing = nodes_without_agent(client, service)
+    finally:
+        client.close()
+    if missing:
+        return CheckResult("swarm node agents", False, f"no healthy {service} task on: {', '.join(missing)}",
+                           f"docker service ps {service} on a manager: the task's error or health log names the cause")
+    return CheckResult("swarm node agents", True, f"{service} healthy on every ready node")
+
+
 def check_release_signing_key(settings: Settings) -> CheckResult:
     """The egress service refuses to release without its key; say so before a checker finds out."""
     from egress_review.release.signing import KeyState, ReleaseSigner, SigningKeyMissing, key_id, key_state
@@ -235,7 +257,7 @@ def checks() -> list[Callable[[Settings], CheckResult]]:
         for label, path, fix in MIGRATION_SETS
     ]
     return [check_docker, check_engine_bugs, check_base_image, check_notebook_image, check_keycloak, *migration_checks,
-            check_release_signing_key, check_firewall, check_node_agents]
+            check_release_signing_key, check_firewall, check_node_agents, check_swarm_node_agents]
 
 
 def run_checks(settings: Settings | None = None) -> list[CheckResult]:

@@ -16,6 +16,7 @@ class SwarmSettings(BaseSettings):
     egress_name: str = Field(default="sandkasse-egress", description="The egress service's container name on every project overlay")
     egress_port: int = Field(default=8090, description="Egress port inside its container")
     encrypt_overlay: bool = Field(default=True, description="IPsec between nodes on project overlays (needs ESP in every node's kernel)")
+    agent_service: str = Field(default="", description="The node agent's global service (hub/swarm/agent_service.py), checked by sandkasse doctor")
     constraints: str = Field(
         default="node.role == worker;node.labels.org.sandkasse.notebooks == true",
         description="Placement constraints of notebook tasks, separated by ';'",

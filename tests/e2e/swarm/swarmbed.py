@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from sandkasse.settings import REPO_ROOT
 from sandkasse.stack.base_image import ensure_base_image
 
 NODE_PACKAGES = ["docker.io", "iptables", "iproute2", "docker-registry", "procps",
@@ -58,6 +60,12 @@ def reach(host, port):
 out["reach"] = {t: reach(*t.rsplit(":", 1)) for t in sys.argv[1:]}
 print(json.dumps(out))
 """
+
+
+def python_path() -> str:
+    """PYTHONPATH for the node image's Python (Debian's 3.11) to run this checkout with its venv's
+    packages; the venv's own interpreter may live where a container cannot follow (pyenv under /root)."""
+    return f"{REPO_ROOT}:{sysconfig.get_paths()['purelib']}"
 
 
 def projects_dir() -> Path:
@@ -140,8 +148,9 @@ class SwarmBed:
             # `--security-opt systempaths=unconfined` in the API's words (docker-py has no argument):
             # the inner engine writes /proc/sys (forwarding, bridge settings).
             host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
-            # The manager's engine also answers on its usual socket, for the Docker API filter in front of it.
-            sockets = ["-H", "unix:///run/skd/docker.sock"] + (["-H", "unix:///var/run/docker.sock"] if i == 0 else [])
+            # Each engine also answers on its usual socket, inside its node: for the Docker API filter in
+            # front of the manager's and the node agent on every node.
+            sockets = ["-H", "unix:///run/skd/docker.sock", "-H", "unix:///var/run/docker.sock"]
             cid = api.create_container(
                 image, ["dockerd", *sockets, "--no-new-privileges", "--insecure-registry", self.registry_host],
                 name=name, hostname=name, labels=labels, host_config=host_config,

@@ -14,7 +14,6 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import sysconfig
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,15 +27,12 @@ from docker.types import ContainerSpec, DriverConfig, Mount, TaskTemplate
 
 from sandkasse.keys import encode_key, generate_key
 from sandkasse.settings import REPO_ROOT, get_settings
-from swarmbed import SERVICE_UID, SwarmBed, probe, projects_dir
+from swarmbed import SERVICE_UID, SwarmBed, probe, projects_dir, python_path
 
 pytestmark = pytest.mark.e2e
 
 HUB_PORT, EGRESS_PORT, FILTER_PORT = 8000, 8090, 2375
-# The node image's Python (Debian's 3.11) runs this checkout and its venv's packages: the venv's own
-# interpreter may live in a folder the services' user cannot enter (pyenv under /root).
-PYTHON = "python3"
-PYTHONPATH = f"{REPO_ROOT}:{sysconfig.get_paths()['purelib']}"
+PYTHON = "python3"  # the node image's, with this checkout on its path (swarmbed.python_path)
 EXPORT = (Path(__file__).resolve().parents[1] / "hub" / "probes" / "export.py").read_text()
 
 
@@ -68,7 +64,7 @@ def _service_container(bed: SwarmBed, name: str, argv: list[str], env: dict[str,
     """A service of the deployment on the manager: the node image, this checkout's venv, the
     services' user, no capability, read-only root, no Docker socket."""
     return bed.manager.client.containers.run(
-        bed.node_image, argv, name=name, detach=True, user=f"{SERVICE_UID}:{SERVICE_UID}", environment={"HOME": "/tmp", "PYTHONPATH": PYTHONPATH, **env},
+        bed.node_image, argv, name=name, detach=True, user=f"{SERVICE_UID}:{SERVICE_UID}", environment={"HOME": "/tmp", "PYTHONPATH": python_path(), **env},
         volumes={str(REPO_ROOT): {"bind": str(REPO_ROOT), "mode": "ro"}, str(projects_dir()): {"bind": str(projects_dir()), "mode": "ro"},
                  str(data): {"bind": str(data), "mode": "rw"}},
         cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp": ""}, working_dir=str(data),

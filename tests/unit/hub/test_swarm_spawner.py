@@ -181,3 +181,23 @@ def test_the_hub_and_egress_containers_join_each_project_overlay_once():
     sp.docker = fake_docker
     asyncio.run(sp.ensure_project_network(PROJECT))
     assert connected == [("egress", "net1")]
+
+
+def test_the_node_agent_service_is_global_in_the_nodes_network_with_network_powers_only():
+    from hub.swarm.agent_service import agent_service
+
+    spec = agent_service("img", token_secret_id="s1", token_secret_name="tok")
+    task, c = spec["task_template"], spec["task_template"]["ContainerSpec"]
+    assert spec["mode"].mode == "global" and [n["Target"] for n in task["Networks"]] == ["host"]
+    assert c["CapabilityDrop"] == ["ALL"] and c["CapabilityAdd"] == ["NET_ADMIN", "NET_RAW"] and c["ReadOnly"]
+    assert c["Secrets"][0]["File"]["Mode"] == 0o400 and "/run/secrets/tok" in c["Command"]
+    # Healthy only while its firewall is complete: the check asks the agent itself.
+    assert c["Healthcheck"]["Test"][:4] == ["CMD", "python3", "-m", "hub.node_agent.healthcheck"]
+
+
+def test_the_agent_health_check_fails_without_an_agent(tmp_path):
+    from hub.node_agent.healthcheck import main
+
+    token = tmp_path / "token"
+    token.write_text("x" * 40)
+    assert main(["--socket", str(tmp_path / "none.sock"), "--token-file", str(token)]) == 1
