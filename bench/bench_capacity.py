@@ -12,11 +12,16 @@ Three measurements, each against real components on this machine, loopback only:
    welcome notebook, route removal) starting N servers at once for N researchers; REST start to
    ``ready``; servers/minute on this node.
 3. **Egress calls/s per replica**: 1, 2 and 4 egress service processes on one PostgreSQL sharing one
-   quarantine folder, clients spread round-robin over them; each researcher loops create, add file,
-   upload (10 kB table), submit (each a call) with a project token, closed loop, for a fixed time.
+   quarantine folder; each researcher loops create, add file, upload (10 kB table), submit (each a
+   call) with a project token, closed loop, for a fixed time. Two ways in, measured in the same run:
+   ``direct`` (clients spread round-robin over the replicas) and ``balancer``: every client through one
+   HAProxy in TCP mode (the docker-api image's HAProxy, in a container on the host's loopback),
+   round-robin per connection, as notebooks reach a replicated egress service through one name (a
+   swarm's virtual IP, a Kubernetes Service). TCP, not HTTP: a relaying HTTP proxy adds forwarding
+   headers, and the egress service refuses project tokens that come through one (``egress_review/peer.py``).
 
     .venv/bin/python bench/bench_capacity.py [--parts notebook,spawn,egress] [--busy-seconds 20]
-        [--spawns 4] [--replicas 1,2,4] [--egress-seconds 20] [--egress-clients 24]
+        [--spawns 4] [--replicas 1,2,4] [--via direct,balancer] [--egress-seconds 20] [--egress-clients 24]
 
 Figures depend on what else runs on the machine: the load average is printed at start and end.
 """
@@ -262,6 +267,53 @@ def bench_spawn(args) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+BALANCER_CFG = """global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend egress
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance roundrobin
+{servers}
+"""
+
+
+def start_balancer(ports: list[int], folder: Path):
+    """HAProxy (TCP, round-robin) on a loopback port in front of the replicas; returns (container, port)."""
+    import docker
+
+    from sandkasse.stack.compose import build_docker_api_filter_image
+
+    image = build_docker_api_filter_image()
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    servers = "\n".join(f"    server r{i} 127.0.0.1:{p}" for i, p in enumerate(ports))
+    (folder / "haproxy.cfg").write_text(BALANCER_CFG.format(port=port, servers=servers))
+    folder.chmod(0o755)
+    (folder / "haproxy.cfg").chmod(0o644)
+    container = docker.from_env().containers.run(
+        image, detach=True, entrypoint=["haproxy", "-db", "-f", "/cfg/haproxy.cfg"], network_mode="host",
+        volumes={str(folder): {"bind": "/cfg", "mode": "ro"}}, cap_drop=["ALL"], name=f"bench-balancer-{uuid.uuid4().hex[:8]}",
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False).status_code == 200:
+                return container, port
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            logs = container.logs().decode(errors="replace")
+            container.remove(force=True)
+            raise RuntimeError(f"balancer did not answer: {logs}")
+        time.sleep(0.3)
+
+
 def bench_egress(args) -> list[dict]:
     from bench_egress import Recorder, make_table, provision, start_service, stop_service, user_client
     from egress_review.db import migrate
@@ -286,17 +338,21 @@ def bench_egress(args) -> list[dict]:
         env = {**os.environ, "SANDKASSE_DATABASE_URL": url, "SANDKASSE_VAR_DIR": str(work / "var"),  # one quarantine for all
                "SANDKASSE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(), "SANDKASSE_PROJECT_TOKEN_KEY": key,
                "SANDKASSE_KEYCLOAK_URL": "http://127.0.0.1:9", "SANDKASSE_KEYCLOAK_REALM": "unused"}
-        for replicas in [int(x) for x in args.replicas.split(",")]:
-            procs, ports = [], []
+        runs = [(int(n), via) for n in args.replicas.split(",") for via in args.via.split(",")]
+        for replicas, via in runs:
+            procs, ports, balancer = [], [], None
             try:
                 for i in range(replicas):
                     port = free_port()
-                    procs.append(start_service(env, port, work / f"replica-{replicas}-{i}.log", 1))
+                    procs.append(start_service(env, port, work / f"replica-{replicas}-{via}-{i}.log", 1))
                     ports.append(port)
+                if via == "balancer":
+                    balancer, lb_port = start_balancer(ports, work / f"balancer-{replicas}")
                 rec = Recorder()
 
                 async def researcher(i: int, r: str, deadline: float) -> None:
-                    base = f"http://127.0.0.1:{ports[i % replicas]}"  # round-robin by client
+                    port = lb_port if balancer else ports[i % replicas]  # round-robin by client, or by the balancer
+                    base = f"http://127.0.0.1:{port}"
                     async with user_client(base, {"Authorization": f"Bearer {tokens[r]}"}) as c:
                         while time.monotonic() < deadline:
                             q = await rec.call(c, "create", "POST", "/api/v1/requests", json={"title": "capacity"},
@@ -326,10 +382,12 @@ def bench_egress(args) -> list[dict]:
                 elapsed = asyncio.run(load())
                 calls = sum(len(v) for v in rec.lat.values())
                 lat = [x for v in rec.lat.values() for x in v]
-                results.append({"replicas": replicas, "calls": calls, "elapsed": elapsed, "rate": calls / elapsed,
+                results.append({"replicas": replicas, "via": via, "calls": calls, "elapsed": elapsed, "rate": calls / elapsed,
                                 "p50": statistics.median(lat) if lat else float("nan"),
                                 "failed": sum(rec.failures.values()), "errors": rec.errors[:2]})
             finally:
+                if balancer is not None:
+                    balancer.remove(force=True)
                 for p in procs:
                     stop_service(p)
         shutil.rmtree(work, ignore_errors=True)
@@ -345,6 +403,7 @@ def main() -> int:
     parser.add_argument("--busy-seconds", type=float, default=20)
     parser.add_argument("--spawns", type=int, default=4, help="servers started at once")
     parser.add_argument("--replicas", default="1,2,4")
+    parser.add_argument("--via", default="direct,balancer", help="how clients reach the replicas: direct, balancer or both")
     parser.add_argument("--egress-seconds", type=float, default=20)
     parser.add_argument("--egress-clients", type=int, default=24)
     args = parser.parse_args()
@@ -376,9 +435,11 @@ def main() -> int:
     if "egress" in parts:
         rows = bench_egress(args)
         lines.append(f"egress service ({args.egress_clients} researchers, closed loop, {args.egress_seconds:.0f} s, PostgreSQL, "
-                     "one quarantine folder, round-robin by client):")
+                     "one quarantine folder; direct: round-robin by client, balancer: one HAProxy (TCP) in front):")
+        baseline = {r["via"]: r["rate"] for r in rows if r["replicas"] == min(x["replicas"] for x in rows)}
         for r in rows:
-            lines.append(f"  {r['replicas']} replica(s)       {r['rate']:7.1f} calls/s in all, {r['rate'] / r['replicas']:6.1f} per replica, "
+            lines.append(f"  {r['replicas']} replica(s) {r['via']:8s} {r['rate']:7.1f} calls/s in all "
+                         f"({r['rate'] / baseline[r['via']]:.2f}x one replica {r['via']}), {r['rate'] / r['replicas']:6.1f} per replica, "
                          f"p50 {r['p50'] * 1e3:.0f} ms, {r['calls']} calls, failed {r['failed']}" + (f" {r['errors']}" if r["failed"] else ""))
         print("\n".join(lines[-1 - len(rows):]), flush=True)
     print("\n=== capacity table ===")
