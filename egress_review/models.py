@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from sandkasse.audit import AuditEventMixin, utcnow
+from sandkasse.db import NAMING_CONVENTION
 
 
 class UTCDateTime(TypeDecorator):
@@ -50,16 +51,8 @@ def new_id() -> str:
 
 
 class Base(DeclarativeBase):
-    # Own naming convention and table prefix: egress tables share the database with provisioning.
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    # Own metadata and table prefix (egress tables share the database with provisioning), the shared naming.
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class ReleaseRequest(Base):

@@ -71,6 +71,22 @@ def record(
     )
 
 
+def record_changes(
+    session: Session, obj: object, wanted: dict[str, Any], *, actor: str, action: str, object_type: str,
+    object_id: str, reason: str = "",
+) -> dict[str, Any]:
+    """Set on ``obj`` the fields of ``wanted`` that differ and record them as one event; returns what
+    changed, and records nothing when nothing did (an unchanged save leaves no trace in the chain)."""
+    changed = {k: v for k, v in wanted.items() if getattr(obj, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(obj, key, value)
+        session.flush()
+        record(session, actor=actor, action=action, object_type=object_type, object_id=object_id, reason=reason,
+               **changed)
+    return changed
+
+
 def verify(session: Session, settings: Settings | None = None) -> AuditReport:
     """Check provisioning's audit chain (ordering, links, content hashes), its sealed head (events cut
     off the end, a rewritten chain) and the shipped JSON lines."""

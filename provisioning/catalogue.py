@@ -127,10 +127,6 @@ def upsert_person(
         session.flush()
         audit.record(session, actor=actor, action="person.add", object_type="person", object_id=username, reason=reason, **wanted)
         return person
-    changed = {k: v for k, v in wanted.items() if getattr(person, k) != v}
-    if changed:
-        for key, value in changed.items():
-            setattr(person, key, value)
-        session.flush()
-        audit.record(session, actor=actor, action="person.update", object_type="person", object_id=username, reason=reason, **changed)
+    audit.record_changes(session, person, wanted, actor=actor, action="person.update", object_type="person",
+                         object_id=username, reason=reason)
     return person

@@ -92,13 +92,8 @@ def update_project(session: Session, slug: str, *, actor: str = "system", reason
     start = fields.get("start_date", project.start_date)
     end = fields.get("end_date", project.end_date)
     _check_dates(start, end)  # type: ignore[arg-type]
-    changed = {k: v for k, v in fields.items() if getattr(project, k) != v}
-    if changed:
-        for key, value in changed.items():
-            setattr(project, key, value)
-        session.flush()
-        audit.record(session, actor=actor, action="project.update", object_type="project", object_id=slug, reason=reason, **changed)
-    return changed
+    return audit.record_changes(session, project, fields, actor=actor, action="project.update", object_type="project",
+                                object_id=slug, reason=reason)
 
 
 def add_member(

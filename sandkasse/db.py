@@ -11,6 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from sandkasse.settings import get_settings
 
 
+# Constraint and index names of both components' tables (each keeps its own MetaData and table prefix):
+# the migrations name constraints by this pattern, so it must not change without a migration.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock before it gives up
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -18,6 +16,7 @@ from egress_review.audit import Actor
 from egress_review.errors import NotFound
 from egress_review.models import Release, ReleaseRequest
 from egress_review.records import ro_crate as records_ro_crate
+from egress_review.release.download import file_response, record_download
 from egress_review.release.release import signed_document
 from egress_review.release.signing import public_pem
 
@@ -67,19 +66,10 @@ def get_manifest(release_id: str, session: ReadSessionDep, p: PrincipalDep) -> S
             response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}})
 def download(release_id: str, name: str, svc: ServiceDep, session: SessionDep, p: PrincipalDep) -> FileResponse:
     rel = _load(session, p, release_id)
-    entry = next((f for f in rel.files if f.name == name), None)
-    if entry is None:
-        raise NotFound("no such file in this release")
-    path = Path(entry.path)
-    if not path.is_file():
-        raise NotFound("the released file is missing from the release area")
-    svc.audit.record(session, Actor(p.username, "researcher", p.source), "release.download", "release", rel.id,
-                     {"name": name, "sha256": entry.sha256, "project": rel.project})
+    path, sha256 = record_download(session, svc.audit, rel, name, Actor(p.username, "researcher", p.source))
     session.commit()
     svc.metrics.downloads.inc()
-    return FileResponse(path, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-                                 "X-Content-Type-Options": "nosniff", "X-Sandkasse-SHA256": entry.sha256})
+    return file_response(path, name, sha256)
 
 
 @router.get("/releases/{release_id}/ro-crate", summary="The release's provenance as a Five Safes RO-Crate (zip; audited)",

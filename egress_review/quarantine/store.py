@@ -53,7 +53,8 @@ class StagedBlob:
     uploaded_sha256: str | None = None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (the directory's own fsync); the release uses it too."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -151,7 +152,7 @@ class QuarantineStore:
             os.close(fd)
         os.chmod(staged.part, 0o400)
         os.rename(staged.part, target)
-        _fsync_dir(self.blobs)
+        fsync_dir(self.blobs)
         return name
 
     def discard(self, staged: StagedBlob, committed_blob: str | None = None) -> None:

@@ -26,7 +26,7 @@ from egress_review.audit import SYSTEM, AuditLog
 from egress_review.policy import UploadPolicy
 from egress_review.dp_service.guarantee import manifest_entry
 from egress_review.models import Release, ReleasedFile, ReleaseRequest
-from egress_review.quarantine.store import QuarantineStore
+from egress_review.quarantine.store import QuarantineStore, fsync_dir
 from egress_review.records import acro_results
 from egress_review.release.signing import ReleaseSigner
 from egress_review.review import current_votes
@@ -42,14 +42,6 @@ MANIFEST_NAME = "manifest.json"
 
 class ReleaseFailed(Exception):
     pass
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_canonical(path: Path, kind: str, memory_bytes: int) -> None:
@@ -136,10 +128,10 @@ def release(
         }
         document = signer.sign(manifest)
         _write_new(staging / MANIFEST_NAME, json.dumps(document, indent=2, sort_keys=True) + "\n")
-        _fsync_dir(staging)
+        fsync_dir(staging)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -4,19 +4,18 @@ releases of my projects, and downloads of released files with their signed manif
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from egress_review import permissions
 from egress_review.api.views import summary
 from egress_review.audit import Actor
 from egress_review.errors import NotFound
 from egress_review.models import Release, ReleaseRequest
+from egress_review.release.download import file_response, record_download
 from egress_review.release.release import signed_document
 from egress_review.visibility import visible_comments
 from egress_review.web.core import Ctx, WebRoute, user_context
@@ -73,21 +72,11 @@ def release_page(release_id: str, ctx: Annotated[Ctx, Depends(user_context)]) ->
 def release_download(release_id: str, name: str, ctx: Annotated[Ctx, Depends(user_context)]) -> Response:
     with ctx.svc.sessions() as session:
         rel = _release(session, ctx, release_id)
-        entry = next((f for f in rel.files if f.name == name), None)
-        if entry is None:
-            raise NotFound("no such file in this release")
-        path = Path(entry.path)
-        if not path.is_file():
-            raise NotFound("the released file is missing from the release area")
-        ctx.svc.audit.record(session, Actor(ctx.principal.username, "researcher", ctx.source), "release.download",
-                             "release", rel.id, {"name": name, "sha256": entry.sha256, "project": rel.project,
-                                                 "via": "web"})
-        sha = entry.sha256
+        actor = Actor(ctx.principal.username, "researcher", ctx.source)
+        path, sha256 = record_download(session, ctx.svc.audit, rel, name, actor, via="web")
         session.commit()
     ctx.svc.metrics.downloads.inc()
-    return FileResponse(path, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-                                 "X-Sandkasse-SHA256": sha})
+    return file_response(path, name, sha256)
 
 
 @router.get("/releases/{release_id}/manifest.json", name="ui_release_manifest")

@@ -31,6 +31,7 @@ class FakeKeycloak:
 
 @pytest.fixture(autouse=True)
 def _no_admin_api(monkeypatch):
+    # the fake server above has no admin API to register the test client with; only its lifetime is tested
     monkeypatch.setattr(keycloak_fixtures, "ensure_test_client", lambda server: None)
     monkeypatch.delenv("SANDKASSE_TEST_KEEP_KEYCLOAK", raising=False)
 
@@ -61,4 +62,4 @@ def test_keep_on_request(monkeypatch):
     server = FakeKeycloak(running=False)
     with keycloak_for_run(server):
         pass
-    assert server.running
+    assert server.calls == ["ensure"] and server.running  # started, and left running as asked

@@ -282,4 +282,7 @@ def test_control_removed_the_engine_itself_accepts_a_host_path_volume(deployment
     api = deployment.bed.manager.client.api
     name = f"skv-direct-{deployment.bed.run}"
     api.create_volume(name, driver="local", driver_opts={"type": "none", "o": "bind", "device": "/"})
-    api.remove_volume(name)
+    try:
+        assert api.inspect_volume(name)["Options"]["device"] == "/"
+    finally:
+        api.remove_volume(name)

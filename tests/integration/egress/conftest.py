@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.testbed.keycloak_fixtures import KeycloakTestbed
-from tests.unit.egress.egress_factories import Env, egress_settings, provision
+from tests.unit.egress.egress_factories import Env, app_client, egress_settings, provision
 from egress_review.service import build_service
 
 # Prefixed names: the Keycloak instance is shared with other components' tests.
@@ -66,9 +66,5 @@ def kc_env(tmp_path: Path, database_url: str, realm: Realm) -> Env:
 
 @pytest.fixture
 def kc_client(kc_env: Env) -> TestClient:
-    from egress_review.app import create_app
-
-    app = create_app(kc_env.settings)
-    with TestClient(app) as c:
+    with app_client(kc_env.settings) as c:
         yield c
-    app.state.egress.close()

@@ -34,6 +34,7 @@ def test_entity_units_bitmap_and_hashing_agree(monkeypatch):
     d = pd.DataFrame({"a": rng.choice(list("abcd"), 2000), "b": rng.choice(list("xyz"), 2000),
                       "p": rng.integers(0, 150, 2000)})
     fast = sdc.crosstab(d.a, d.b, margins=True, entity=d.p, policy=POLICY)
+    # the same table again with the bitmap path switched off, so the hashing path counts the entities
     monkeypatch.setattr(engine, "BITMAP_MAX", 0)
     import egress_review.sdc.tables as tables_mod
     monkeypatch.setattr(tables_mod, "entity_bitmap", lambda *a, **k: None)

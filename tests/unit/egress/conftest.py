@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.egress.egress_factories import Env, make_env
+from tests.unit.egress.egress_factories import Env, app_client, make_env
 
 
 @pytest.fixture
@@ -15,9 +15,5 @@ def env(tmp_path) -> Env:
 
 @pytest.fixture
 def client(env: Env) -> TestClient:
-    from egress_review.app import create_app
-
-    app = create_app(env.settings)
-    with TestClient(app) as c:
+    with app_client(env.settings) as c:
         yield c
-    app.state.egress.close()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from fastapi.testclient import TestClient
 
 from egress_review import review, submission
 
@@ -197,6 +199,20 @@ def wait_checked(client, headers: dict[str, str], req_id: str, timeout: float = 
             return d
         assert time.monotonic() < deadline, f"checks still pending after {timeout} s: {d['files']}"
         time.sleep(0.1)
+
+
+@contextmanager
+def app_client(settings: EgressSettings, **client_kwargs) -> Iterator[TestClient]:
+    """The egress app on ``settings`` in a test client (its start-up and shut-down run); the service the app
+    built (database engines, check workers) is closed after, also when the test fails inside."""
+    from egress_review.app import create_app
+
+    app = create_app(settings)
+    try:
+        with TestClient(app, **client_kwargs) as client:
+            yield client
+    finally:
+        app.state.egress.close()
 
 
 def make_env(tmp: Path, database_url: str | None = None) -> Env:

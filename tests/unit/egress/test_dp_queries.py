@@ -5,12 +5,11 @@ a query the budget cannot pay is refused and changes nothing."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from egress_review.models import EgressAuditEvent
 from tests.unit.egress.dp_fixtures import add_dp_dataset
-from tests.unit.egress.egress_factories import make_env, project_token
+from tests.unit.egress.egress_factories import app_client, make_env, project_token
 
 DIAGNOSES_DECLARED = 10  # policies/dp-catalogue.yaml; the test data has three of them
 
@@ -23,12 +22,8 @@ def dp_client(tmp_path, monkeypatch):
     get_settings.cache_clear()
     env = make_env(tmp_path)
     add_dp_dataset(env.settings.effective_database_url, tmp_path, total=1.0)
-    from egress_review.app import create_app
-
-    app = create_app(env.settings)
-    with TestClient(app) as c:
+    with app_client(env.settings) as c:
         yield c, env
-    app.state.egress.close()
     env.svc.close()
 
 

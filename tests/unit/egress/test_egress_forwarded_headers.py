@@ -4,16 +4,16 @@ audit log's source address and reset its rate limit with a fresh address per req
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from egress_review.app import create_app
 from egress_review.models import EgressAuditEvent
 from egress_review.policy import RateLimitPolicy
-from tests.unit.egress.egress_factories import project_token
+from tests.unit.egress.egress_factories import app_client, project_token
 
 pytestmark = pytest.mark.unit
 
@@ -22,9 +22,9 @@ PROXY = ("127.0.0.1", 52000)  # the TLS proxy of docker-compose.yml (host networ
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _client(env, peer: tuple[str, int], trusted: str | None = None) -> TestClient:
+def _client(env, peer: tuple[str, int], trusted: str | None = None) -> AbstractContextManager[TestClient]:
     settings = env.settings if trusted is None else env.settings.model_copy(update={"trusted_proxies": trusted})
-    return TestClient(create_app(settings), client=peer)
+    return app_client(settings, client=peer)
 
 
 def _created_from(client: TestClient, forged: str) -> str:
@@ -54,14 +54,12 @@ def test_a_sandbox_cannot_forge_its_audit_source_or_dodge_the_rate_limit(env):
         _tight(client)
         codes = _flood(client, 30)
         assert codes[:10] == [200] * 10 and codes.count(429) >= 15, codes
-    client.app.state.egress.close()
 
 
 def test_the_configured_proxy_is_believed(env):
     with _client(env, PROXY) as client:
         # nginx appends the peer it saw ($proxy_add_x_forwarded_for); the last untrusted hop counts
         assert _created_from(client, "198.51.100.4, 203.0.113.9") == "203.0.113.9"
-    client.app.state.egress.close()
 
 
 def test_control_removed_trusting_everyone_lets_the_sandbox_forge_both(env):
@@ -71,7 +69,6 @@ def test_control_removed_trusting_everyone_lets_the_sandbox_forge_both(env):
         assert _created_from(client, "203.0.113.9") == "203.0.113.9"
         _tight(client)
         assert _flood(client, 30) == [200] * 30
-    client.app.state.egress.close()
 
 
 def test_the_servers_leave_the_decision_to_the_app():

@@ -10,12 +10,10 @@ TCP peer (never a forwarded address) against it.
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from egress_review.app import create_app
 from egress_review.identity.project_token import issue_project_token
 from egress_review.states import FileKind
-from tests.unit.egress.egress_factories import SAFE_CSV, TOKEN_KEY, researcher
+from tests.unit.egress.egress_factories import SAFE_CSV, TOKEN_KEY, app_client, researcher
 
 pytestmark = pytest.mark.unit
 
@@ -42,14 +40,10 @@ def _read(env, peer, path: str, token: str, forwarded: str | None = None) -> int
     headers = {"Authorization": f"Bearer {token}"}
     if forwarded:
         headers["X-Forwarded-For"] = forwarded
-    app = create_app(env.settings)
-    try:
-        with TestClient(app, client=peer) as client:
-            r = client.get(path, headers=headers)
-            assert r.status_code != 200 or r.content == SAFE_CSV.encode()
-            return r.status_code
-    finally:
-        app.state.egress.close()
+    with app_client(env.settings, client=peer) as client:
+        r = client.get(path, headers=headers)
+        assert r.status_code != 200 or r.content == SAFE_CSV.encode()
+        return r.status_code
 
 
 def test_a_bound_token_reads_from_the_sandbox_only(planted):
@@ -106,10 +100,6 @@ def test_on_kubernetes_a_copied_token_is_refused_through_the_ingress(planted):
     notebook_pod, ingress_pod = ("10.244.1.5", 41000), ("10.244.3.9", 52000)
     assert _read(env, notebook_pod, path, token) == 200
     assert _read(env, ingress_pod, path, token, forwarded=LAPTOP[0]) == 401
-    app = create_app(env.settings)
-    try:
-        with TestClient(app, client=ingress_pod) as client:  # nginx adds X-Real-IP as well
-            r = client.get(path, headers={"Authorization": f"Bearer {token}", "X-Real-IP": LAPTOP[0]})
-            assert r.status_code == 401 and SAFE_CSV.encode() not in r.content
-    finally:
-        app.state.egress.close()
+    with app_client(env.settings, client=ingress_pod) as client:  # nginx adds X-Real-IP as well
+        r = client.get(path, headers={"Authorization": f"Bearer {token}", "X-Real-IP": LAPTOP[0]})
+        assert r.status_code == 401 and SAFE_CSV.encode() not in r.content

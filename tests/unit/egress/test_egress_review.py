@@ -36,7 +36,7 @@ def test_one_review_is_not_enough(env):
     env.vote_all(req_id, "chris", VoteDecision.APPROVE)
     _submit_review(env, req_id, "chris")
     assert env.get(req_id).state == "submitted"
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict, match="every output file must be approved"):
         env.act(lambda s, r: review.approve(s, env.svc.audit, env.svc.policy, checker("chris"), r), req_id)
     env.vote_all(req_id, "cora", VoteDecision.APPROVE)
     _submit_review(env, req_id, "cora")

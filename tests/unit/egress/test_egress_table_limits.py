@@ -102,7 +102,10 @@ def test_xlsx_whose_dimension_understates_its_rows_is_refused_by_its_row_element
 
 def test_tables_within_the_limits_are_accepted(env):
     _limits(env, table_max_rows=1000, table_max_cells=10_000)
-    env.make_request(RequestState.DRAFT, files={"t.xlsx": _xlsx(900), "t.parquet": _parquet(900)})
+    files = {"t.xlsx": _xlsx(900), "t.parquet": _parquet(900)}
+    req = env.get(env.make_request(RequestState.DRAFT, files=files))
+    # both stored in quarantine as the tables they are, not only let through the size check
+    assert {f.name: [v.detected_type for v in f.versions] for f in req.files} == {"t.xlsx": ["xlsx"], "t.parquet": ["parquet"]}
 
 
 def test_a_worker_over_its_memory_limit_fails_alone():

@@ -4,6 +4,7 @@ to them), and an approved application becomes the project it asked for."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -386,11 +387,14 @@ def test_the_dpo_decision_records_what_the_pre_assessment_and_dpia_draft_were(fa
     app_id = submitted(factory)
     with session_scope(factory) as s:
         workflow.decide(s, OWNER, app_id, "approve")
-    monkeypatch.setattr(hooks, "dpia_markdown", lambda session, app: f"# DPIA for {app.title}\n")
+    # a hook (prepared.py wires the real draft); a known draft shows the event holds the hash of that draft
+    draft = "# DPIA for this application\n"
+    monkeypatch.setattr(hooks, "dpia_markdown", lambda session, app: draft)
     with session_scope(factory) as s:
         workflow.decide(s, DPO, app_id, "approve", "DPIA completed")
         (event,) = [json.loads(e.detail) for e in audit.events(s, "application", app_id) if e.action == "application.dpo_approve"]
-    assert event["assessment"] == hooks.NOT_COMPUTED and len(event["dpia_sha256"]) == 64
+    assert event["assessment"] == hooks.NOT_COMPUTED
+    assert event["dpia_sha256"] == hashlib.sha256(draft.encode()).hexdigest()
 
 
 def test_an_extract_below_k_holds_the_project_until_an_admin_accepts_the_risk(factory, tmp_path):
