@@ -157,7 +157,17 @@ def _source_schema(source: str) -> tuple[int | None, dict[str, str]]:
     import pyarrow.parquet as pq  # the services that only ask provisioning questions never load pyarrow
 
     meta = pq.ParquetFile(path)
-    return meta.metadata.num_rows, {f.name: str(f.type) for f in meta.schema_arrow}
+    return meta.metadata.num_rows, {f.name: _readable_type(f.type) for f in meta.schema_arrow}
+
+
+def _readable_type(arrow_type) -> str:
+    """A column type as an applicant reads it: a dictionary-encoded column is its values' type (the
+    encoding is how the file stores it, not what the column holds)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        return f"{arrow_type.value_type} (coded)"
+    return str(arrow_type)
 
 
 def describe(dataset: Dataset, policy: DatasetPolicy | None = None) -> DatasetMeta:

@@ -29,6 +29,8 @@ def test_the_synthetic_datasets_carry_full_metadata(metas):
     # identifiers' and units' code lists would be people's names and workplaces of one: never declared
     assert sick.column("first_name").role is ColumnRole.direct_identifier and sick.column("first_name").domain is None
     assert sick.column("unit").domain is None
+    # types as an applicant reads them, not the file's storage (a dictionary-encoded column is text)
+    assert sick.column("unit").dtype == "string (coded)" and not any("dictionary<" in c.dtype for c in sick.columns)
 
 
 def test_declared_code_lists_cover_the_datas_codes(metas, synth_files):
@@ -41,7 +43,7 @@ def test_declared_code_lists_cover_the_datas_codes(metas, synth_files):
     for name, meta in metas.items():
         table = pq.read_table(synth_files / files[name])
         for column in meta.columns:
-            if column.domain is None or not column.domain.values or not column.dtype.startswith("dictionary"):
+            if column.domain is None or not column.domain.values or not column.dtype.endswith("(coded)"):
                 continue
             codes = set(map(str, table.column(column.name).combine_chunks().dictionary.to_pylist()))
             assert codes <= set(map(str, column.domain.values)), (name, column.name, codes - set(column.domain.values))
