@@ -113,6 +113,9 @@ def test_other_endpoints_are_refused(filtered: docker.DockerClient, docker_clien
     with pytest.raises(docker.errors.APIError) as macvlan_refused:
         filtered.networks.create(f"sk-filter-{secrets.token_hex(3)}", driver="macvlan")
     assert macvlan_refused.value.status_code == 403
+    with pytest.raises(docker.errors.APIError) as open_network_refused:
+        filtered.networks.create(f"sk-filter-{secrets.token_hex(3)}", driver="bridge")  # not internal: a way out
+    assert open_network_refused.value.status_code == 403
     with pytest.raises(docker.errors.APIError) as build_refused:
         list(filtered.api.build(fileobj=io.BytesIO(b"FROM scratch\n"), decode=True))
     assert build_refused.value.status_code == 403

@@ -263,6 +263,7 @@ def test_filter_refuses_services_volumes_and_calls_that_would_hand_out_the_host(
         "container creating a host-path volume": lambda: filtered.create_container(
             "none", host_config=filtered.create_host_config(mounts=[Mount("/host", "skv", type="volume", driver_config=host_volume)])),
         "macvlan network": lambda: filtered.create_network("skn-mac", driver="macvlan"),
+        "overlay with a way out": lambda: filtered.create_network("skn-open", driver="overlay", attachable=True),
         "node list": lambda: filtered.nodes(),
         "leaving the swarm": lambda: filtered.leave_swarm(force=True),
         "secrets": lambda: filtered.secrets(),
