@@ -60,7 +60,7 @@ class Deployment:
         return httpx.Client(base_url=self.hub_api, headers={"Authorization": f"token {self.admin_token}"}, timeout=30, trust_env=False)
 
 
-def _service_container(bed: SwarmBed, name: str, argv: list[str], env: dict[str, str], ports: dict[str, int], data: Path, network: str):
+def _service_container(bed: SwarmBed, name: str, argv: list[str], env: dict[str, str], port: int, data: Path, network: str):
     """A service of the deployment on the manager: the node image, this checkout's venv, the
     services' user, no capability, read-only root, no Docker socket."""
     return bed.manager.client.containers.run(
@@ -68,7 +68,7 @@ def _service_container(bed: SwarmBed, name: str, argv: list[str], env: dict[str,
         volumes={str(REPO_ROOT): {"bind": str(REPO_ROOT), "mode": "ro"}, str(projects_dir()): {"bind": str(projects_dir()), "mode": "ro"},
                  str(data): {"bind": str(data), "mode": "rw"}},
         cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp": ""}, working_dir=str(data),
-        ports={f"{port}/tcp": port for port in ports.values()}, labels={"org.sandkasse.test": bed.run}, network=network,
+        ports={f"{port}/tcp": port}, labels={"org.sandkasse.test": bed.run}, network=network,
     )  # fmt: skip
 
 
@@ -106,7 +106,7 @@ def deployment(bed: SwarmBed, swarm_data: Path) -> Iterator[Deployment]:
         try:
             filtered.ping()
             break
-        except (docker.errors.APIError, Exception):
+        except Exception:  # not listening yet: refused, reset or an API error
             assert time.monotonic() < deadline, bed.manager.container.exec_run(["cat", "/tmp/docker-api.log"]).output
             time.sleep(0.3)
     # The services' own network on the manager (a user-defined one, so they resolve names through the
@@ -126,7 +126,7 @@ def deployment(bed: SwarmBed, swarm_data: Path) -> Iterator[Deployment]:
         [PYTHON, "-m", "uvicorn", "egress_review.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(EGRESS_PORT)],
         {**common, "SANDKASSE_MASTER_KEY": encode_key(generate_key()), "SANDKASSE_EGRESS_DIR": str(swarm_data / "egress"),
          "SANDKASSE_AUDIT_DIR": str(swarm_data / "audit-egress")},
-        {"egress": EGRESS_PORT}, swarm_data, services.name,
+        EGRESS_PORT, swarm_data, services.name,
     )  # fmt: skip
     _wait_http(f"http://{bed.manager.address}:{EGRESS_PORT}/healthz", egress)
     hub = _service_container(
@@ -139,7 +139,7 @@ def deployment(bed: SwarmBed, swarm_data: Path) -> Iterator[Deployment]:
          "SANDKASSE_SWARM_EGRESS_PORT": str(EGRESS_PORT),
          # no ESP in this machine's kernel (test_swarm_isolation.py): the overlays are plain here
          "SANDKASSE_SWARM_ENCRYPT_OVERLAY": "false"},
-        {"hub": HUB_PORT}, swarm_data, services.name,
+        HUB_PORT, swarm_data, services.name,
     )  # fmt: skip
     try:
         _wait_http(f"http://{bed.manager.address}:{HUB_PORT}/hub/health", hub)
